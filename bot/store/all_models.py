@@ -1,0 +1,6 @@
+"""Imports every module that defines tables, so ``Base.metadata`` knows them all.
+
+Features that add tables add their module here (Alembic autogenerate and tests rely on it).
+"""
+
+from bot.store import models  # noqa: F401
