@@ -76,6 +76,61 @@ class DialogueSettings(Section):
     fallbacks_before_human: int = 2
 
 
+class OrderHTTPSettings(Section):
+    """The shop backend's JSON API (``orders.source: http``).
+
+    ``url_template`` gets ``{order_id}``; ``search_url_template`` (optional) gets ``{phone}`` and
+    ``{email}`` for "my recent orders". Header values may name environment variables as
+    ``${NAME}`` so secrets stay out of ``config.yml``. ``fields`` maps Kefu's field names to
+    dotted paths in the backend's JSON; ``orders_path`` is where the list sits in a search reply.
+    """
+
+    url_template: str = ""
+    search_url_template: str = ""
+    headers: dict[str, str] = {}
+    timeout: float = 5.0
+    retries: int = Field(default=2, ge=0)
+    backoff: float = Field(default=0.2, ge=0)
+    fields: dict[str, str] = {}
+    orders_path: str = "orders"
+
+
+class OrdersSettings(Section):
+    """Order look-ups: where orders come from and how ownership is checked."""
+
+    source: Literal["table", "http"] = "table"
+    max_challenge_failures: int = Field(default=3, ge=1)
+    lockout: timedelta = timedelta(minutes=30)
+    # Many contacts guessing one order's digits lock that order too.
+    max_order_failures: int = Field(default=10, ge=1)
+    max_lookups: int = Field(default=10, ge=1)
+    lookup_window: timedelta = timedelta(hours=1)
+    recent_limit: int = Field(default=5, ge=1)
+    # Contacts have no e-mail verification yet; trust Contact.email only if a channel verifies it.
+    trust_contact_email: bool = False
+    http: OrderHTTPSettings = OrderHTTPSettings()
+
+    @field_validator("lockout", "lookup_window", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+
+class LateFeeSettings(Section):
+    """Late fee: ``rate`` of the outstanding amount once ``grace_days`` past the due date;
+    with ``monthly`` the rate applies again for every further 30 days, up to ``max_rate``."""
+
+    rate: float = Field(default=0.0, ge=0)
+    grace_days: int = Field(default=30, ge=0)
+    monthly: bool = False
+    max_rate: float | None = Field(default=None, ge=0)
+
+
+class FeesSettings(Section):
+    currency: str = "HKD"
+    late_fee: LateFeeSettings = LateFeeSettings()
+
+
 class Settings(Section):
     """All of Kefu's settings. Sections are added here as features land."""
 
@@ -90,6 +145,8 @@ class Settings(Section):
     database: DatabaseSettings = DatabaseSettings()
     nlu: NLUSettings = NLUSettings()
     dialogue: DialogueSettings = DialogueSettings()
+    orders: OrdersSettings = OrdersSettings()
+    fees: FeesSettings = FeesSettings()
     log_level: str = "INFO"
 
     @field_validator("timezone")
