@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_CONFIG_PATH = "config.yml"
 Language = Literal["zh-Hant", "zh-Hans", "en"]
@@ -76,6 +83,214 @@ class DialogueSettings(Section):
     fallbacks_before_human: int = 2
 
 
+# --- SLA: calendars, policies, follow-ups (issue 5; used by bot.sla and bot.followups) ---------
+
+_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def _parse_hhmm_range(value: str) -> tuple[int, int]:
+    """``"08:30-18:00"`` -> minutes since midnight (start, end); end may be 24:00."""
+    match = _HOURS.match(value)
+    if not match:
+        raise ValueError(f"not an interval: {value!r} (use e.g. 08:30-18:00)")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if m1 > 59 or m2 > 59 or start >= 24 * 60 or end > 24 * 60:
+        raise ValueError(f"not a time of day in {value!r}")
+    return start, end
+
+
+def _expand_days(key: str) -> list[int]:
+    """``mon``, ``mon-fri``, ``sat-sun`` or ``daily`` -> weekday numbers (Monday = 0)."""
+    key = key.strip().lower()
+    if key == "daily":
+        return list(range(7))
+    first, _, last = key.partition("-")
+    if first not in _DAY_NAMES or (last and last not in _DAY_NAMES):
+        raise ValueError(f"unknown day {key!r} (use mon..sun, a range like mon-fri, or daily)")
+    a = _DAY_NAMES.index(first)
+    b = _DAY_NAMES.index(last) if last else a
+    return [(a + i) % 7 for i in range((b - a) % 7 + 1)]
+
+
+class CalendarSettings(Section):
+    """A business calendar: weekly opening hours, public holidays and explicit exceptions."""
+
+    # Day (mon..sun, a range like mon-fri, or daily) -> intervals "HH:MM-HH:MM", several per
+    # day allowed; an end not after the start runs past midnight ("22:00-06:00");
+    # "00:00-24:00" is the whole day.
+    hours: dict[str, list[str]] = Field(default_factory=dict)
+    holidays: Literal["HK", "CN", "TW", "none"] = "none"
+    # Dates closed all day / open although a holiday or weekend (with `workday_hours`' hours).
+    extra_closed: list[date] = Field(default_factory=list)
+    extra_open: list[date] = Field(default_factory=list)
+    # Hours used on adjusted working days (調休, e.g. a Saturday worked in CN) and `extra_open`.
+    workday_hours: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    timezone: str | None = Field(default=None, description="Defaults to the top-level timezone.")
+    always_open: bool = False
+
+    @field_validator("hours")
+    @classmethod
+    def _valid_hours(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for key, intervals in value.items():
+            _expand_days(key)
+            for interval in intervals:
+                _parse_hhmm_range(interval)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_calendar_timezone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    def weekly(self) -> dict[int, list[tuple[int, int]]]:
+        """Weekday (Monday = 0) -> sorted (start, end) minutes; later keys override earlier."""
+        out: dict[int, list[tuple[int, int]]] = {}
+        for key, intervals in self.hours.items():
+            for day in _expand_days(key):
+                out[day] = sorted(_parse_hhmm_range(i) for i in intervals)
+        return out
+
+
+def _default_calendars() -> dict[str, CalendarSettings]:
+    return {
+        # The reception promise: Mon–Fri 08:30–18:00, Sat–Sun 09:00–17:00, closed on holidays.
+        "office": CalendarSettings(
+            hours={"mon-fri": ["08:30-18:00"], "sat-sun": ["09:00-17:00"]}, holidays="HK"
+        ),
+    }
+
+
+class DeadlineRule(Section):
+    """One promise: ``within`` a duration of ``business`` time on ``calendar``, or wall time."""
+
+    within: timedelta
+    time: Literal["business", "calendar"] = "business"
+    calendar: str = "office"
+
+    @field_validator("within", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class PolicyMatch(Section):
+    """Which tickets a policy applies to; an empty list (or missing key) matches anything."""
+
+    kind: list[str] = Field(default_factory=list)
+    category: list[str] = Field(default_factory=list)
+    priority: list[str] = Field(default_factory=list)
+
+    @field_validator("kind", "category", "priority", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return _as_list(value)
+
+
+class SLAPolicy(Section):
+    """Deadlines for matching tickets. For each deadline the first matching policy that sets it
+    wins, so an `urgent` policy can set first response/resolution while call-back comes from the
+    category policy below it."""
+
+    name: str
+    match: PolicyMatch = PolicyMatch()
+    first_response: DeadlineRule | None = None
+    resolution: DeadlineRule | None = None
+    callback: DeadlineRule | None = None
+    # Alert on-duty staff as soon as such a ticket opens (emergencies).
+    alert_on_open: bool = False
+
+
+def _default_policies() -> list[SLAPolicy]:
+    r = DeadlineRule.model_validate
+    return [
+        SLAPolicy(
+            name="emergency",
+            match=PolicyMatch(priority=["urgent"]),
+            first_response=r({"within": "15m", "time": "business", "calendar": "24x7"}),
+            resolution=r({"within": "4h", "time": "business", "calendar": "24x7"}),
+            alert_on_open=True,
+        ),
+        SLAPolicy(
+            name="complaint",
+            match=PolicyMatch(kind=["complaint"]),
+            first_response=r({"within": "72h", "time": "calendar"}),
+        ),
+        SLAPolicy(
+            name="repair-safety",
+            match=PolicyMatch(kind=["repair"], category=["safety"]),
+            callback=r({"within": "2d", "time": "calendar"}),
+        ),
+        SLAPolicy(
+            name="repair-water-leak",
+            match=PolicyMatch(kind=["repair"], category=["water_leak"]),
+            callback=r({"within": "3d", "time": "calendar"}),
+        ),
+        SLAPolicy(
+            name="repair",
+            match=PolicyMatch(kind=["repair"]),
+            callback=r({"within": "7d", "time": "calendar"}),
+        ),
+        SLAPolicy(
+            name="default",
+            first_response=r({"within": "2h", "time": "business", "calendar": "office"}),
+            resolution=r({"within": "3d", "time": "calendar"}),
+        ),
+    ]
+
+
+class SLASettings(Section):
+    """Service-level promises and the follow-up machinery that keeps them."""
+
+    policies: list[SLAPolicy] = Field(default_factory=_default_policies)
+    # Call-back survey: sent this long after resolution (inside the call-back window).
+    survey_delay: timedelta = timedelta(hours=2)
+    survey_reminder_delay: timedelta = timedelta(hours=24)
+    # No messages to residents in these local hours ("21:00-09:00"; empty = none); not urgent ones.
+    quiet_hours: str = "21:00-09:00"
+    # Pre-breach warnings at these fractions of each deadline's span.
+    warn_at: list[float] = Field(default_factory=lambda: [0.75])
+    # A problem found at call-back -> rework order with this deadline.
+    rework: DeadlineRule = DeadlineRule(within=timedelta(hours=24), time="calendar")
+    # Follow-up workers: how often they wake, how long a claim is leased, batch size, retries.
+    poll_interval: timedelta = timedelta(seconds=1)
+    lease: timedelta = timedelta(seconds=60)
+    batch_size: int = Field(default=100, ge=1)
+    max_attempts: int = Field(default=5, ge=1)
+
+    @field_validator(
+        "survey_delay", "survey_reminder_delay", "poll_interval", "lease", mode="before"
+    )
+    @classmethod
+    def _durations(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+    @field_validator("quiet_hours", mode="before")
+    @classmethod
+    def _valid_quiet_hours(cls, value: Any) -> str:
+        value = "" if value is None else str(value)  # `quiet_hours:` left empty means none
+        if value.strip():
+            _parse_hhmm_range(value)
+        return value.strip() if value else ""
+
+    @field_validator("warn_at")
+    @classmethod
+    def _valid_fractions(cls, value: list[float]) -> list[float]:
+        if any(not 0 < f < 1 for f in value):
+            raise ValueError("warn_at fractions must be between 0 and 1 (e.g. [0.75])")
+        return sorted(set(value))
+
+
 class OrderHTTPSettings(Section):
     """The shop backend's JSON API (``orders.source: http``).
 
@@ -131,6 +346,68 @@ class FeesSettings(Section):
     late_fee: LateFeeSettings = LateFeeSettings()
 
 
+# --- Telegram channel (issue 4; used by bot.channels.telegram) ---------------------------------
+
+
+def _parse_size(value: Any) -> int:
+    """``20MB``, ``512KB``, ``1GB`` or a number of bytes."""
+    if isinstance(value, int):
+        return value
+    match = re.match(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]?B?)\s*$", str(value), re.IGNORECASE)
+    if not match:
+        raise ValueError(f"not a size: {value!r} (use e.g. 20MB, 512KB)")
+    unit = match.group(2).upper().rstrip("B")
+    return int(float(match.group(1)) * {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}[unit])
+
+
+class TelegramWebhookSettings(Section):
+    """Webhook mode: where this process listens, and the public URL Telegram posts to."""
+
+    listen: str = "127.0.0.1"
+    port: int = 8443
+    path: str = "/telegram"
+    # Public HTTPS URL of `path` behind the reverse proxy; when empty this process does not
+    # call setWebhook (another worker or the operator registers it).
+    public_url: str | None = None
+    max_connections: int = 40
+
+
+class TelegramRateLimitSettings(Section):
+    """Outbound limits: Telegram allows ~1 message/s per chat, 30/s per bot, 20/min per group."""
+
+    per_second: float = 30  # whole bot; 0 turns a limit off
+    per_chat_per_second: float = 1
+    per_chat_burst: int = 3  # short bursts in one private chat are fine
+    group_per_minute: float = 20
+    max_retries: int = 5  # on 429 (after retry_after) and on network errors (with backoff)
+    network_backoff: float = 0.5  # seconds before the first network retry; doubles each time
+
+
+class TelegramSettings(Section):
+    """The Telegram channel. The bot token and webhook secret come from the environment only
+    (TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET)."""
+
+    mode: Literal["polling", "webhook"] = "polling"
+    # Another Bot API server (self-hosted telegram-bot-api, a test server), e.g.
+    # http://127.0.0.1:8081/bot; env KEFU_TELEGRAM_BASE_URL.
+    base_url: str | None = None
+    base_file_url: str | None = None  # default: base_url with /bot -> /file/bot
+    webhook: TelegramWebhookSettings = TelegramWebhookSettings()
+    media_dir: Path | None = None  # default: <var_dir>/media
+    max_file_size: int = 20 * 1024 * 1024  # bytes, or "10MB"
+    poll_timeout: int = 30  # seconds of getUpdates long polling
+    concurrency: int = 64  # updates processed at once (different chats; one chat is in order)
+    rate_limit: TelegramRateLimitSettings = TelegramRateLimitSettings()
+    # Command menu language per Telegram language_code ("" = everyone else). Telegram matches
+    # two-letter codes only, so zh-Hant and zh-Hans cannot both follow the client language.
+    command_languages: dict[str, Language] | None = None
+
+    @field_validator("max_file_size", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> int:
+        return _parse_size(value)
+
+
 class Settings(Section):
     """All of Kefu's settings. Sections are added here as features land."""
 
@@ -145,9 +422,13 @@ class Settings(Section):
     database: DatabaseSettings = DatabaseSettings()
     nlu: NLUSettings = NLUSettings()
     dialogue: DialogueSettings = DialogueSettings()
+    telegram: TelegramSettings = TelegramSettings()
     orders: OrdersSettings = OrdersSettings()
     fees: FeesSettings = FeesSettings()
     log_level: str = "INFO"
+    # Business calendars by name; "24x7" is built in. See bot.sla.
+    calendars: dict[str, CalendarSettings] = Field(default_factory=_default_calendars)
+    sla: SLASettings = SLASettings()
 
     @field_validator("timezone")
     @classmethod
@@ -157,6 +438,20 @@ class Settings(Section):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown timezone {value!r}") from exc
         return value
+
+    @model_validator(mode="after")
+    def _sla_calendars_exist(self) -> Settings:
+        known = set(self.calendars) | {"24x7"}
+        rules = [("sla.rework", self.sla.rework)]
+        for i, policy in enumerate(self.sla.policies):
+            for which in ("first_response", "resolution", "callback"):
+                rule = getattr(policy, which)
+                if rule is not None:
+                    rules.append((f"sla.policies.{i}.{which}", rule))
+        for key, rule in rules:
+            if rule.time == "business" and rule.calendar not in known:
+                raise ValueError(f"{key}.calendar: unknown calendar {rule.calendar!r}")
+        return self
 
     @property
     def tz(self) -> ZoneInfo:
@@ -194,11 +489,13 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_SHORT_ENV = {"KEFU_CONFIG", "KEFU_DATABASE_URL", "KEFU_TELEGRAM_BASE_URL"}
+
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     """Nested keys from ``KEFU_A__B=value``; pydantic parses the strings."""
     out: dict[str, Any] = {}
     for name, value in environ.items():
-        if not name.startswith("KEFU_") or name in {"KEFU_CONFIG", "KEFU_DATABASE_URL"}:
+        if not name.startswith("KEFU_") or name in _SHORT_ENV:
             continue
         if name.startswith("KEFU_TEST_"):
             continue
@@ -212,6 +509,8 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
             node[path[-1]] = _maybe_yaml(value)
     if environ.get("KEFU_DATABASE_URL"):
         out.setdefault("database", {})["url"] = environ["KEFU_DATABASE_URL"]
+    if environ.get("KEFU_TELEGRAM_BASE_URL"):
+        out.setdefault("telegram", {})["base_url"] = environ["KEFU_TELEGRAM_BASE_URL"]
     return out
 
 

@@ -5,3 +5,4 @@ Features that add tables add their module here (Alembic autogenerate and tests r
 
 from bot.store import models  # noqa: F401
 from bot.records import models as records_models  # noqa: F401
+from bot.followups import models as followups_models  # noqa: F401

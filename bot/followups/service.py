@@ -1,0 +1,131 @@
+"""Scheduling and cancelling follow-ups, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.followups.models import CUSTOMER_FACING, Followup, FollowupStatus
+from bot.sla.calendar import end_of_quiet_hours
+
+OPEN_STATUSES = (FollowupStatus.PENDING, FollowupStatus.CLAIMED)
+
+
+def _dialect(session: AsyncSession) -> str:
+    bind = session.bind
+    return bind.dialect.name if bind is not None else "sqlite"
+
+
+async def schedule(
+    session: AsyncSession,
+    *,
+    kind: str,
+    due_at: datetime,
+    idempotency_key: str,
+    now: datetime,
+    ticket_id: int | None = None,
+    conversation_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+    to_customer: bool | None = None,
+    urgent: bool = False,
+    settings: Settings | None = None,
+    revive: bool = False,
+) -> Followup:
+    """Schedule a follow-up once per ``idempotency_key``; return the (new or existing) row.
+
+    Runs in the caller's transaction, so the follow-up exists exactly when the ticket change
+    that caused it commits. Messages to residents (``to_customer``, default for surveys) that are
+    not ``urgent`` are moved out of ``settings.sla.quiet_hours``. An existing row with the same
+    key is left alone, unless ``revive`` and it was cancelled: then it is pending again at the
+    new time (it was never sent).
+    """
+    if due_at.tzinfo is None or now.tzinfo is None:
+        raise ValueError("follow-up times must be timezone-aware")
+    customer = kind in CUSTOMER_FACING if to_customer is None else to_customer
+    if customer and not urgent and settings is not None:
+        due_at = end_of_quiet_hours(settings, due_at)
+    values: dict[str, Any] = {
+        "kind": kind,
+        "due_at": due_at,
+        "idempotency_key": idempotency_key,
+        "ticket_id": ticket_id,
+        "conversation_id": conversation_id,
+        "payload": payload or {},
+        "to_customer": customer,
+        "urgent": urgent,
+        "status": FollowupStatus.PENDING,
+        "attempts": 0,
+        "created_at": now,
+    }
+    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    stmt = insert(Followup).values(**values)
+    stmt = stmt.on_conflict_do_nothing(index_elements=[Followup.idempotency_key])
+    await session.execute(stmt)
+    row = (
+        await session.execute(
+            select(Followup)
+            .where(Followup.idempotency_key == idempotency_key)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()
+    if revive and row.status == FollowupStatus.CANCELLED:
+        row.status = FollowupStatus.PENDING
+        row.due_at = due_at
+        row.payload = payload or {}
+        row.lease_owner = None
+        row.lease_until = None
+        await session.flush()
+    return row
+
+
+async def cancel_for_ticket(
+    session: AsyncSession,
+    ticket_id: int,
+    kinds: Iterable[str] | None = None,
+    *,
+    keep_keys: Iterable[str] = (),
+) -> int:
+    """Cancel a ticket's pending (or in-flight) follow-ups of ``kinds`` (all kinds if None).
+
+    A worker holding one of them sees it cancelled when it locks the row and does not run it.
+    Returns how many were cancelled.
+    """
+    stmt = (
+        update(Followup)
+        .where(Followup.ticket_id == ticket_id, Followup.status.in_(OPEN_STATUSES))
+        .values(status=FollowupStatus.CANCELLED, lease_owner=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    if kinds is not None:
+        stmt = stmt.where(Followup.kind.in_(list(kinds)))
+    keep = list(keep_keys)
+    if keep:
+        stmt = stmt.where(Followup.idempotency_key.not_in(keep))
+    result = await session.execute(stmt)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def list_followups(
+    session: AsyncSession,
+    *,
+    ticket_id: int | None = None,
+    statuses: Iterable[str] | None = None,
+    kinds: Iterable[str] | None = None,
+    limit: int = 100,
+) -> Sequence[Followup]:
+    """Follow-ups by due time (optionally one ticket's, or only some statuses or kinds)."""
+    stmt = select(Followup).order_by(Followup.due_at, Followup.id).limit(limit)
+    if ticket_id is not None:
+        stmt = stmt.where(Followup.ticket_id == ticket_id)
+    if statuses is not None:
+        stmt = stmt.where(Followup.status.in_(list(statuses)))
+    if kinds is not None:
+        stmt = stmt.where(Followup.kind.in_(list(kinds)))
+    return (await session.execute(stmt)).scalars().all()

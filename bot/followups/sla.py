@@ -1,0 +1,304 @@
+"""SLA follow-ups: pre-breach warnings, breach escalation, emergency alerts, call-back survey
+scheduling and rework deadlines, plus the staff-facing handlers for them.
+
+Customer-facing surveys are sent by a handler the dialogue engine provides (kinds ``survey`` and
+``survey_reminder``); this module only schedules them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.followups.models import Followup, FollowupKind
+from bot.followups.service import cancel_for_ticket, schedule
+from bot.sla.calendar import end_of_quiet_hours
+from bot.sla.policies import (
+    Deadlines,
+    Which,
+    deadline_with_pauses,
+    pauses_of,
+    rework_deadline,
+    rule_calendar,
+)
+from bot.store.models import Priority, Ticket, TicketEvent, TicketStatus
+
+log = logging.getLogger(__name__)
+
+SLA_KINDS = (FollowupKind.SLA_WARNING, FollowupKind.SLA_BREACH)
+SURVEY_KINDS = (FollowupKind.SURVEY, FollowupKind.SURVEY_REMINDER, FollowupKind.PHONE_CALLBACK)
+_CLOSED = {TicketStatus.RESOLVED, TicketStatus.CLOSED, TicketStatus.CANCELLED}
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat()
+
+
+def _met(ticket: Ticket, which: Which) -> bool:
+    if which == "first_response":
+        return ticket.first_response_at is not None or ticket.status in _CLOSED
+    if which == "resolution":
+        return ticket.resolved_at is not None or ticket.status in _CLOSED
+    return bool((ticket.sla or {}).get("callback_done_at")) or ticket.survey_score is not None
+
+
+async def reschedule_sla_followups(
+    session: AsyncSession, ticket: Ticket, deadlines: Deadlines, settings: Settings, now: datetime
+) -> None:
+    """Make the ticket's pending warning/breach follow-ups match its current deadlines.
+
+    Keys embed the due time, so a moved deadline cancels the old ones and schedules new ones;
+    an unchanged deadline keeps its rows (and a warning already sent is never sent again).
+    """
+    if ticket.id is None:
+        await session.flush()
+    wanted: list[dict[str, Any]] = []
+    pauses = pauses_of(ticket)
+    for which, deadline in deadlines.items():
+        if deadline.due is None or which == "callback" or _met(ticket, which):
+            continue
+        due_key = _iso(deadline.due)
+        base = {"which": which, "due": due_key, "policy": deadline.policy, "ticket": ticket.number}
+        if deadline.due > now:
+            calendar = rule_calendar(deadline.rule, settings)
+            for fraction in settings.sla.warn_at:
+                at, _ = deadline_with_pauses(
+                    calendar, deadline.start, deadline.rule.within * fraction, pauses
+                )
+                if at is None:
+                    continue
+                wanted.append(
+                    {
+                        "kind": FollowupKind.SLA_WARNING,
+                        "due_at": max(at, now),
+                        "key": f"sla_warning:{ticket.id}:{which}:{fraction:g}:{due_key}",
+                        "payload": {**base, "fraction": fraction},
+                    }
+                )
+        wanted.append(
+            {
+                "kind": FollowupKind.SLA_BREACH,
+                "due_at": deadline.due,
+                "key": f"sla_breach:{ticket.id}:{which}:{due_key}",
+                "payload": base,
+            }
+        )
+    await cancel_for_ticket(session, ticket.id, SLA_KINDS, keep_keys=[w["key"] for w in wanted])
+    urgent = ticket.priority == Priority.URGENT
+    for item in wanted:
+        await schedule(
+            session,
+            kind=item["kind"],
+            due_at=item["due_at"],
+            idempotency_key=item["key"],
+            now=now,
+            ticket_id=ticket.id,
+            payload=item["payload"],
+            urgent=urgent,
+            settings=settings,
+            revive=True,
+        )
+    if deadlines.alert_on_open and ticket.status not in _CLOSED:
+        await schedule(
+            session,
+            kind=FollowupKind.EMERGENCY_ALERT,
+            due_at=now,
+            idempotency_key=f"emergency_alert:{ticket.id}",
+            now=now,
+            ticket_id=ticket.id,
+            payload={"ticket": ticket.number, "priority": ticket.priority},
+            urgent=True,
+        )
+
+
+async def schedule_callback_survey(
+    session: AsyncSession, ticket: Ticket, settings: Settings, now: datetime
+) -> list[Followup]:
+    """On resolution: the survey at ``survey_delay`` (moved out of quiet hours unless urgent),
+    one reminder ``survey_reminder_delay`` later, and a phone call-back task for staff when the
+    call-back window closes. All inside the window (``Ticket.due_callback``) when possible.
+
+    Call after setting ``resolved_at`` and :func:`~bot.sla.policies.apply_deadlines`. Keys
+    include the resolution time, so a reopened and re-resolved ticket gets a new survey.
+    """
+    resolved = ticket.resolved_at or now
+    window_end = ticket.due_callback
+    urgent = ticket.priority == Priority.URGENT
+    survey_at = resolved + settings.sla.survey_delay
+    if not urgent:
+        survey_at = end_of_quiet_hours(settings, survey_at)
+    if window_end is not None and survey_at > window_end:
+        survey_at = max(resolved, now)
+    reminder_at = survey_at + settings.sla.survey_reminder_delay
+    if not urgent:
+        reminder_at = end_of_quiet_hours(settings, reminder_at)
+    if window_end is not None and reminder_at >= window_end:
+        reminder_at = survey_at + (window_end - survey_at) / 2
+    tag = f"{ticket.id}:{_iso(resolved)}"
+    common: dict[str, Any] = {
+        "ticket_id": ticket.id,
+        "conversation_id": ticket.conversation_id,
+        "now": now,
+        "urgent": urgent,
+        "settings": settings,
+    }
+    payload = {"ticket": ticket.number, "language": ticket.language, "resolved_at": _iso(resolved)}
+    rows = [
+        await schedule(
+            session,
+            kind=FollowupKind.SURVEY,
+            due_at=survey_at,
+            idempotency_key=f"survey:{tag}",
+            payload=payload,
+            **common,
+        ),
+        await schedule(
+            session,
+            kind=FollowupKind.SURVEY_REMINDER,
+            due_at=reminder_at,
+            idempotency_key=f"survey_reminder:{tag}",
+            payload=payload,
+            **common,
+        ),
+    ]
+    if window_end is not None:
+        rows.append(
+            await schedule(
+                session,
+                kind=FollowupKind.PHONE_CALLBACK,
+                due_at=max(window_end, reminder_at),
+                idempotency_key=f"phone_callback:{tag}",
+                payload=payload,
+                **common,
+            )
+        )
+    return rows
+
+
+async def survey_answered(session: AsyncSession, ticket: Ticket, now: datetime) -> int:
+    """The survey was answered: cancel the reminder and the phone call-back task."""
+    sla = dict(ticket.sla or {})
+    sla["callback_done_at"] = _iso(now)
+    ticket.sla = sla
+    return await cancel_for_ticket(
+        session, ticket.id, [FollowupKind.SURVEY_REMINDER, FollowupKind.PHONE_CALLBACK]
+    )
+
+
+async def start_rework(
+    session: AsyncSession, ticket: Ticket, settings: Settings, now: datetime, *, actor: str = "bot"
+) -> datetime:
+    """A problem found at call-back: record the rework order with its deadline (``sla.rework``)
+    and schedule a ``rework_deadline`` check for staff. Returns the deadline."""
+    due, reason = rework_deadline(settings, now)
+    sla = dict(ticket.sla or {})
+    reworks = [*sla.get("reworks", []), {"at": _iso(now), "due": _iso(due), "reason": reason}]
+    sla["rework"] = {"due": _iso(due), "reason": reason}
+    sla["reworks"] = reworks
+    ticket.sla = sla
+    session.add(
+        TicketEvent(
+            ticket_id=ticket.id,
+            actor=actor,
+            action="rework_ordered",
+            data={"due": _iso(due), "reason": reason},
+            created_at=now,
+        )
+    )
+    await schedule(
+        session,
+        kind=FollowupKind.REWORK_DEADLINE,
+        due_at=due,
+        idempotency_key=f"rework_deadline:{ticket.id}:{_iso(now)}",
+        now=now,
+        ticket_id=ticket.id,
+        payload={"ticket": ticket.number, "due": _iso(due)},
+    )
+    return due
+
+
+# --- staff alerts ------------------------------------------------------------------------------
+
+
+class Alerts(Protocol):
+    """Tells staff about something (the agent side posts to Telegram)."""
+
+    async def alert(self, *, level: str, ticket: Ticket, title: str, data: dict[str, Any]) -> None:
+        """Deliver one alert. ``level`` is ``info``, ``warning`` or ``critical``."""
+        ...
+
+
+@dataclass
+class LoggingAlerts:
+    """Alerts written to the log (and kept in ``sent`` for inspection)."""
+
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("kefu.alerts"))
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+    async def alert(self, *, level: str, ticket: Ticket, title: str, data: dict[str, Any]) -> None:
+        """Log the alert; phone numbers are never included."""
+        entry = {"level": level, "ticket": ticket.number, "title": title, **data}
+        self.sent.append(entry)
+        log_level = logging.WARNING if level in {"warning", "critical"} else logging.INFO
+        self.logger.log(log_level, "[%s] %s %s: %s", level, ticket.number, title, data)
+
+
+class SlaAlertHandler:
+    """Handles ``sla_warning``, ``sla_breach``, ``emergency_alert``, ``rework_deadline`` and
+    ``phone_callback``: records a ticket event and alerts staff, unless it no longer applies
+    (deadline met or moved)."""
+
+    def __init__(self, alerts: Alerts, clock: Clock) -> None:
+        self.alerts = alerts
+        self.clock = clock
+
+    async def handle(self, followup: Followup, session: AsyncSession) -> None:
+        """Alert staff about ``followup`` if it still applies."""
+        ticket = await session.get(Ticket, followup.ticket_id) if followup.ticket_id else None
+        if ticket is None:
+            return
+        payload = dict(followup.payload or {})
+        kind = followup.kind
+        level, title = _ALERT[kind]
+        if kind in SLA_KINDS:
+            which = payload.get("which", "")
+            due = getattr(ticket, f"due_{which}", None)
+            if _met(ticket, which) or due is None or _iso(due) != payload.get("due"):
+                payload["skipped"] = "deadline met or moved"
+                followup.payload = payload
+                return
+        elif (kind == FollowupKind.REWORK_DEADLINE and ticket.status in _CLOSED) or (
+            kind == FollowupKind.PHONE_CALLBACK and _met(ticket, "callback")
+        ):
+            return  # no longer needed
+        session.add(
+            TicketEvent(
+                ticket_id=ticket.id,
+                actor="sla",
+                action=kind,
+                data={**payload, "followup_id": followup.id},
+                created_at=self.clock.now(),
+            )
+        )
+        await self.alerts.alert(level=level, ticket=ticket, title=title, data=payload)
+
+
+_ALERT: dict[str, tuple[str, str]] = {
+    FollowupKind.SLA_WARNING: ("warning", "deadline approaching"),
+    FollowupKind.SLA_BREACH: ("critical", "deadline breached"),
+    FollowupKind.EMERGENCY_ALERT: ("critical", "emergency ticket opened"),
+    FollowupKind.REWORK_DEADLINE: ("critical", "rework deadline reached"),
+    FollowupKind.PHONE_CALLBACK: ("info", "no survey answer: call the resident back"),
+}
+
+
+def sla_handlers(alerts: Alerts, clock: Clock) -> dict[str, SlaAlertHandler]:
+    """Handlers for every staff-facing follow-up kind, for :class:`FollowupWorker`."""
+    handler = SlaAlertHandler(alerts, clock)
+    return {kind: handler for kind in _ALERT}

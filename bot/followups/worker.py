@@ -1,0 +1,335 @@
+"""Follow-up workers: claim due rows under a lease, run their handler, complete them.
+
+Exactly-once, as far as the database can see: a row is claimed with
+``SELECT … FOR UPDATE SKIP LOCKED`` (PostgreSQL) and a lease; it is then handled in a
+transaction that first locks it again and checks it is still ours and still claimed, runs the
+handler's writes (e.g. an outbound message in the outbox) and marks it done, all committed
+together. A worker that dies mid-way loses its transaction; when its lease ends another worker
+reclaims the row. SQLite allows a single worker process.
+
+APScheduler (or PTB's JobQueue) only wakes :meth:`FollowupWorker.wake`; no follow-up lives in a
+scheduler job store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.followups.models import Followup, FollowupStatus
+from bot.sla.calendar import end_of_quiet_hours
+from bot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class FollowupHandler(Protocol):
+    """Does what a follow-up of one kind means (send a survey, alert staff...).
+
+    Called inside the transaction that completes the follow-up: write effects through
+    ``session`` (e.g. outbound :class:`~bot.store.models.Message` rows) so they commit exactly
+    when the follow-up is marked done. Raise to have it retried later.
+    """
+
+    async def handle(self, followup: Followup, session: AsyncSession) -> None:
+        """Carry out ``followup``."""
+        ...
+
+
+def default_worker_id() -> str:
+    """``host:pid:random`` — unique per worker instance."""
+    return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _due_pending(now: datetime) -> Any:
+    return and_(Followup.status == FollowupStatus.PENDING, Followup.due_at <= now)
+
+
+def _lease_expired(now: datetime) -> Any:
+    return and_(Followup.status == FollowupStatus.CLAIMED, Followup.lease_until <= now)
+
+
+async def _claim(
+    session: AsyncSession,
+    where: Any,
+    order: Any,
+    worker_id: str,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    postgres: bool,
+) -> list[Followup]:
+    pick = select(Followup.id).where(where).order_by(order, Followup.id).limit(limit)
+    values = {
+        "status": FollowupStatus.CLAIMED,
+        "lease_owner": worker_id,
+        "lease_until": now + lease,
+        "attempts": Followup.attempts + 1,
+    }
+    if postgres:
+        # Lock the picked rows, skipping rows other workers hold, then update exactly those.
+        picked = pick.with_for_update(skip_locked=True).cte("picked")
+        stmt = update(Followup).where(Followup.id == picked.c.id)
+    else:
+        stmt = update(Followup).where(Followup.id.in_(pick.scalar_subquery()))
+    stmt = (
+        stmt.values(**values)
+        .returning(Followup)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def claim_due(
+    db: Database,
+    worker_id: str,
+    now: datetime,
+    limit: int = 100,
+    lease: timedelta = timedelta(seconds=60),
+) -> list[Followup]:
+    """Claim up to ``limit`` due follow-ups for ``worker_id`` until ``now + lease``.
+
+    Rows whose lease has expired (their worker died) are taken over first. Returns detached
+    rows, oldest due first.
+    """
+    postgres = not db.is_sqlite
+    async with db.write() as session:
+        rows = await _claim(
+            session,
+            _lease_expired(now),
+            Followup.lease_until,
+            worker_id,
+            now,
+            limit,
+            lease,
+            postgres,
+        )
+        if len(rows) < limit:
+            rows += await _claim(
+                session,
+                _due_pending(now),
+                Followup.due_at,
+                worker_id,
+                now,
+                limit - len(rows),
+                lease,
+                postgres,
+            )
+    if rows:
+        log.debug("worker %s claimed %d follow-ups", worker_id, len(rows))
+    return sorted(rows, key=lambda r: (r.due_at, r.id))
+
+
+async def complete(
+    session: AsyncSession, followup: Followup, now: datetime, worker_id: str | None = None
+) -> bool:
+    """Mark a claimed follow-up done (in the caller's transaction).
+
+    With ``worker_id``, only if that worker still holds it. False if it was not ours anymore.
+    """
+    stmt = (
+        update(Followup)
+        .where(Followup.id == followup.id, Followup.status == FollowupStatus.CLAIMED)
+        .values(status=FollowupStatus.DONE, done_at=now, lease_until=None, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    if worker_id is not None:
+        stmt = stmt.where(Followup.lease_owner == worker_id)
+    result = await session.execute(stmt)
+    ok = bool(getattr(result, "rowcount", 0))
+    if ok:
+        followup.status = FollowupStatus.DONE
+        followup.done_at = now
+    return ok
+
+
+class FollowupWorker:
+    """Claims and runs due follow-ups for the handlers it knows.
+
+    Use :meth:`run_once` / :meth:`run_until_idle` directly (tests, CLI), or :meth:`attach` it to
+    an APScheduler ``AsyncIOScheduler`` or a PTB ``JobQueue`` that wakes it periodically.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        handlers: Mapping[str, FollowupHandler],
+        *,
+        worker_id: str | None = None,
+        batch_size: int | None = None,
+        lease: timedelta | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.handlers = dict(handlers)
+        self.worker_id = worker_id or default_worker_id()
+        self.batch_size = batch_size or settings.sla.batch_size
+        self.lease = lease or settings.sla.lease
+        self._busy = asyncio.Lock()
+
+    async def run_once(self, now: datetime | None = None) -> int:
+        """Claim one batch of due follow-ups and run them; return how many were claimed."""
+        now = now or self.clock.now()
+        rows = await claim_due(self.db, self.worker_id, now, self.batch_size, self.lease)
+        if rows:
+            await self.process(rows, now)
+        return len(rows)
+
+    async def run_until_idle(self, now: datetime | None = None, max_batches: int = 10_000) -> int:
+        """Run batches until nothing is due; return how many follow-ups were claimed."""
+        total = 0
+        for _ in range(max_batches):
+            claimed = await self.run_once(now)
+            total += claimed
+            if claimed < self.batch_size:
+                break
+        return total
+
+    async def wake(self) -> int:
+        """What the scheduler calls: drain what is due; overlapping wake-ups are skipped."""
+        if self._busy.locked():
+            return 0
+        async with self._busy:
+            try:
+                return await self.run_until_idle()
+            except Exception:  # the scheduler must keep waking us; the rows stay leased
+                log.exception("follow-up worker %s failed a round", self.worker_id)
+                return 0
+
+    def attach(self, scheduler: Any, interval: timedelta | None = None) -> Any:
+        """Wake this worker every ``interval`` (default ``sla.poll_interval``).
+
+        ``scheduler`` is an APScheduler 3 scheduler (``add_job``) or a PTB ``JobQueue``
+        (``run_repeating``). Only this wake-up job lives in the scheduler, in memory.
+        """
+        seconds = (interval or self.settings.sla.poll_interval).total_seconds()
+        if hasattr(scheduler, "run_repeating"):  # python-telegram-bot JobQueue
+
+            async def _ptb_callback(_context: Any) -> None:
+                await self.wake()
+
+            return scheduler.run_repeating(
+                _ptb_callback, interval=seconds, first=0, name=f"kefu-followups-{self.worker_id}"
+            )
+        return scheduler.add_job(
+            self.wake,
+            "interval",
+            seconds=seconds,
+            id=f"kefu-followups-{self.worker_id}",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            jobstore="default",
+        )
+
+    # --- processing ---------------------------------------------------------------------
+
+    async def process(self, claimed: Sequence[Followup], now: datetime) -> None:
+        """Run claimed follow-ups: one transaction with a savepoint each on PostgreSQL,
+        one transaction each on SQLite."""
+        ids = [row.id for row in claimed]
+        if self.db.is_sqlite:
+            for followup_id in ids:
+                await self._process_rows([followup_id], now, savepoints=False)
+        else:
+            await self._process_rows(ids, now, savepoints=True)
+
+    async def _process_rows(self, ids: list[int], now: datetime, *, savepoints: bool) -> None:
+        failures: list[tuple[int, str]] = []
+        try:
+            async with self.db.write() as session:
+                rows = await self._lock_ours(session, ids)
+                for row in rows:
+                    if self._defer_for_quiet_hours(row, now):
+                        continue
+                    handler = self.handlers.get(row.kind)
+                    if handler is None:
+                        self._fail(
+                            row, now, f"no handler for follow-up kind {row.kind!r}", final=True
+                        )
+                        continue
+                    if savepoints:
+                        try:
+                            async with session.begin_nested():
+                                await handler.handle(row, session)
+                        except Exception as exc:
+                            log.warning("follow-up %s (%s) failed: %r", row.id, row.kind, exc)
+                            self._fail(row, now, _error_text(exc))
+                            continue
+                    else:
+                        await handler.handle(row, session)
+                    row.status = FollowupStatus.DONE
+                    row.done_at = now
+                    row.lease_until = None
+                    row.last_error = None
+        except Exception as exc:
+            if savepoints:
+                raise
+            log.warning("follow-up %s failed: %r", ids, exc)
+            failures = [(i, _error_text(exc)) for i in ids]
+        if failures:
+            async with self.db.write() as session:
+                for row in await self._lock_ours(session, [i for i, _ in failures]):
+                    self._fail(row, now, dict(failures)[row.id])
+
+    async def _lock_ours(self, session: AsyncSession, ids: list[int]) -> list[Followup]:
+        stmt = (
+            select(Followup)
+            .where(
+                Followup.id.in_(ids),
+                Followup.status == FollowupStatus.CLAIMED,
+                Followup.lease_owner == self.worker_id,
+            )
+            .order_by(Followup.id)
+            .execution_options(populate_existing=True)
+        )
+        if not self.db.is_sqlite:
+            stmt = stmt.with_for_update()
+        return list((await session.execute(stmt)).scalars().all())
+
+    def _defer_for_quiet_hours(self, row: Followup, now: datetime) -> bool:
+        if not row.to_customer or row.urgent:
+            return False
+        resume = end_of_quiet_hours(self.settings, now)
+        if resume <= now:
+            return False
+        row.status = FollowupStatus.PENDING
+        row.payload = {**(row.payload or {}), "deferred_from": row.due_at.isoformat()}
+        row.due_at = resume
+        row.lease_owner = None
+        row.lease_until = None
+        row.attempts = max(0, row.attempts - 1)  # not a real attempt
+        return True
+
+    def _fail(self, row: Followup, now: datetime, error: str, *, final: bool = False) -> None:
+        row.last_error = error[:2000]
+        row.lease_owner = None
+        row.lease_until = None
+        if final or row.attempts >= self.settings.sla.max_attempts:
+            row.status = FollowupStatus.FAILED
+            row.done_at = now
+            log.error("follow-up %s (%s) failed for good: %s", row.id, row.kind, error)
+            return
+        row.status = FollowupStatus.PENDING
+        # Exponential back-off: 30 s, 1 min, 2 min, ... capped at one hour.
+        row.due_at = now + min(
+            timedelta(seconds=30 * 2 ** max(0, row.attempts - 1)), timedelta(hours=1)
+        )
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
