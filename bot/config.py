@@ -491,6 +491,7 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 _SHORT_ENV = {"KEFU_CONFIG", "KEFU_DATABASE_URL", "KEFU_TELEGRAM_BASE_URL"}
 
+
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     """Nested keys from ``KEFU_A__B=value``; pydantic parses the strings."""
     out: dict[str, Any] = {}
