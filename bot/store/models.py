@@ -149,9 +149,7 @@ class Message(Base):
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    conversation_id: Mapped[int] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE")
-    )
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
     channel_message_id: Mapped[str | None] = mapped_column(String(128))
     # The inbound message an outbound one answers: replayed, not regenerated, on redelivery.
@@ -172,9 +170,7 @@ class ConversationEvent(Base):
     __table_args__ = (Index("ix_conversation_events_conv", "conversation_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    conversation_id: Mapped[int] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE")
-    )
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     event: Mapped[str] = mapped_column(String(32))
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime]

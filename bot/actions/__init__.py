@@ -1,0 +1,25 @@
+"""Kefu's actions: rasa_sdk ``Action`` and ``FormValidationAction`` subclasses.
+
+They run in-process through rasa_sdk's executor, or under ``kefu actions serve`` as a standard
+Rasa action server. They never carry user-facing text: they name responses in ``dialogues/``.
+"""
+
+from __future__ import annotations
+
+from rasa_sdk.executor import ActionExecutor
+
+ACTION_MODULES = (
+    "bot.actions.common",
+    "bot.actions.faq",
+    "bot.actions.repair",
+    "bot.actions.complaint",
+    "bot.actions.tickets",
+)
+
+
+def build_executor(modules: tuple[str, ...] = ACTION_MODULES) -> ActionExecutor:
+    """An executor with every Kefu action registered."""
+    executor = ActionExecutor()
+    for module in modules:
+        executor.register_package(module)
+    return executor

@@ -1,0 +1,142 @@
+"""The complaint form (投訴): category, details, anonymous or not, and a promised reply time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.actions.display import category_ref
+from bot.actions.forms import MAX_DETAIL_CHARS, meaningful, slot_text, validate_phone
+from bot.actions.tickets import open_ticket_from_form, submitted_message
+
+COMPLAINT_CATEGORIES = (
+    "noise",
+    "sanitation",
+    "security",
+    "parking",
+    "staff",
+    "facilities",
+    "fees",
+    "product_delivery",
+    "other",
+)
+COMPLAINT_SLOTS = [
+    "complaint_details",
+    "complaint_category",
+    "anonymous",
+    "phone",
+    "complaint_confirmed",
+]
+
+
+class ValidateComplaintForm(FormValidationAction):
+    """Checks each answer of the complaint form."""
+
+    def name(self) -> str:
+        return "validate_complaint_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        if tracker.get_slot("anonymous") is True:
+            # Nobody to call back: do not ask for a phone number.
+            return [s for s in domain_slots if s != "phone"]
+        return list(domain_slots)
+
+    def validate_complaint_details(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = slot_text(value)
+        if text.startswith("/") or not meaningful(text):
+            if tracker.get_slot("requested_slot") == "complaint_details":
+                dispatcher.utter_message(response="utter_ask_complaint_details_more")
+            return {"complaint_details": None}
+        return {"complaint_details": text[:MAX_DETAIL_CHARS]}
+
+    def validate_complaint_category(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if value in COMPLAINT_CATEGORIES:
+            return {"complaint_category": value}
+        text = slot_text(value)
+        if text and meaningful(text, 2):
+            details = slot_text(tracker.get_slot("complaint_details"))
+            merged = f"{details} / {text}" if details else text
+            return {"complaint_category": "other", "complaint_details": merged[:MAX_DETAIL_CHARS]}
+        dispatcher.utter_message(response="utter_invalid_complaint_category")
+        return {"complaint_category": None}
+
+    def validate_anonymous(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if isinstance(value, bool):
+            return {"anonymous": value}
+        dispatcher.utter_message(response="utter_invalid_anonymous")
+        return {"anonymous": None}
+
+    def validate_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return validate_phone(value, dispatcher)
+
+    def validate_complaint_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if value is True:
+            return {"complaint_confirmed": True}
+        dispatcher.utter_message(response="utter_ask_complaint_change")
+        return {"complaint_confirmed": None}
+
+
+class ActionAskComplaintConfirmed(Action):
+    """Shows the complaint summary and asks to confirm."""
+
+    def name(self) -> str:
+        return "action_ask_complaint_confirmed"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        anonymous = tracker.get_slot("anonymous") is True
+        dispatcher.utter_message(
+            response="utter_complaint_summary_anonymous"
+            if anonymous
+            else "utter_complaint_summary",
+            details=tracker.get_slot("complaint_details") or "",
+            category=category_ref("complaint", tracker.get_slot("complaint_category")),
+            phone=tracker.get_slot("phone") or "",
+        )
+        return []
+
+
+class ActionSubmitComplaint(Action):
+    """Opens the complaint ticket and promises a reply time."""
+
+    def name(self) -> str:
+        return "action_submit_complaint"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        anonymous = tracker.get_slot("anonymous") is True
+        language = tracker.get_slot("language") or "zh-Hant"
+        ticket = await open_ticket_from_form(
+            tracker,
+            kind="complaint",
+            category=tracker.get_slot("complaint_category") or "other",
+            description=slot_text(tracker.get_slot("complaint_details")),
+            phone=None if anonymous else tracker.get_slot("phone"),
+            anonymous=anonymous,
+        )
+        dispatcher.utter_message(
+            response="utter_complaint_submitted", **submitted_message(ticket, language)
+        )
+        return [SlotSet(s, None) for s in [*COMPLAINT_SLOTS, "attachments"]]

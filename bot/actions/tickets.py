@@ -1,0 +1,135 @@
+"""Opening tickets from forms, and listing a user's tickets (``/mytickets``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy import select
+
+from bot.actions import runtime
+from bot.actions.display import unit_text, when_text
+from bot.actions.forms import tracker_now
+from bot.store.models import Contact, Ticket
+from bot.tickets import list_for_contact, open_ticket
+from bot.tickets.sla_hook import apply_sla
+
+
+def _meta(tracker: Tracker) -> dict[str, Any]:
+    return tracker.latest_message.get("metadata") or {}
+
+
+async def open_ticket_from_form(
+    tracker: Tracker,
+    *,
+    kind: str,
+    category: str,
+    description: str,
+    priority: str = "normal",
+    unit: Any = None,
+    phone: str | None = None,
+    visit_time: str | None = None,
+    anonymous: bool = False,
+    details: dict[str, Any] | None = None,
+) -> Ticket:
+    """Open a ticket for the conversation's contact, in the turn's transaction.
+
+    Remembers the unit and phone on the contact so the next form does not ask again.
+    """
+    meta = _meta(tracker)
+    now = tracker_now(tracker)
+    contact_id = meta.get("contact_id")
+    extra = dict(details or {})
+    attachments = tracker.get_slot("attachments") or []
+    if attachments:
+        extra["attachments"] = attachments
+    unit_display = None
+    if isinstance(unit, dict):
+        extra["unit"] = unit
+        unit_display = unit_text(unit, "zh-Hant")
+    elif unit:
+        unit_display = str(unit)
+    async with runtime.transaction() as session:
+        ticket = await open_ticket(
+            session,
+            kind=kind,
+            now=now,
+            actor=f"user:{contact_id}" if contact_id else "user",
+            description=description,
+            category=category,
+            priority=priority,
+            unit=unit_display,
+            contact_id=contact_id,
+            conversation_id=meta.get("conversation_id"),
+            contact_phone=None if anonymous else phone,
+            visit_time=visit_time,
+            anonymous=anonymous,
+            language=tracker.get_slot("language"),
+            details=extra,
+        )
+        await apply_sla(session, ticket, now)
+        if contact_id and not anonymous:
+            contact = await session.get(Contact, contact_id)
+            if contact is not None:
+                if phone and not contact.phone:
+                    contact.phone = phone
+                if unit_display:
+                    contact.unit = unit_display
+                contact.updated_at = now
+    return ticket
+
+
+def submitted_message(ticket: Ticket, language: str) -> dict[str, Any]:
+    """Values for the "ticket opened" responses: number and the promised response time."""
+    values: dict[str, Any] = {"ticket_number": ticket.number}
+    due: datetime | None = ticket.due_first_response
+    values["respond_by"] = when_text(due.astimezone(runtime.services().clock.tz)) if due else ""
+    return values
+
+
+class ActionMyTickets(Action):
+    """The contact's own tickets with their status, newest first."""
+
+    def name(self) -> str:
+        return "action_my_tickets"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        contact_id = _meta(tracker).get("contact_id")
+        tz = runtime.services().clock.tz
+        async with runtime.transaction() as session:
+            tickets = list(await list_for_contact(session, contact_id)) if contact_id else []
+        if not tickets:
+            dispatcher.utter_message(response="utter_no_tickets")
+            return []
+        lines = [
+            {
+                "response": "utter_ticket_line",
+                "values": {
+                    "number": t.number,
+                    "kind": f"@utter_ticket_kind_{t.kind}",
+                    "category": f"@utter_{t.kind}_category_{t.category or 'other'}"
+                    if t.kind in ("repair", "complaint")
+                    else "",
+                    "status": f"@utter_ticket_status_{t.status}",
+                    "date": when_text(t.created_at.astimezone(tz)),
+                },
+            }
+            for t in tickets
+        ]
+        dispatcher.utter_message(response="utter_my_tickets", tickets=lines, count=len(tickets))
+        return []
+
+
+async def ticket_for_contact(number: str, contact_id: int) -> Ticket | None:
+    """A ticket by number, only if it belongs to the contact (never another customer's)."""
+    async with runtime.transaction() as session:
+        result = await session.execute(
+            select(Ticket).where(Ticket.number == number.upper(), Ticket.contact_id == contact_id)
+        )
+        return result.scalar_one_or_none()

@@ -1,0 +1,63 @@
+"""Assembling Kefu: settings -> store, NLU, actions, engine. Channels receive an :class:`App`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.actions import build_executor, runtime
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.dialogue.domain import Domain, load_domain
+from bot.dialogue.engine import Engine, Interpreter
+from bot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    """Everything a channel or worker needs, built once per process."""
+
+    settings: Settings
+    db: Database
+    domain: Domain
+    interpreter: Interpreter
+    engine: Engine
+    clock: Clock
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+def build_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    interpreter: Interpreter | None = None,
+    migrate: bool | None = None,
+) -> App:
+    """Build the app. Migrates the database first (always on SQLite, else if configured)."""
+    from bot.nlu import load_interpreter
+
+    clock = clock or SystemClock(settings.tz)
+    db = Database(
+        settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
+    )
+    if migrate if migrate is not None else (db.is_sqlite or settings.database.auto_migrate):
+        db.upgrade()
+    domain = load_domain(settings.dialogues_dir)
+    interpreter = interpreter or load_interpreter(settings)
+    runtime.configure(runtime.Services(settings=settings, db=db, clock=clock))
+    executor = build_executor()
+    engine = Engine(
+        settings=settings,
+        db=db,
+        domain=domain,
+        interpreter=interpreter,
+        executor=executor,
+        clock=clock,
+    )
+    return App(
+        settings=settings, db=db, domain=domain, interpreter=interpreter, engine=engine, clock=clock
+    )

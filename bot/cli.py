@@ -1,0 +1,142 @@
+"""The ``kefu`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.logs import setup_logging
+
+app = typer.Typer(
+    name="kefu",
+    help="Kefu (客服): a customer-service bot for property offices and online shops.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+actions_app = typer.Typer(help="The Rasa action server.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(actions_app, name="actions")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Settings file (default: $KEFU_CONFIG or config.yml)."),
+]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print one clear line to stderr and exit."""
+    typer.echo(f"kefu: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings_or_exit(config: Path | None) -> Settings:
+    """Load settings; a bad file or value is one line on stderr and exit code 2."""
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def chat(
+    user: Annotated[str, typer.Option("--user", "-u", help="Who you are (any id).")] = "",
+    phone: Annotated[
+        str | None, typer.Option(help="Act as if this phone number was shared and verified.")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Talk to Kefu in the terminal (reads one message per line when stdin is not a terminal)."""
+    settings = settings_or_exit(config)
+    setup_logging(os.environ.get("KEFU_LOG_LEVEL", "WARNING"))
+    from bot.channels.terminal import TerminalChat
+
+    user_id = user or os.environ.get("USER") or "local"
+
+    async def main() -> None:
+        app_ = _build(settings)
+        try:
+            await TerminalChat(app_, user_id, phone=phone).run()
+        finally:
+            await app_.close()
+
+    _run(main())
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Apply all migrations to the configured database."""
+    settings = settings_or_exit(config)
+    from bot.store.db import Database, StoreUnavailable, redact_url
+
+    try:
+        Database(settings.database.url).upgrade()
+    except StoreUnavailable as exc:
+        fail(str(exc), 3)
+    typer.echo(f"database at {redact_url(settings.database.url)} is up to date")
+
+
+@actions_app.command("serve")
+def actions_serve(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5055,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
+    config: ConfigOption = None,
+) -> None:
+    """Serve Kefu's actions as a standard Rasa action server (GET /health, /actions; POST /webhook)."""
+    settings = settings_or_exit(config)
+    setup_logging(settings.log_level)
+    from bot.actions.server import serve
+
+    serve(settings, host=host, port=port)
+
+
+def _build(settings: Settings):  # type: ignore[no-untyped-def]
+    from bot.app import build_app
+    from bot.dialogue.domain import DomainError
+    from bot.nlu import ModelError
+    from bot.store.db import StoreUnavailable
+
+    try:
+        return build_app(settings)
+    except StoreUnavailable as exc:
+        fail(str(exc), 3)
+    except (ModelError, DomainError) as exc:
+        fail(str(exc), 4)
+
+
+def _run(coro: object) -> None:
+    from bot.store.db import StoreUnavailable
+
+    try:
+        asyncio.run(coro)  # type: ignore[arg-type]
+    except StoreUnavailable as exc:
+        fail(f"{exc}; your last message was not processed, please send it again later", 3)
+    except KeyboardInterrupt:
+        typer.echo("", err=True)
+
+
+def _mount_optional() -> None:
+    """Sub-commands that features add (NLU, Telegram, SLA, records, agents)."""
+    from bot.nlu.cli import nlu_app, train_command
+
+    app.add_typer(nlu_app, name="nlu", help="Parse and evaluate with the NLU model.")
+    app.command("train", help="Train the NLU model from dialogues/.")(train_command)
+
+
+_mount_optional()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except ConfigError as exc:
+        typer.echo(f"kefu: {exc}", err=True)
+        sys.exit(2)

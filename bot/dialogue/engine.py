@@ -1,0 +1,1054 @@
+"""The dialogue engine.
+
+One turn: record the delivery and the inbound message, lock the conversation, ask the NLU, pick
+the next action (commands, forms, rules, fallback), run rasa_sdk actions through the executor,
+apply their events, store every event and every reply, commit. Replies are returned to the
+channel, which reports delivery with :meth:`Engine.mark_sent`; a redelivered message replays
+what was not sent yet instead of running again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import unicodedata
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from rasa_sdk.executor import ActionExecutor
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.actions import runtime
+from bot.channels.base import Button, InboundMessage, OutboundMessage
+from bot.clock import Clock
+from bot.config import LANGUAGES, Settings
+from bot.dialogue.domain import Domain
+from bot.dialogue.payloads import parse_payload, to_entities
+from bot.dialogue.responses import Responses
+from bot.dialogue.slots import extract_slots
+from bot.store.db import Database, StoreUnavailable
+from bot.store.models import (
+    ChannelIdentity,
+    Contact,
+    Conversation,
+    ConversationEvent,
+    InboundReceipt,
+    Message,
+    Owner,
+)
+
+log = logging.getLogger(__name__)
+
+# Intents the engine itself understands (commands and buttons), besides the NLU's.
+ENGINE_INTENTS = {
+    "start",
+    "help",
+    "choose_language",
+    "set_language",
+    "inform",
+    "change",
+    "unknown_command",
+}
+# While a form waits for an answer, these intents interrupt it (answered, then the question is
+# asked again) unless the message also fills a slot.
+INTERRUPTING = {"inquiry", "my_tickets", "greet", "thanks", "help", "choose_language", "start"}
+BUSINESS_INTENTS = ("inquiry", "repair", "complaint", "order", "payment")
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+_LANGUAGE_HINTS = {"zh-hk": "zh-Hant", "zh-tw": "zh-Hant", "zh-mo": "zh-Hant", "zh-hant": "zh-Hant"}
+
+
+class Interpreter(Protocol):
+    """What the engine needs from the NLU."""
+
+    def parse(self, text: str, *, now: datetime | None = None) -> dict[str, Any]: ...
+
+
+def detect_language_default(text: str) -> str | None:
+    from bot.nlu import detect_language
+
+    return detect_language(text)
+
+
+@dataclass
+class Turn:
+    """Everything one turn reads and writes."""
+
+    session: AsyncSession
+    conversation: Conversation
+    contact: Contact
+    inbound: Message | None
+    now: datetime
+    channel: str
+    slots: dict[str, Any]
+    state: dict[str, Any]
+    events: list[dict[str, Any]] = field(default_factory=list)
+    replies: list[OutboundMessage] = field(default_factory=list)
+    parse: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def language(self) -> str:
+        return str(self.slots.get("language") or "zh-Hant")
+
+    @property
+    def active_form(self) -> str | None:
+        return self.conversation.active_form
+
+    @property
+    def requested_slot(self) -> str | None:
+        value = self.slots.get("requested_slot")
+        return str(value) if value else None
+
+
+class Engine:
+    """The channel-neutral dialogue engine. Create one per process and share it."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        db: Database,
+        domain: Domain,
+        interpreter: Interpreter,
+        executor: ActionExecutor,
+        clock: Clock,
+        detect_language: Callable[[str], str | None] = detect_language_default,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.domain = domain
+        self.interpreter = interpreter
+        self.executor = executor
+        self.clock = clock
+        self.responses = Responses(domain.responses, settings.default_language)
+        self.detect_language = detect_language
+        self._rules = domain.intent_rules()
+        self._known_intents = set(domain.intents) | ENGINE_INTENTS
+        self._action_names = {a.name for a in executor.list_actions()}
+        self._domain_dict = domain.as_rasa_dict()
+        self._locks: OrderedDict[tuple[str, str], asyncio.Lock] = OrderedDict()
+        self.observers: list[Callable[[Turn], Any]] = []
+
+    # ------------------------------------------------------------------ public API
+
+    async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
+        """Process one inbound message; return the replies to deliver (already stored)."""
+        async with self._chat_lock(message.channel, message.chat_id):
+            if message.delivery_id:
+                replay = await self._replay(message)
+                if replay is not None:
+                    return replay
+            try:
+                return await self._handle_locked(message)
+            except StoreUnavailable:
+                raise
+            except IntegrityError:
+                # A concurrent delivery of the same update (another process) won the race.
+                replay = await self._replay(message) if message.delivery_id else None
+                if replay is not None:
+                    return replay
+                raise
+            except Exception:
+                log.exception("turn failed for %s:%s", message.channel, message.chat_id)
+                return await self._store_after_failure(message)
+
+    async def mark_sent(self, outbound_id: int, channel_message_id: str | None = None) -> None:
+        """Record that the channel delivered an outbound message (so it is never resent)."""
+        async with self.db.session() as session:
+            await session.execute(
+                update(Message)
+                .where(Message.id == outbound_id)
+                .values(sent_at=self.clock.now(), channel_message_id=channel_message_id)
+            )
+
+    async def unsent(self, channel: str, *, limit: int = 500) -> list[OutboundMessage]:
+        """Outbox rows of ``channel`` not delivered yet (e.g. after a crash), oldest first."""
+        async with self.db.session() as session:
+            rows = await session.execute(
+                select(Message, Conversation.chat_id)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .where(
+                    Conversation.channel == channel,
+                    Message.direction == "out",
+                    Message.sent_at.is_(None),
+                )
+                .order_by(Message.id)
+                .limit(limit)
+            )
+            return [
+                OutboundMessage.from_dict(m.data, id=m.id, chat_id=chat_id) for m, chat_id in rows
+            ]
+
+    async def mark_unreachable(self, channel: str, chat_id: str) -> None:
+        """The user blocked the bot (or similar): stop trying to reach them."""
+        async with self.db.session() as session:
+            conversation = await self._find_conversation(session, channel, chat_id)
+            if conversation is None:
+                return
+            await session.execute(
+                update(Contact)
+                .where(Contact.id == conversation.contact_id)
+                .values(unreachable=True)
+            )
+            await session.execute(
+                update(Message)
+                .where(Message.conversation_id == conversation.id, Message.sent_at.is_(None))
+                .values(sent_at=self.clock.now(), data=Message.data)
+            )
+
+    async def notify(
+        self,
+        conversation_id: int,
+        response: str,
+        values: dict[str, Any] | None = None,
+        *,
+        session: AsyncSession | None = None,
+        sender: str = "bot",
+    ) -> list[OutboundMessage]:
+        """Store a proactive message (survey, reminder, agent reply) in the outbox.
+
+        Pass ``session`` to write it in the caller's transaction (e.g. with the follow-up that
+        caused it). The caller delivers the returned messages and calls :meth:`mark_sent`.
+        """
+        if session is not None:
+            return await self._notify(session, conversation_id, response, values or {}, sender)
+        async with self.db.write() as own:
+            return await self._notify(own, conversation_id, response, values or {}, sender)
+
+    async def resume(self, channel: str, chat_id: str) -> list[OutboundMessage]:
+        """What to show a returning user who left in the middle of a form (not stored)."""
+        async with self.db.session() as session:
+            conversation = await self._find_conversation(session, channel, chat_id)
+            if conversation is None or not conversation.active_form:
+                return []
+            language = conversation.language or self.settings.default_language
+            last = await session.execute(
+                select(Message)
+                .where(Message.conversation_id == conversation.id, Message.direction == "out")
+                .order_by(Message.id.desc())
+                .limit(1)
+            )
+            previous = last.scalar_one_or_none()
+        out = [OutboundMessage(text=self.responses.text("utter_resume", language))]
+        if previous is not None:
+            out.append(OutboundMessage.from_dict(previous.data))
+        return out
+
+    # ------------------------------------------------------------------ turn
+
+    @asynccontextmanager
+    async def _chat_lock(self, channel: str, chat_id: str) -> AsyncIterator[None]:
+        # Keeps one chat's messages in order inside this process; the database row lock does
+        # the same across processes.
+        key = (channel, chat_id)
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+            while len(self._locks) > 10_000:
+                old_key, old = next(iter(self._locks.items()))
+                if old.locked():
+                    break
+                del self._locks[old_key]
+        async with lock:
+            yield
+
+    async def _replay(self, message: InboundMessage) -> list[OutboundMessage] | None:
+        async with self.db.session() as session:
+            receipt = (
+                await session.execute(
+                    select(InboundReceipt).where(
+                        InboundReceipt.channel == message.channel,
+                        InboundReceipt.delivery_id == message.delivery_id,
+                    )
+                )
+            ).scalar_one_or_none()
+            if receipt is None:
+                return None
+            rows = await session.execute(
+                select(Message)
+                .where(
+                    Message.reply_to_id == receipt.message_id,
+                    Message.direction == "out",
+                    Message.sent_at.is_(None),
+                )
+                .order_by(Message.id)
+            )
+            return [
+                OutboundMessage.from_dict(m.data, id=m.id, chat_id=message.chat_id)
+                for m in rows.scalars()
+            ]
+
+    async def _handle_locked(self, message: InboundMessage) -> list[OutboundMessage]:
+        now = self.clock.now()
+        async with self.db.write() as session:
+            contact, conversation = await self._load(session, message, now)
+            text = _clean(message.text)
+            inbound = Message(
+                conversation_id=conversation.id,
+                direction="in",
+                channel_message_id=message.message_id,
+                text=message.text,
+                data=_inbound_data(message),
+                sender="user",
+                created_at=now,
+                sent_at=now,
+            )
+            session.add(inbound)
+            await session.flush()
+            if message.delivery_id:
+                session.add(
+                    InboundReceipt(
+                        channel=message.channel,
+                        delivery_id=message.delivery_id,
+                        message_id=inbound.id,
+                        created_at=now,
+                    )
+                )
+                await session.flush()
+            turn = Turn(
+                session=session,
+                conversation=conversation,
+                contact=contact,
+                inbound=inbound,
+                now=now,
+                channel=message.channel,
+                slots=dict(conversation.slots or {}),
+                state=dict(conversation.state or {}),
+            )
+            if not turn.slots.get("language"):
+                turn.slots["language"] = (
+                    contact.language
+                    or _hint_language(message.language_hint)
+                    or self.settings.default_language
+                )
+            token = runtime.bind_session(session)
+            try:
+                await self._turn(turn, message, text)
+            finally:
+                runtime.unbind_session(token)
+            inbound.intent = (turn.parse.get("intent") or {}).get("name")
+            inbound.confidence = (turn.parse.get("intent") or {}).get("confidence")
+            return await self._save(turn)
+
+    async def _load(
+        self, session: AsyncSession, message: InboundMessage, now: datetime
+    ) -> tuple[Contact, Conversation]:
+        identity = (
+            await session.execute(
+                select(ChannelIdentity).where(
+                    ChannelIdentity.channel == message.channel,
+                    ChannelIdentity.external_id == message.user_id,
+                )
+            )
+        ).scalar_one_or_none()
+        if identity is None:
+            contact = Contact(display_name=message.user_name, created_at=now, updated_at=now)
+            session.add(contact)
+            await session.flush()
+            identity = ChannelIdentity(
+                contact_id=contact.id,
+                channel=message.channel,
+                external_id=message.user_id,
+                username=message.user_name,
+                created_at=now,
+            )
+            session.add(identity)
+            await session.flush()
+        else:
+            contact = await session.get_one(Contact, identity.contact_id)
+        conversation = await self._find_conversation(
+            session, message.channel, message.chat_id, lock=True
+        )
+        if conversation is None:
+            conversation = Conversation(
+                contact_id=contact.id,
+                channel=message.channel,
+                chat_id=message.chat_id,
+                slots={},
+                state={},
+                owner=Owner.BOT,
+                version=0,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(conversation)
+            await session.flush()
+        return contact, conversation
+
+    async def _find_conversation(
+        self, session: AsyncSession, channel: str, chat_id: str, *, lock: bool = False
+    ) -> Conversation | None:
+        stmt = select(Conversation).where(
+            Conversation.channel == channel, Conversation.chat_id == chat_id
+        )
+        if lock and not self.db.is_sqlite:
+            stmt = stmt.with_for_update()
+        return (await session.execute(stmt)).scalar_one_or_none()
+
+    async def _save(self, turn: Turn) -> list[OutboundMessage]:
+        conversation = turn.conversation
+        conversation.slots = turn.slots
+        conversation.state = turn.state
+        conversation.language = turn.language
+        conversation.updated_at = turn.now
+        conversation.version = (conversation.version or 0) + 1
+        if turn.contact.language != turn.language:
+            turn.contact.language = turn.language
+            turn.contact.updated_at = turn.now
+        for event in turn.events:
+            turn.session.add(
+                ConversationEvent(
+                    conversation_id=conversation.id,
+                    event=str(event.get("event")),
+                    data=_jsonable(event),
+                    created_at=turn.now,
+                )
+            )
+        stored = []
+        for reply in turn.replies:
+            row = Message(
+                conversation_id=conversation.id,
+                direction="out",
+                reply_to_id=turn.inbound.id if turn.inbound else None,
+                text=reply.text,
+                data=reply.to_dict(),
+                sender="bot",
+                created_at=turn.now,
+            )
+            turn.session.add(row)
+            stored.append(row)
+        await turn.session.flush()
+        for observer in self.observers:
+            result = observer(turn)
+            if asyncio.iscoroutine(result):
+                await result
+        return [
+            OutboundMessage.from_dict(row.data, id=row.id, chat_id=conversation.chat_id)
+            for row in stored
+        ]
+
+    async def _store_after_failure(self, message: InboundMessage) -> list[OutboundMessage]:
+        """A bug must not lose what the user sent: store it and apologise."""
+        now = self.clock.now()
+        async with self.db.write() as session:
+            contact, conversation = await self._load(session, message, now)
+            inbound = Message(
+                conversation_id=conversation.id,
+                direction="in",
+                channel_message_id=message.message_id,
+                text=message.text,
+                data=_inbound_data(message) | {"failed": True},
+                sender="user",
+                created_at=now,
+                sent_at=now,
+            )
+            session.add(inbound)
+            await session.flush()
+            if message.delivery_id:
+                session.add(
+                    InboundReceipt(
+                        channel=message.channel,
+                        delivery_id=message.delivery_id,
+                        message_id=inbound.id,
+                        created_at=now,
+                    )
+                )
+            language = conversation.language or self.settings.default_language
+            reply = OutboundMessage(text=self.responses.text("utter_internal_error", language))
+            row = Message(
+                conversation_id=conversation.id,
+                direction="out",
+                reply_to_id=inbound.id,
+                text=reply.text,
+                data=reply.to_dict(),
+                sender="bot",
+                created_at=now,
+            )
+            session.add(row)
+            await session.flush()
+            return [OutboundMessage.from_dict(row.data, id=row.id, chat_id=conversation.chat_id)]
+
+    # ------------------------------------------------------------------ deciding
+
+    async def _turn(self, turn: Turn, message: InboundMessage, text: str) -> None:
+        if message.contact_phone:
+            self._learn_phone(turn, message.contact_phone)
+        if not text and not message.payload:
+            if message.attachments:
+                self._add_attachments(turn, message)
+                if turn.active_form:
+                    self.utter(turn, "utter_attachment_added")
+                    return
+                self.utter(turn, "utter_attachment_received")
+                return
+            if message.contact_phone:
+                self.utter(turn, "utter_phone_received", phone=turn.contact.phone)
+                if turn.active_form and turn.requested_slot == "phone":
+                    turn.slots["phone"] = turn.contact.phone
+                    await self._continue_form(turn, turn.active_form, attempted=False)
+                return
+            self.utter(turn, "utter_empty_message")
+            return
+        if message.attachments:
+            self._add_attachments(turn, message)
+
+        limit = self.settings.dialogue.max_message_chars
+        truncated = len(text) > limit
+        if truncated:
+            text = text[:limit]
+
+        parse = self._understand(turn, message, text)
+        turn.parse = parse
+        turn.events.append(
+            {"event": "user", "text": text, "parse_data": parse, "timestamp": turn.now.timestamp()}
+        )
+        if truncated:
+            self.utter(turn, "utter_message_truncated", limit=limit)
+
+        intent = parse["intent"]["name"]
+        owner = turn.conversation.owner
+        if owner != Owner.BOT:
+            await self._not_ours(turn, intent)
+            return
+        if intent == "unknown_command":
+            self.utter(turn, "utter_unknown_command")
+            return
+        if intent == "cancel" or (intent == "human"):
+            await self._run_rule(turn, intent)
+            return
+        if turn.active_form:
+            await self._form_turn(turn, turn.active_form, parse, text)
+            return
+        await self._run_rule(turn, intent)
+
+    def _understand(self, turn: Turn, message: InboundMessage, text: str) -> dict[str, Any]:
+        raw = message.payload or text
+        payload = parse_payload(raw.strip(), self._known_intents) if raw.strip() else None
+        if payload is not None:
+            parse = {
+                "text": raw,
+                "intent": {"name": payload.intent, "confidence": 1.0},
+                "intent_ranking": [{"name": payload.intent, "confidence": 1.0}],
+                "entities": to_entities(payload.entities),
+                "language": None,
+                "command_args": payload.rest,
+            }
+        else:
+            parse = self.interpreter.parse(text, now=turn.now)
+            language = parse.get("language") or self.detect_language(text)
+            if language in LANGUAGES and _confident_language(text, language, turn.language):
+                turn.slots["language"] = language
+        return parse
+
+    async def _not_ours(self, turn: Turn, intent: str) -> None:
+        """An agent owns the chat (or it waits for one): the bot stays quiet but for the queue."""
+        if turn.conversation.owner == Owner.QUEUE:
+            if intent == "cancel":
+                turn.conversation.owner = Owner.BOT
+                turn.conversation.queued_at = None
+                turn.events.append({"event": "resume"})
+                self.utter(turn, "utter_left_queue")
+                return
+            last = turn.state.get("queue_notice_at")
+            if last is None or turn.now.timestamp() - float(last) > 600:
+                turn.state["queue_notice_at"] = turn.now.timestamp()
+                self.utter(turn, "utter_still_in_queue")
+
+    async def _run_rule(self, turn: Turn, intent: str) -> None:
+        if intent == "nlu_fallback":
+            await self._fallback(turn)
+            return
+        turn.state.pop("fallbacks", None)
+        actions = self._rules.get(intent)
+        if not actions:
+            actions = self._rules.get("out_of_scope", ["utter_out_of_scope"])
+        for name in actions:
+            if name in self.domain.forms:
+                await self._activate_form(turn, name)
+            else:
+                await self.run_action(turn, name)
+
+    async def _fallback(self, turn: Turn) -> None:
+        count = int(turn.state.get("fallbacks", 0)) + 1
+        turn.state["fallbacks"] = count
+        if count >= self.settings.dialogue.fallbacks_before_human:
+            turn.state["fallbacks"] = 0
+            await self.run_action(turn, "action_offer_human")
+            return
+        await self.run_action(turn, "action_clarify")
+
+    # ------------------------------------------------------------------ forms
+
+    async def _activate_form(self, turn: Turn, form: str) -> None:
+        turn.conversation.active_form = form
+        turn.slots["requested_slot"] = None
+        turn.state["retries"] = {}
+        turn.events.append({"event": "active_loop", "name": form})
+        for slot in self.domain.required_slots(form) + self._form_extra_slots(form):
+            turn.slots[slot] = None
+        self._prefill(turn, form)
+        candidates = self._extract(turn, form, requested=None)
+        await self._validate_and_continue(turn, form, candidates, attempted=False)
+
+    def _form_extra_slots(self, form: str) -> list[str]:
+        return list(self.domain.forms.get(form, {}).get("reset_slots", []))
+
+    def _prefill(self, turn: Turn, form: str) -> None:
+        """What Kefu already knows about the contact is not asked again (shown in the summary)."""
+        required = self.domain.required_slots(form)
+        if "phone" in required and turn.contact.phone:
+            turn.slots["phone"] = turn.contact.phone
+        if "unit" in required and turn.contact.unit:
+            turn.slots["unit"] = turn.state.get("unit_value") or turn.contact.unit
+
+    def _extract(
+        self, turn: Turn, form: str | None, requested: str | None, *, entities_only: bool = False
+    ) -> dict[str, Any]:
+        parse = turn.parse
+        return extract_slots(
+            self.domain,
+            text=parse.get("text", ""),
+            intent=parse["intent"]["name"],
+            entities=parse.get("entities", []),
+            active_form=form,
+            requested_slot=requested,
+            entities_only=entities_only,
+        )
+
+    async def _form_turn(self, turn: Turn, form: str, parse: dict[str, Any], text: str) -> None:
+        intent = parse["intent"]["name"]
+        requested = turn.requested_slot
+        if intent == "change":
+            slot = parse["entities"][0]["value"] if parse.get("entities") else None
+            if slot in self.domain.required_slots(form):
+                turn.slots[slot] = None
+                self._reset_confirmation(turn, form)
+                turn.slots["requested_slot"] = None
+                await self._continue_form(turn, form, attempted=False)
+                return
+        entity_slots = self._extract(turn, form, requested=None, entities_only=True)
+        fills_requested = requested is not None and requested in entity_slots
+        if not entity_slots and intent in INTERRUPTING and self._confident(parse):
+            handled = await self._interrupt(turn, intent)
+            if handled:
+                await self._ask(turn, form, requested)
+                return
+        candidates = self._extract(turn, form, requested=requested)
+        others = {k: v for k, v in entity_slots.items() if k != requested}
+        corrections = {
+            k: v
+            for k, v in others.items()
+            if turn.slots.get(k) is not None and turn.slots.get(k) != v
+        }
+        if others and not fills_requested and requested is not None and _mostly_entities(parse):
+            # The message answers another question (「不是，是1503室」, or the flat when asked
+            # for the category): take that answer, keep the open question open.
+            candidates.pop(requested, None)
+        if corrections:
+            self._reset_confirmation(turn, form)
+            candidates = {k: v for k, v in candidates.items() if not k.endswith("_confirmed")}
+        await self._validate_and_continue(
+            turn, form, candidates, attempted=requested is not None, corrected=bool(corrections)
+        )
+
+    def _confident(self, parse: dict[str, Any]) -> bool:
+        return float(parse["intent"].get("confidence", 0)) >= self.settings.nlu.threshold
+
+    async def _interrupt(self, turn: Turn, intent: str) -> bool:
+        """Answer a side question inside a form; ``False`` if there was nothing to answer."""
+        if intent == "inquiry":
+            return await self.run_action(turn, "action_answer_faq", interrupt=True)
+        actions = self._rules.get(intent) or []
+        if not actions or any(a in self.domain.forms for a in actions):
+            return False
+        for name in actions:
+            await self.run_action(turn, name)
+        return True
+
+    def _reset_confirmation(self, turn: Turn, form: str) -> None:
+        for slot in self.domain.required_slots(form):
+            if slot.endswith("_confirmed"):
+                turn.slots[slot] = None
+
+    async def _validate_and_continue(
+        self,
+        turn: Turn,
+        form: str,
+        candidates: dict[str, Any],
+        *,
+        attempted: bool,
+        corrected: bool = False,
+    ) -> None:
+        for slot, value in candidates.items():
+            turn.events.append({"event": "slot", "name": slot, "value": value})
+        validated = await self._run_validation(turn, form, candidates)
+        if corrected:
+            self.utter(turn, "utter_correction_noted")
+        await self._continue_form(turn, form, attempted=attempted, validated=validated)
+
+    async def _run_validation(
+        self, turn: Turn, form: str, candidates: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Run ``validate_<form>`` (if registered) on the candidates; apply what it returns."""
+        name = f"validate_{form}"
+        if name not in self._action_names:
+            turn.slots.update(candidates)
+            return dict(candidates)
+        before = dict(turn.slots)
+        turn.slots.update(candidates)
+        # The SDK validates the SlotSet events at the end of the tracker's event list.
+        result = await self._execute(
+            turn,
+            name,
+            extra_events=[{"event": "slot", "name": k, "value": v} for k, v in candidates.items()],
+            slots=before | candidates,
+            metadata={"previous_slots": {k: before.get(k) for k in candidates}},
+        )
+        validated: dict[str, Any] = dict(candidates)
+        for event in result:
+            if event.get("event") == "slot":
+                validated[event["name"]] = event.get("value")
+        turn.slots.update(validated)
+        return validated
+
+    async def _continue_form(
+        self,
+        turn: Turn,
+        form: str,
+        *,
+        attempted: bool,
+        validated: dict[str, Any] | None = None,
+    ) -> None:
+        requested = turn.requested_slot
+        validated = validated or {}
+        if "requested_slot" in validated:
+            next_slot = validated["requested_slot"]
+        else:
+            next_slot = next(
+                (s for s in self.domain.required_slots(form) if turn.slots.get(s) is None), None
+            )
+        retries: dict[str, int] = turn.state.setdefault("retries", {})
+        if attempted and requested and next_slot == requested:
+            retries[requested] = retries.get(requested, 0) + 1
+            if retries[requested] >= self.settings.dialogue.max_form_retries:
+                retries[requested] = 0
+                self.utter(turn, "utter_offer_human_after_retries")
+                return
+            if turn.state.pop("validation_uttered", False):
+                turn.slots["requested_slot"] = next_slot
+                return
+        turn.state.pop("validation_uttered", None)
+        if next_slot is None:
+            await self._submit(turn, form)
+            return
+        turn.slots["requested_slot"] = next_slot
+        await self._ask(turn, form, next_slot)
+
+    async def _ask(self, turn: Turn, form: str, slot: str | None) -> None:
+        if slot is None:
+            return
+        for name in (f"action_ask_{form}_{slot}", f"action_ask_{slot}"):
+            if name in self._action_names:
+                await self.run_action(turn, name)
+                return
+        for name in (f"utter_ask_{form}_{slot}", f"utter_ask_{slot}"):
+            if name in self.responses:
+                self.utter(turn, name)
+                return
+        log.error("no question for slot %s of %s", slot, form)
+
+    async def _submit(self, turn: Turn, form: str) -> None:
+        turn.conversation.active_form = None
+        turn.slots["requested_slot"] = None
+        turn.state["retries"] = {}
+        turn.events.append({"event": "active_loop", "name": None})
+        for name in self._submit_actions(form):
+            await self.run_action(turn, name)
+
+    def _submit_actions(self, form: str) -> list[str]:
+        for rule in self.domain.rules:
+            conditions = rule.get("condition") or []
+            if not any(c.get("active_loop") == form for c in conditions):
+                continue
+            steps = rule.get("steps", [])
+            if any(s.get("active_loop", "") is None for s in steps):
+                return [s["action"] for s in steps if "action" in s and s["action"] != form]
+        return [f"action_submit_{form.removesuffix('_form')}"]
+
+    def deactivate_form(self, turn: Turn) -> None:
+        """Leave the active form, forgetting what it had collected."""
+        form = turn.active_form
+        if form is None:
+            return
+        for slot in self.domain.required_slots(form) + self._form_extra_slots(form):
+            turn.slots[slot] = None
+        turn.slots["requested_slot"] = None
+        turn.conversation.active_form = None
+        turn.state["retries"] = {}
+        turn.events.append({"event": "active_loop", "name": None})
+
+    # ------------------------------------------------------------------ actions
+
+    async def run_action(self, turn: Turn, name: str, **metadata: Any) -> bool:
+        """Run a response (``utter_*``) or a registered action; apply its events.
+
+        Returns ``False`` if the action reported it had nothing to do (an ``action_*`` may
+        return a ``{"event": "action_execution_rejected"}`` event for that).
+        """
+        if name.startswith("utter_") and name not in self._action_names:
+            self.utter(turn, name)
+            return True
+        if name not in self._action_names:
+            log.error("unknown action %s", name)
+            self.utter(turn, "utter_internal_error")
+            return False
+        events = await self._execute(turn, name, metadata=metadata)
+        return await self._apply(turn, events)
+
+    async def _execute(
+        self,
+        turn: Turn,
+        name: str,
+        *,
+        extra_events: Sequence[dict[str, Any]] = (),
+        slots: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        latest = dict(turn.parse) if turn.parse else {"text": "", "intent": {}, "entities": []}
+        latest["metadata"] = {
+            "conversation_id": turn.conversation.id,
+            "contact_id": turn.contact.id,
+            "channel": turn.channel,
+            "chat_id": turn.conversation.chat_id,
+            "now": turn.now.isoformat(),
+            **(metadata or {}),
+        }
+        tracker = {
+            "sender_id": f"{turn.channel}:{turn.conversation.chat_id}",
+            "slots": dict(slots if slots is not None else turn.slots),
+            "latest_message": latest,
+            "events": [e for e in turn.events if e.get("event") == "user"][-1:]
+            + list(extra_events),
+            "paused": turn.conversation.owner != Owner.BOT,
+            "followup_action": None,
+            "active_loop": {"name": turn.active_form} if turn.active_form else {},
+            "latest_action_name": None,
+            "latest_input_channel": turn.channel,
+        }
+        result = await self.executor.run(
+            {"next_action": name, "tracker": tracker, "domain": self._domain_dict}
+        )
+        if result is None:
+            return []
+        turn.events.append({"event": "action", "name": name})
+        for message in result.responses:
+            self._utter_message(turn, message)
+        if result.responses and name.startswith("validate_"):
+            turn.state["validation_uttered"] = True
+        return list(result.events)
+
+    async def _apply(self, turn: Turn, events: list[dict[str, Any]]) -> bool:
+        handled = True
+        for event in events:
+            kind = event.get("event")
+            turn.events.append(event)
+            if kind == "slot":
+                turn.slots[event["name"]] = event.get("value")
+            elif kind == "active_loop":
+                if event.get("name") is None:
+                    self.deactivate_form(turn)
+                elif event["name"] in self.domain.forms:
+                    await self._activate_form(turn, event["name"])
+            elif kind == "pause":
+                turn.conversation.owner = Owner.QUEUE
+                turn.conversation.queued_at = turn.now
+            elif kind == "resume":
+                turn.conversation.owner = Owner.BOT
+                turn.conversation.queued_at = None
+            elif kind == "reset_slots":
+                language = turn.slots.get("language")
+                turn.slots = {"language": language}
+            elif kind == "action_execution_rejected":
+                handled = False
+            elif kind == "followup":
+                await self.run_action(turn, str(event.get("name")))
+        return handled
+
+    # ------------------------------------------------------------------ replies
+
+    def utter(self, turn: Turn, response: str, **values: Any) -> None:
+        """Queue response ``response`` in the user's language."""
+        message = self.responses.render(response, turn.language, self._values(turn, values))
+        if message is not None:
+            turn.replies.append(message)
+            turn.events.append(
+                {"event": "bot", "text": message.text, "metadata": {"response": response}}
+            )
+
+    def _utter_message(self, turn: Turn, message: dict[str, Any]) -> None:
+        """A message an action sent through the dispatcher."""
+        values = self._values(turn, {k: v for k, v in message.items() if k not in _MESSAGE_KEYS})
+        name = message.get("response")
+        if name:
+            variation = self.responses.variation(name, turn.language)
+            if variation is None:
+                log.error("action used missing response %s", name)
+                return
+            base = dict(variation)
+            out = self.responses.build(
+                base, turn.language, values, extra_buttons=message.get("buttons")
+            )
+        else:
+            # Actions never carry user-facing text themselves; accept only data-only messages
+            # (e.g. an image) and FAQ texts the action looked up in dialogues/.
+            out = self.responses.build(message, turn.language, values)
+        if message.get("image"):
+            out = OutboundMessage(
+                text=out.text,
+                buttons=out.buttons,
+                images=out.images or (),
+                request_contact=out.request_contact,
+            )
+        turn.replies.append(out)
+        turn.events.append({"event": "bot", "text": out.text, "metadata": {"response": name}})
+
+    def _values(self, turn: Turn, values: dict[str, Any]) -> dict[str, Any]:
+        merged = {k: v for k, v in turn.slots.items() if isinstance(v, str | int | float)}
+        merged.update(values)
+        return merged
+
+    async def _notify(
+        self,
+        session: AsyncSession,
+        conversation_id: int,
+        response: str,
+        values: dict[str, Any],
+        sender: str,
+    ) -> list[OutboundMessage]:
+        conversation = await session.get_one(Conversation, conversation_id)
+        language = conversation.language or self.settings.default_language
+        slots = {
+            k: v for k, v in (conversation.slots or {}).items() if isinstance(v, str | int | float)
+        }
+        message = self.responses.render(response, language, slots | values)
+        if message is None:
+            return []
+        now = self.clock.now()
+        row = Message(
+            conversation_id=conversation.id,
+            direction="out",
+            text=message.text,
+            data=message.to_dict(),
+            sender=sender,
+            created_at=now,
+        )
+        session.add(row)
+        await session.flush()
+        return [OutboundMessage.from_dict(row.data, id=row.id, chat_id=conversation.chat_id)]
+
+    # ------------------------------------------------------------------ helpers
+
+    def _learn_phone(self, turn: Turn, phone: str) -> None:
+        from bot.nlu.entities import parse_phone
+
+        normalised = parse_phone(phone, self.settings.default_region) or phone
+        turn.contact.phone = normalised
+        turn.contact.phone_verified = True
+        turn.contact.updated_at = turn.now
+
+    def _add_attachments(self, turn: Turn, message: InboundMessage) -> None:
+        files = list(turn.slots.get("attachments") or [])
+        files.extend(a.to_dict() for a in message.attachments)
+        turn.slots["attachments"] = files
+
+
+_MESSAGE_KEYS = {
+    "text",
+    "buttons",
+    "elements",
+    "custom",
+    "template",
+    "response",
+    "image",
+    "attachment",
+}
+
+
+def _mostly_entities(parse: dict[str, Any]) -> bool:
+    """Whether the entities make up most of the message (so it is not free text)."""
+    text = parse.get("text") or ""
+    letters = len(re.sub(r"[\s\W_]", "", text))
+    if letters == 0:
+        return True
+    covered = 0
+    for entity in parse.get("entities") or []:
+        start, end = entity.get("start"), entity.get("end")
+        if start is None or end is None:
+            return True  # from a button: nothing but the value
+        covered += len(re.sub(r"[\s\W_]", "", text[start:end]))
+    return covered / letters >= 0.5
+
+
+def _clean(text: str) -> str:
+    text = unicodedata.normalize("NFC", text or "")
+    return _CONTROL.sub("", text).strip()
+
+
+def _inbound_data(message: InboundMessage) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if message.payload:
+        data["payload"] = message.payload
+    if message.attachments:
+        data["attachments"] = [a.to_dict() for a in message.attachments]
+    if message.contact_phone:
+        data["contact_shared"] = True
+    if message.delivery_id:
+        data["delivery_id"] = message.delivery_id
+    return data
+
+
+def _hint_language(hint: str | None) -> str | None:
+    if not hint:
+        return None
+    hint = hint.lower()
+    if hint in _LANGUAGE_HINTS:
+        return _LANGUAGE_HINTS[hint]
+    if hint.startswith("zh"):
+        return "zh-Hans"
+    if hint.startswith("en"):
+        return "en"
+    return None
+
+
+def _confident_language(text: str, detected: str, current: str) -> bool:
+    """Switch language only on real evidence: a lone "ok" keeps a Chinese conversation Chinese."""
+    if detected == current:
+        return True
+    if detected == "en":
+        return len(re.findall(r"[A-Za-z]{2,}", text)) >= 2
+    return True
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def make_buttons(items: Sequence[tuple[str, str]]) -> list[Button]:
+    """Buttons from ``(title, payload)`` pairs."""
+    return [Button(title=t, payload=p) for t, p in items]

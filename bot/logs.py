@@ -1,0 +1,45 @@
+"""Logging setup: phone numbers are masked in every log line."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# 7+ digits, optionally with +, spaces or dashes: phone-like. Keeps the last 4 digits.
+_PHONE = re.compile(r"(?<![\w.])(\+?\d[\d \-]{5,}\d)(?![\w.])")
+
+
+def mask_phones(text: str) -> str:
+    """Replace phone-like numbers with ``***1234`` (the last four digits stay for support)."""
+
+    def _mask(match: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", match.group(1))
+        if len(digits) < 7:
+            return match.group(1)
+        return "***" + digits[-4:]
+
+    return _PHONE.sub(_mask, text)
+
+
+class PhoneMaskingFilter(logging.Filter):
+    """Masks phone numbers in the rendered message of every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_phones(message)
+        if masked != message:
+            record.msg = masked
+            record.args = None
+        return True
+
+
+def setup_logging(level: str = "INFO") -> None:
+    """Log to stderr with phone numbers masked."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(PhoneMaskingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("httpx", "apscheduler", "sanic.access", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
