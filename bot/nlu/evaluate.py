@@ -1,0 +1,179 @@
+"""Evaluation of the intent classifier: on a labelled file, or by cross-validating training data."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+
+from bot.config import Settings
+from bot.nlu.data import TrainingData
+from bot.nlu.interpreter import (
+    OUT_OF_SCOPE_INTENT,
+    Interpreter,
+    fit_arrays,
+)
+from bot.nlu.language import detect_language
+
+Predict = Callable[[str], dict[str, Any]]
+
+
+def evaluate(
+    examples: Sequence[tuple[str, str]],
+    predict: Predict,
+    *,
+    known_intents: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Score ``predict`` (a parse function) on ``(text, intent)`` pairs; return a report dict."""
+    gold: list[str] = []
+    pred: list[str] = []
+    top: list[str] = []
+    scripts: list[str] = []
+    for text, intent in examples:
+        result = predict(text)
+        gold.append(intent)
+        pred.append(result["intent"]["name"])
+        ranking = result.get("intent_ranking") or [result["intent"]]
+        top.append(ranking[0]["name"])
+        scripts.append(detect_language(text) or "other")
+    return report(gold, pred, top, scripts, [t for t, _ in examples], known_intents)
+
+
+def report(
+    gold: list[str],
+    pred: list[str],
+    top: list[str],
+    scripts: list[str],
+    texts: list[str],
+    known_intents: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-intent P/R/F1, confusions, out-of-scope recall, per script."""
+    n = len(gold)
+    correct = [g == p for g, p in zip(gold, pred, strict=True)]
+    labels = sorted(set(gold))
+    per_intent: dict[str, dict[str, float]] = {}
+    for label in labels:
+        tp = sum(1 for g, p in zip(gold, pred, strict=True) if g == p == label)
+        predicted = sum(1 for p in pred if p == label)
+        support = sum(1 for g in gold if g == label)
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_intent[label] = {
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "f1": round(f1, 4),
+            "support": support,
+        }
+    confusions = Counter((g, p) for g, p in zip(gold, pred, strict=True) if g != p)
+    examples_of: dict[tuple[str, str], str] = {}
+    for text, g, p in zip(texts, gold, pred, strict=True):
+        if g != p:
+            examples_of.setdefault((g, p), text)
+    by_script: dict[str, dict[str, float]] = {}
+    for script in sorted(set(scripts)):
+        idx = [i for i, s in enumerate(scripts) if s == script]
+        by_script[script] = {
+            "accuracy": round(sum(correct[i] for i in idx) / len(idx), 4),
+            "support": len(idx),
+        }
+    oos = [i for i, g in enumerate(gold) if g == OUT_OF_SCOPE_INTENT]
+    out: dict[str, Any] = {
+        "examples": n,
+        "accuracy": round(sum(correct) / n, 4) if n else 0.0,
+        "top1_accuracy": round(sum(g == t for g, t in zip(gold, top, strict=True)) / n, 4)
+        if n
+        else 0.0,
+        "macro_f1": round(float(np.mean([v["f1"] for v in per_intent.values()])), 4)
+        if per_intent
+        else 0.0,
+        "fallback_rate": round(sum(p == "nlu_fallback" for p in pred) / n, 4) if n else 0.0,
+        "out_of_scope_recall": round(sum(correct[i] for i in oos) / len(oos), 4) if oos else None,
+        "by_script": by_script,
+        "per_intent": per_intent,
+        "confusions": [
+            {"gold": g, "predicted": p, "count": c, "example": examples_of[(g, p)]}
+            for (g, p), c in confusions.most_common(15)
+        ],
+        "errors": [
+            {"text": t, "gold": g, "predicted": p}
+            for t, g, p in zip(texts, gold, pred, strict=True)
+            if g != p
+        ],
+    }
+    if known_intents is not None:
+        unknown = sorted(set(gold) - set(known_intents))
+        if unknown:
+            out["unknown_intents"] = unknown
+    return out
+
+
+def cross_validate(
+    data: TrainingData, settings: Settings, k: int = 5, seed: int = 0
+) -> dict[str, Any]:
+    """Stratified k-fold cross-validation of the whole pipeline on the training data."""
+    texts = [t for t, _ in data.examples]
+    labels = [i for _, i in data.examples]
+    counts = Counter(labels)
+    k = max(2, min(k, min(counts.values()))) if counts else 2
+    folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    gold: list[str] = []
+    pred: list[str] = []
+    top: list[str] = []
+    scripts: list[str] = []
+    seen: list[str] = []
+    for train_idx, test_idx in folds.split(texts, labels):
+        train_texts = {texts[i] for i in train_idx}
+        fold = TrainingData(
+            examples=[data.examples[i] for i in train_idx],
+            responses=[r for r in data.responses if r[0] in train_texts],
+            lookups=data.lookups,
+        )
+        interpreter = Interpreter(fit_arrays(fold, settings.nlu, settings.default_region), settings)
+        for i in test_idx:
+            result = interpreter.parse(texts[i])
+            gold.append(labels[i])
+            pred.append(result["intent"]["name"])
+            top.append(result["intent_ranking"][0]["name"])
+            scripts.append(detect_language(texts[i]) or "other")
+            seen.append(texts[i])
+    out = report(gold, pred, top, scripts, seen)
+    out["folds"] = k
+    return out
+
+
+def format_report(result: dict[str, Any], title: str) -> str:
+    """Human-readable text for ``kefu nlu eval``."""
+    lines = [title]
+    oos = result.get("out_of_scope_recall")
+    lines.append(
+        f"examples {result['examples']}  accuracy {result['accuracy']:.3f}  "
+        f"(top-1 before thresholds {result['top1_accuracy']:.3f})  "
+        f"macro-F1 {result['macro_f1']:.3f}  fallback {result['fallback_rate']:.1%}  "
+        f"out-of-scope recall {'n/a' if oos is None else f'{oos:.3f}'}"
+    )
+    lines.append(
+        "accuracy by script: "
+        + "  ".join(
+            f"{script} {v['accuracy']:.3f} ({v['support']})"
+            for script, v in result["by_script"].items()
+        )
+    )
+    lines.append("")
+    lines.append(f"{'intent':<14}{'precision':>10}{'recall':>8}{'f1':>7}{'support':>9}")
+    for intent, v in result["per_intent"].items():
+        lines.append(
+            f"{intent:<14}{v['precision']:>10.3f}{v['recall']:>8.3f}{v['f1']:>7.3f}"
+            f"{v['support']:>9}"
+        )
+    if result["confusions"]:
+        lines.append("")
+        lines.append("top confusions (gold -> predicted):")
+        for c in result["confusions"][:10]:
+            lines.append(f"  {c['gold']} -> {c['predicted']}: {c['count']}   e.g. {c['example']!r}")
+    if result.get("unknown_intents"):
+        lines.append(f"intents not in the model: {', '.join(result['unknown_intents'])}")
+    return "\n".join(lines)

@@ -1,0 +1,331 @@
+"""Training, loading and running the NLU model (``train``, ``load_interpreter``, ``Interpreter``).
+
+The model file is ``models/nlu-<hash>.joblib`` where ``<hash>`` is the start of the sha256 of the
+parsed training data; ``nlu-<hash>.json`` beside it holds the full data hash and the sha256 of the
+model file, so a changed data set (stale model) or a damaged file (corrupt model) is detected
+before anything is unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+
+from bot.clock import Clock, SystemClock
+from bot.config import NLUSettings, Settings
+from bot.nlu.data import FEATURE_VERSION, DataError, TrainingData, load_training_data
+from bot.nlu.entities import ENTITY_SCAN_CHARS, LookupMatcher, extract_normalized
+from bot.nlu.language import detect_language
+from bot.nlu.model import Scorer, char_features, entity_features, fit
+from bot.nlu.normalize import fold_for_features, normalize_with_map
+
+log = logging.getLogger(__name__)
+
+FALLBACK_INTENT = "nlu_fallback"
+OUT_OF_SCOPE_INTENT = "out_of_scope"
+RETRIEVAL_INTENT = "inquiry"
+# A fixed reference time for entity features during training (values do not matter, types do).
+_TRAINING_NOW = datetime.fromisoformat("2026-01-05T10:00:00+08:00")
+_HASH_CHARS = 16
+_KEEP_OLD_MODELS = 3
+
+
+class ModelError(Exception):
+    """The NLU model is missing, stale or corrupt; the message says what to run."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` produced."""
+
+    model_path: Path
+    metadata_path: Path
+    data_sha256: str
+    model_sha256: str
+    examples: int
+    intents: list[str]
+    response_keys: list[str]
+    features: int
+    seconds: float
+    model_bytes: int
+
+
+def _features_for(
+    raw: str, max_chars: int, now: datetime, region: str, lookups: LookupMatcher | None
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Classifier features and entities of one message (shared by training and parsing)."""
+    scan = raw[:ENTITY_SCAN_CHARS]
+    norm, index = normalize_with_map(scan)
+    entities = extract_normalized(scan, norm, index, now=now, region=region, lookups=lookups)
+    feats = char_features(fold_for_features(norm[:max_chars]))
+    feats.extend(entity_features(entities))
+    return feats, entities
+
+
+def fit_arrays(data: TrainingData, nlu: NLUSettings, region: str) -> dict[str, Any]:
+    """Fit a model on ``data``; return the artifact dict (without writing anything)."""
+    matcher = LookupMatcher(data.lookups)
+    cache: dict[str, list[str]] = {}
+
+    def feats(text: str) -> list[str]:
+        if text not in cache:
+            cache[text] = _features_for(text, nlu.max_chars, _TRAINING_NOW, region, matcher)[0]
+        return cache[text]
+
+    x = [feats(text) for text, _ in data.examples]
+    y = [intent for _, intent in data.examples]
+    rx = [feats(text) for text, _ in data.responses]
+    ry = [key for _, key in data.responses]
+    arrays = fit(x, y, rx, ry)
+    arrays["lookups"] = {k: list(v) for k, v in data.lookups.items()}
+    arrays["format"] = FEATURE_VERSION
+    return arrays
+
+
+def _model_paths(models_dir: Path, data_sha: str) -> tuple[Path, Path]:
+    stem = f"nlu-{data_sha[:_HASH_CHARS]}"
+    return models_dir / f"{stem}.joblib", models_dir / f"{stem}.json"
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _load_data(settings: Settings) -> TrainingData:
+    try:
+        data = load_training_data(settings.dialogues_dir)
+    except DataError as exc:
+        raise ModelError(f"NLU training data: {exc}") from None
+    if not data.examples:
+        raise ModelError(f"NLU training data: no intent examples under {settings.dialogues_dir}")
+    return data
+
+
+def train(settings: Settings) -> TrainResult:
+    """Train on every ``nlu:`` section under ``settings.dialogues_dir``; write ``models/nlu-*``."""
+    started = time.perf_counter()
+    data = _load_data(settings)
+    data_sha = data.fingerprint()
+    arrays = fit_arrays(data, settings.nlu, settings.default_region)
+    arrays["data_sha256"] = data_sha
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    model_path, meta_path = _model_paths(settings.models_dir, data_sha)
+    _atomic_write(model_path, lambda tmp: joblib.dump(arrays, tmp, compress=3))
+    model_sha = _sha256_file(model_path)
+    seconds = time.perf_counter() - started
+    intents = list(arrays["classes"])
+    meta = {
+        "format": FEATURE_VERSION,
+        "data_sha256": data_sha,
+        "model_sha256": model_sha,
+        "model_file": model_path.name,
+        "examples": len(data.examples),
+        "intents": intents,
+        "response_keys": list(arrays["rs_keys"]),
+        "features": len(arrays["vocab"]),
+        "files": [str(p) for p in data.files],
+        "train_seconds": round(seconds, 3),
+    }
+    _atomic_write(
+        meta_path,
+        lambda tmp: tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=2), "utf-8"),
+    )
+    _prune_old_models(settings.models_dir, keep={model_path.name, meta_path.name})
+    log.info(
+        "trained NLU model %s on %d examples in %.2fs", model_path.name, len(data.examples), seconds
+    )
+    return TrainResult(
+        model_path=model_path,
+        metadata_path=meta_path,
+        data_sha256=data_sha,
+        model_sha256=model_sha,
+        examples=len(data.examples),
+        intents=intents,
+        response_keys=list(arrays["rs_keys"]),
+        features=len(arrays["vocab"]),
+        seconds=seconds,
+        model_bytes=model_path.stat().st_size,
+    )
+
+
+def _prune_old_models(models_dir: Path, keep: set[str]) -> None:
+    """Keep the newest few NLU models (a shared folder must not grow without bound)."""
+    try:
+        models = sorted(
+            (p for p in models_dir.glob("nlu-*.joblib") if p.name not in keep),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+        for old in models[_KEEP_OLD_MODELS:]:
+            old.unlink(missing_ok=True)
+            old.with_suffix(".json").unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _read_artifact(model_path: Path, meta_path: Path, data_sha: str) -> dict[str, Any]:
+    hint = "run `kefu train`"
+    try:
+        meta = json.loads(meta_path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"NLU model metadata {meta_path} is unreadable ({exc}); {hint}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FEATURE_VERSION:
+        raise ModelError(f"NLU model {model_path.name} was made by another Kefu version; {hint}")
+    if meta.get("data_sha256") != data_sha:
+        raise ModelError(f"NLU model {model_path.name} does not match the training data; {hint}")
+    try:
+        actual = _sha256_file(model_path)
+    except OSError as exc:
+        raise ModelError(f"NLU model {model_path} is unreadable ({exc}); {hint}") from None
+    if actual != meta.get("model_sha256"):
+        raise ModelError(f"NLU model {model_path} is corrupt (checksum mismatch); {hint}")
+    try:
+        arrays = joblib.load(model_path)
+    except Exception as exc:
+        raise ModelError(f"NLU model {model_path} cannot be loaded ({exc}); {hint}") from None
+    if not isinstance(arrays, dict) or arrays.get("data_sha256") != data_sha:
+        raise ModelError(f"NLU model {model_path} is corrupt; {hint}")
+    return arrays
+
+
+def load_interpreter(
+    settings: Settings, *, auto_train: bool | None = None, clock: Clock | None = None
+) -> Interpreter:
+    """Load the model for the current training data; retrain if missing/stale and allowed.
+
+    ``auto_train`` defaults to ``settings.nlu.auto_train``. Without it a missing or stale model
+    raises :class:`ModelError`; a corrupt model file always does. ``clock`` gives "now" for
+    relative dates when :meth:`Interpreter.parse` is called without ``now``.
+    """
+    allow = settings.nlu.auto_train if auto_train is None else auto_train
+    data = _load_data(settings)
+    data_sha = data.fingerprint()
+    model_path, meta_path = _model_paths(settings.models_dir, data_sha)
+    if not (model_path.exists() and meta_path.exists()):
+        if not allow:
+            others = list(settings.models_dir.glob("nlu-*.joblib"))
+            state = "is stale (the training data changed)" if others else "is missing"
+            raise ModelError(f"NLU model in {settings.models_dir} {state}; run `kefu train`")
+        train(settings)
+    arrays = _read_artifact(model_path, meta_path, data_sha)
+    return Interpreter(arrays, settings, clock=clock, model_path=model_path)
+
+
+class Interpreter:
+    """Parses one message into Rasa's parse format (+ ``language``). Never raises."""
+
+    def __init__(
+        self,
+        arrays: dict[str, Any],
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        model_path: Path | None = None,
+    ) -> None:
+        self.scorer = Scorer(arrays)
+        self.nlu = settings.nlu
+        self.region = settings.default_region
+        self.clock: Clock = clock or SystemClock(settings.tz)
+        self.lookups = LookupMatcher(arrays.get("lookups") or {})
+        self.model_path = model_path
+        self.model_hash: str = str(arrays.get("data_sha256", ""))[:_HASH_CHARS]
+        self.intents: list[str] = list(self.scorer.classes)
+
+    def parse(self, text: str, *, now: datetime | None = None) -> dict[str, Any]:
+        """Classify ``text`` and extract its entities. Any input gives a valid result."""
+        raw = _as_text(text)
+        try:
+            return self._parse(raw, now or self.clock.now())
+        except Exception:  # last line of defence: a bug must not reach the user
+            log.exception("NLU parse failed")
+            return {
+                "text": raw,
+                "intent": {"name": FALLBACK_INTENT, "confidence": 0.0},
+                "intent_ranking": [],
+                "entities": [],
+                "language": None,
+                "response_selector": {},
+            }
+
+    def _parse(self, raw: str, now: datetime) -> dict[str, Any]:
+        feats, entities = _features_for(raw, self.nlu.max_chars, now, self.region, self.lookups)
+        idx, weights = self.scorer.vectorise(feats)
+        ranking = self._rank(self.scorer.classes, self.scorer.intent_probs(idx, weights), 10)
+        intent = self._decide(ranking, has_signal=bool(idx.size))
+        result: dict[str, Any] = {
+            "text": raw,
+            "intent": intent,
+            "intent_ranking": ranking,
+            "entities": entities,
+            "language": detect_language(raw),
+            "response_selector": {},
+        }
+        if self.scorer.rs_keys:
+            rs_rank = self._rank(self.scorer.rs_keys, self.scorer.response_probs(idx, weights), 5)
+            top = rs_rank[0]
+            key = top["name"] if top["confidence"] >= self.nlu.faq_threshold else None
+            result["response_selector"] = {
+                RETRIEVAL_INTENT: {
+                    "response": {
+                        "intent_response_key": key,
+                        "utter_action": f"utter_{key}" if key else None,
+                        "confidence": top["confidence"],
+                    },
+                    "ranking": [
+                        {"intent_response_key": r["name"], "confidence": r["confidence"]}
+                        for r in rs_rank
+                    ],
+                }
+            }
+        return result
+
+    @staticmethod
+    def _rank(names: list[str], probs: np.ndarray, limit: int) -> list[dict[str, Any]]:
+        order = np.argsort(-probs)[:limit]
+        return [{"name": names[i], "confidence": round(float(probs[i]), 4)} for i in order]
+
+    def _decide(self, ranking: list[dict[str, Any]], *, has_signal: bool) -> dict[str, Any]:
+        if not ranking or not has_signal:
+            # Nothing we have ever seen (empty, emoji, garbage): not something we can serve.
+            return {"name": OUT_OF_SCOPE_INTENT, "confidence": 0.0}
+        top = ranking[0]
+        second = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
+        if top["confidence"] < self.nlu.oos_threshold:
+            return {"name": OUT_OF_SCOPE_INTENT, "confidence": top["confidence"]}
+        if top["confidence"] < self.nlu.threshold or top["confidence"] - second < self.nlu.margin:
+            return {"name": FALLBACK_INTENT, "confidence": top["confidence"]}
+        return dict(top)
+
+
+def _as_text(text: Any) -> str:
+    if isinstance(text, str):
+        return text
+    if isinstance(text, bytes | bytearray):
+        return bytes(text).decode("utf-8", errors="replace")
+    return "" if text is None else str(text)
