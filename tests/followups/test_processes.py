@@ -79,7 +79,7 @@ def test_four_processes_handle_600_follow_ups_exactly_once(
     time.sleep(1.0)  # let the interpreters start; they all wait for `go`
     go.write_text("go")
     outputs = [p.communicate(timeout=180) for p in procs]
-    for proc, (out, err) in zip(procs, outputs, strict=True):
+    for proc, (_out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err[-2000:]
     with engine.connect() as conn:
         sink = conn.execute(text("SELECT worker, count(*) FROM followup_sink GROUP BY worker"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -42,7 +43,7 @@ async def db(db: Database) -> Database:
     return db
 
 
-def cfg_for(db: Database, **overrides: object) -> Settings:
+def cfg_for(db: Database, **overrides: Any) -> Settings:
     return load_settings(environ={}, database={"url": db.url}, **overrides)
 
 
@@ -297,10 +298,10 @@ async def test_met_deadline_cancels_its_alerts(db: Database, clock: FrozenClock)
         ticket_id = ticket.id
     clock.advance(minutes=10)
     async with db.write() as s:
-        ticket = await s.get(Ticket, ticket_id)
-        assert ticket is not None
-        ticket.first_response_at = clock.now()
-        await apply_deadlines(s, ticket, cfg, clock.now())
+        answered = await s.get(Ticket, ticket_id)
+        assert answered is not None
+        answered.first_response_at = clock.now()
+        await apply_deadlines(s, answered, cfg, clock.now())
     alerts = LoggingAlerts()
     clock.advance(hours=3)
     await FollowupWorker(db, cfg, clock, sla_handlers(alerts, clock)).run_until_idle()

@@ -21,7 +21,7 @@ from bot.sla.policies import (
     rework_deadline,
 )
 from bot.store.db import Database
-from bot.store.models import TicketEvent
+from bot.store.models import Ticket, TicketEvent
 from bot.tickets import open_ticket
 
 HK = ZoneInfo("Asia/Hong_Kong")
@@ -123,9 +123,9 @@ def test_unknown_calendar_in_policy_is_a_config_error() -> None:
 
 
 def test_bad_quiet_hours_and_warn_fractions_are_config_errors() -> None:
-    with pytest.raises(ConfigError, match="sla.quiet_hours"):
+    with pytest.raises(ConfigError, match=r"sla\.quiet_hours"):
         load_settings(environ={"KEFU_SLA__QUIET_HOURS": "late"})
-    with pytest.raises(ConfigError, match="sla.warn_at"):
+    with pytest.raises(ConfigError, match=r"sla\.warn_at"):
         load_settings(environ={"KEFU_SLA__WARN_AT": "[1.5]"})
 
 
@@ -157,19 +157,17 @@ async def test_apply_pause_resume_audited(db: Database, clock: FrozenClock) -> N
         ]
     clock.advance(minutes=30)
     async with db.write() as s:
-        from bot.store.models import Ticket
-
-        ticket = await s.get(Ticket, ticket_id)
-        assert ticket is not None
-        assert await pause_sla(s, ticket, cfg, clock.now(), actor="agent:7")
-        assert not await pause_sla(s, ticket, cfg, clock.now())
-        assert ticket.due_first_response is None
+        paused = await s.get(Ticket, ticket_id)
+        assert paused is not None
+        assert await pause_sla(s, paused, cfg, clock.now(), actor="agent:7")
+        assert not await pause_sla(s, paused, cfg, clock.now())
+        assert paused.due_first_response is None
     clock.advance(hours=3)
     async with db.write() as s:
-        ticket = await s.get(Ticket, ticket_id)
-        assert ticket is not None
-        assert await resume_sla(s, ticket, cfg, clock.now(), actor="agent:7")
-        assert ticket.due_first_response == first_due + timedelta(hours=3)
+        resumed = await s.get(Ticket, ticket_id)
+        assert resumed is not None
+        assert await resume_sla(s, resumed, cfg, clock.now(), actor="agent:7")
+        assert resumed.due_first_response == first_due + timedelta(hours=3)
         events = (
             (await s.execute(select(TicketEvent.action).where(TicketEvent.ticket_id == ticket_id)))
             .scalars()
