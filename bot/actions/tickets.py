@@ -16,7 +16,7 @@ from bot.actions.display import unit_text, when_text
 from bot.actions.forms import tracker_now
 from bot.store.models import Contact, Ticket
 from bot.tickets import list_for_contact, open_ticket
-from bot.tickets.sla_hook import apply_sla
+from bot.sla.policies import apply_deadlines
 
 
 def _meta(tracker: Tracker) -> dict[str, Any]:
@@ -71,7 +71,7 @@ async def open_ticket_from_form(
             language=tracker.get_slot("language"),
             details=extra,
         )
-        await apply_sla(session, ticket, now)
+        await apply_deadlines(session, ticket, runtime.services().settings, now)
         if contact_id and not anonymous:
             contact = await session.get(Contact, contact_id)
             if contact is not None:

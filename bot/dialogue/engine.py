@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.actions import runtime
-from bot.channels.base import Button, InboundMessage, OutboundMessage
+from bot.channels.base import Attachment, Button, InboundMessage, OutboundMessage
 from bot.clock import Clock
 from bot.config import LANGUAGES, Settings
 from bot.dialogue.domain import Domain
@@ -222,6 +222,84 @@ class Engine:
             return await self._notify(session, conversation_id, response, values or {}, sender)
         async with self.db.write() as own:
             return await self._notify(own, conversation_id, response, values or {}, sender)
+
+    async def send_text(
+        self,
+        conversation_id: int,
+        text: str,
+        *,
+        sender: str,
+        images: Sequence[Attachment] = (),
+        session: AsyncSession | None = None,
+    ) -> list[OutboundMessage]:
+        """Store a message a person wrote (an agent's reply) in the outbox of a conversation."""
+
+        async def _store(own: AsyncSession) -> list[OutboundMessage]:
+            conversation = await own.get_one(Conversation, conversation_id)
+            message = OutboundMessage(text=text, images=tuple(images))
+            row = Message(
+                conversation_id=conversation.id,
+                direction="out",
+                text=text,
+                data=message.to_dict(),
+                sender=sender,
+                created_at=self.clock.now(),
+            )
+            own.add(row)
+            await own.flush()
+            return [OutboundMessage.from_dict(row.data, id=row.id, chat_id=conversation.chat_id)]
+
+        if session is not None:
+            return await _store(session)
+        async with self.db.write() as own:
+            return await _store(own)
+
+    async def set_owner(
+        self,
+        conversation_id: int,
+        owner: Owner | str,
+        *,
+        agent_id: int | None = None,
+        session: AsyncSession | None = None,
+    ) -> Conversation:
+        """Hand a conversation to the bot, the queue or an agent (the caller audits it)."""
+
+        async def _set(own: AsyncSession) -> Conversation:
+            stmt = select(Conversation).where(Conversation.id == conversation_id)
+            if not self.db.is_sqlite:
+                stmt = stmt.with_for_update()
+            conversation = (await own.execute(stmt)).scalar_one()
+            conversation.owner = str(owner)
+            conversation.agent_id = agent_id if owner == Owner.AGENT else None
+            now = self.clock.now()
+            if owner == Owner.QUEUE:
+                conversation.queued_at = conversation.queued_at or now
+            elif owner == Owner.BOT:
+                conversation.queued_at = None
+                if conversation.active_form:
+                    slots = dict(conversation.slots or {})
+                    for slot in self.domain.required_slots(conversation.active_form):
+                        slots[slot] = None
+                    slots["requested_slot"] = None
+                    conversation.slots = slots
+                    conversation.active_form = None
+            conversation.updated_at = now
+            conversation.version = (conversation.version or 0) + 1
+            own.add(
+                ConversationEvent(
+                    conversation_id=conversation.id,
+                    event="owner",
+                    data={"owner": str(owner), "agent_id": agent_id},
+                    created_at=now,
+                )
+            )
+            await own.flush()
+            return conversation
+
+        if session is not None:
+            return await _set(session)
+        async with self.db.write() as own:
+            return await _set(own)
 
     async def resume(self, channel: str, chat_id: str) -> list[OutboundMessage]:
         """What to show a returning user who left in the middle of a form (not stored)."""

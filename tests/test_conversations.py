@@ -1,0 +1,168 @@
+"""YAML conversation transcripts (tests/conversations/*.yml), played through the real engine.
+
+Each step is ``user: TEXT`` (or ``press: BUTTON TITLE`` / ``press: N``, ``restart: true``,
+``advance: 2h``) with expectations on Kefu's replies (``bot`` fragments that must appear,
+``bot_not`` fragments that must not, ``buttons`` titles that must be offered). ``expect`` checks
+the tickets and the conversation at the end.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from bot.app import App, build_app
+from bot.channels.base import Button, InboundMessage, OutboundMessage
+from bot.clock import FrozenClock
+from bot.config import Settings, parse_duration
+from bot.store.models import Conversation, Message, Ticket
+
+HERE = Path(__file__).parent / "conversations"
+TRANSCRIPTS = sorted(HERE.glob("*.yml"))
+TZ = "Asia/Hong_Kong"
+
+
+def _load(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def shared_interpreter(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from bot.config import load_settings
+    from bot.nlu import load_interpreter
+
+    root = Path(__file__).resolve().parent.parent
+    settings = load_settings(root / "config.yml", environ={})
+    return load_interpreter(settings)
+
+
+class Player:
+    """Plays one transcript against a real app on a real database."""
+
+    def __init__(self, settings: Settings, clock: FrozenClock, interpreter: Any) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.interpreter = interpreter
+        self.app: App = self._build()
+        self.buttons: list[Button] = []
+        self.transcript: list[str] = []
+
+    def _build(self) -> App:
+        return build_app(self.settings, clock=self.clock, interpreter=self.interpreter)
+
+    async def restart(self) -> list[OutboundMessage]:
+        await self.app.close()
+        self.app = self._build()
+        return []
+
+    async def say(self, user: str, text: str, payload: str | None = None, **extra: Any) -> list[OutboundMessage]:
+        replies = await self.app.engine.handle(
+            InboundMessage(channel="terminal", user_id=user, chat_id=user, text=text, payload=payload, **extra)
+        )
+        for reply in replies:
+            if reply.id is not None:
+                await self.app.engine.mark_sent(reply.id)
+        self.transcript.append(f"> {text}")
+        self.transcript.extend(f"< {r.text} {[b.title for b in r.buttons]}" for r in replies)
+        offered = [b for r in replies for b in r.buttons]
+        if offered:
+            self.buttons = offered
+        return replies
+
+    def press(self, which: Any) -> tuple[str, str]:
+        if isinstance(which, int):
+            button = self.buttons[which - 1]
+        else:
+            matches = [b for b in self.buttons if b.title == which]
+            assert matches, f"no button {which!r} in {[b.title for b in self.buttons]}"
+            button = matches[0]
+        return button.title, button.payload
+
+
+@pytest.mark.parametrize("path", TRANSCRIPTS, ids=[p.stem for p in TRANSCRIPTS])
+async def test_conversation(path: Path, settings: Settings, shared_interpreter: Any) -> None:
+    spec = _load(path)
+    start = datetime.fromisoformat(spec.get("now", "2026-11-27T10:00:00+08:00"))
+    clock = FrozenClock(start, TZ)
+    if spec.get("settings"):
+        settings = settings.model_copy(update=spec["settings"])
+    player = Player(settings, clock, shared_interpreter)
+    user = str(spec.get("user", "u1"))
+    try:
+        for number, step in enumerate(spec["steps"], 1):
+            where = f"{path.name} step {number}: {step}"
+            if step.get("restart"):
+                await player.restart()
+                resumed = await player.app.engine.resume("terminal", user)
+                _check(step, resumed, where, player)
+                continue
+            if "advance" in step:
+                clock.advance(parse_duration(step["advance"]))
+                continue
+            extra: dict[str, Any] = {}
+            if step.get("phone"):
+                extra["contact_phone"] = step["phone"]
+            if "press" in step:
+                title, payload = player.press(step["press"])
+                replies = await player.say(user, title, payload, **extra)
+            else:
+                replies = await player.say(user, str(step.get("user", "")), **extra)
+            _check(step, replies, where, player)
+        await _check_end(spec.get("expect") or {}, player, user, path.name)
+    finally:
+        await player.app.close()
+
+
+def _check(step: dict[str, Any], replies: list[OutboundMessage], where: str, player: Player) -> None:
+    text = "\n".join(r.text for r in replies)
+    titles = [b.title for r in replies for b in r.buttons]
+    log = "\n".join(player.transcript[-12:])
+    for fragment in _as_list(step.get("bot")):
+        assert fragment in text, f"{where}: expected {fragment!r} in replies:\n{log}"
+    for fragment in _as_list(step.get("bot_not")):
+        assert fragment not in text, f"{where}: did not expect {fragment!r} in replies:\n{log}"
+    for title in _as_list(step.get("buttons")):
+        assert title in titles, f"{where}: expected button {title!r}, got {titles}\n{log}"
+    if "replies" in step:
+        assert len(replies) == step["replies"], f"{where}: {len(replies)} replies\n{log}"
+
+
+async def _check_end(expect: dict[str, Any], player: Player, user: str, name: str) -> None:
+    async with player.app.db.session() as session:
+        tickets = (await session.execute(select(Ticket).order_by(Ticket.id))).scalars().all()
+        conversation = (
+            await session.execute(select(Conversation).where(Conversation.chat_id == user))
+        ).scalar_one_or_none()
+        messages = (await session.execute(select(Message))).scalars().all()
+    if "tickets" in expect:
+        wanted = expect["tickets"]
+        assert len(tickets) == len(wanted), f"{name}: tickets {[t.number for t in tickets]}"
+        for ticket, fields in zip(tickets, wanted, strict=True):
+            for key, value in fields.items():
+                actual = ticket.details.get(key[len("details.") :]) if key.startswith("details.") else getattr(ticket, key)
+                if key == "number" and str(value).endswith("*"):
+                    assert str(actual).startswith(str(value)[:-1]), f"{name}: {key}={actual}"
+                else:
+                    assert actual == value, f"{name}: ticket {ticket.number} {key}={actual!r}, wanted {value!r}"
+    if "conversation" in expect and conversation is not None:
+        for key, value in expect["conversation"].items():
+            actual = conversation.slots.get(key[len("slots.") :]) if key.startswith("slots.") else getattr(conversation, key)
+            assert actual == value, f"{name}: conversation {key}={actual!r}, wanted {value!r}"
+    if "messages" in expect:
+        inbound = [m for m in messages if m.direction == "in"]
+        outbound = [m for m in messages if m.direction == "out"]
+        if "inbound" in expect["messages"]:
+            assert len(inbound) == expect["messages"]["inbound"]
+        if "all_sent" in expect["messages"]:
+            assert all(m.sent_at is not None for m in outbound)
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
