@@ -1275,10 +1275,10 @@ class _MethodHandler(tornado.web.RequestHandler):
 
     def _answer(self, call: Call, status: int, body: dict[str, Any]) -> None:
         call.status = status
+        self.api._record(call)  # before answering: the caller may look right after
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body, ensure_ascii=False))
-        self.api._record(call)
 
 
 class _FileHandler(tornado.web.RequestHandler):

@@ -1,0 +1,18 @@
+"""Kefu on Telegram (python-telegram-bot 22): polling or webhook, safe under redelivery.
+
+Public API: :func:`run_telegram` (``kefu run``), :class:`TelegramBot` (one bot in a running
+event loop), :class:`TelegramChannel` (``process_update``, ``deliver``, ``hooks``).
+"""
+
+from bot.channels.telegram.app import TelegramBot, build_application, run_telegram, serve_telegram
+from bot.channels.telegram.channel import CHANNEL, RetryLater, TelegramChannel
+
+__all__ = [
+    "CHANNEL",
+    "RetryLater",
+    "TelegramBot",
+    "TelegramChannel",
+    "build_application",
+    "run_telegram",
+    "serve_telegram",
+]

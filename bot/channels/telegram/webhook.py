@@ -1,0 +1,110 @@
+"""Webhook mode: an HTTP endpoint that answers Telegram only after the update is processed.
+
+PTB's own webhook server queues the update and answers 200 at once; Kefu answers 200 only
+once the update is handled (so a database outage answers 503 and Telegram delivers it again),
+403 without the right ``X-Telegram-Bot-Api-Secret-Token``, and serves ``GET /healthz`` for the
+reverse proxy's health checks.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any
+
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+from telegram import Bot, Update
+
+from bot.channels.telegram.channel import RetryLater, TelegramChannel
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+class _UpdateHandler(tornado.web.RequestHandler):
+    def initialize(self, channel: TelegramChannel, bot: Bot, secret: str | None) -> None:
+        self.channel = channel
+        self.bot = bot
+        self.secret = secret
+
+    def check_xsrf_cookie(self) -> None:
+        return
+
+    def _reply(self, status: int, body: dict[str, Any]) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+    async def post(self) -> None:
+        if self.secret is not None:
+            given = self.request.headers.get(SECRET_HEADER, "")
+            if not hmac.compare_digest(given.encode(), self.secret.encode()):
+                log.warning("webhook call without the right secret from %s", self.request.remote_ip)
+                self._reply(403, {"ok": False, "error": "forbidden"})
+                return
+        try:
+            data = json.loads(self.request.body)
+            update = Update.de_json(data, self.bot)
+        except Exception:
+            self._reply(400, {"ok": False, "error": "not a Telegram update"})
+            return
+        if update is None:
+            self._reply(400, {"ok": False, "error": "not a Telegram update"})
+            return
+        try:
+            await self.channel.process_update(update)
+        except RetryLater as exc:
+            log.warning("update %s not processed, Telegram will retry: %s", update.update_id, exc)
+            self.set_header("Retry-After", "5")
+            self._reply(503, {"ok": False, "error": "temporarily unavailable"})
+            return
+        except Exception:
+            log.exception("update %s failed; acknowledged so it is not retried forever",
+                          update.update_id)  # fmt: skip
+        self._reply(200, {"ok": True})
+
+
+class _HealthHandler(tornado.web.RequestHandler):
+    def get(self) -> None:
+        self.finish({"ok": True})
+
+
+class WebhookServer:
+    """The webhook HTTP server (tornado, in the running event loop)."""
+
+    def __init__(
+        self,
+        channel: TelegramChannel,
+        bot: Bot,
+        *,
+        listen: str,
+        port: int,
+        path: str,
+        secret: str | None,
+    ) -> None:
+        self.listen = listen
+        self.path = "/" + path.strip("/")
+        app = tornado.web.Application(
+            [
+                (self.path, _UpdateHandler, {"channel": channel, "bot": bot, "secret": secret}),
+                (r"/healthz", _HealthHandler),
+            ]
+        )
+        self._server = tornado.httpserver.HTTPServer(app, xheaders=True)
+        self._sockets = tornado.netutil.bind_sockets(port, listen)
+        self.port = int(self._sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.listen}:{self.port}{self.path}"
+
+    def start(self) -> None:
+        self._server.add_sockets(self._sockets)
+
+    async def stop(self) -> None:
+        self._server.stop()
+        await self._server.close_all_connections()
