@@ -6,7 +6,9 @@ import logging
 import re
 
 # 7+ digits, optionally with +, spaces or dashes: phone-like. Keeps the last 4 digits.
-_PHONE = re.compile(r"(?<![\w.])(\+?\d[\d \-]{5,}\d)(?![\w.])")
+_PHONE = re.compile(r"(?<![\w.\-/#])(\+?\d[\d \-]{5,}\d)(?![\w.\-/])")
+# Ticket and order numbers such as 20261120-8841 start with a date; they are not phones.
+_DATED = re.compile(r"^20\d{6}-")
 
 
 def mask_phones(text: str) -> str:
@@ -14,7 +16,7 @@ def mask_phones(text: str) -> str:
 
     def _mask(match: re.Match[str]) -> str:
         digits = re.sub(r"\D", "", match.group(1))
-        if len(digits) < 7:
+        if len(digits) < 7 or _DATED.match(match.group(1)):
             return match.group(1)
         return "***" + digits[-4:]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -77,7 +77,8 @@ def validate_time(
     except ValueError:
         when = parse_datetime(text, now=now)
     if when is not None:
-        if when < now:
+        day_only = when.time() == time(0) and when.date() == now.date()  # 「今日」: any time today
+        if when < now - timedelta(minutes=30) and not day_only:
             dispatcher.utter_message(response=f"utter_{slot}_in_past")
             return {slot: None}
         return {slot: when.isoformat()}

@@ -1,0 +1,107 @@
+"""Settings: validation errors name the key; the environment overrides the file."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_settings, parse_duration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_repository_config_is_valid() -> None:
+    settings = load_settings(ROOT / "config.yml", environ={})
+    assert settings.timezone == "Asia/Hong_Kong"
+    assert settings.database.url.startswith("sqlite:///")
+    assert settings.database.url.endswith("/var/kefu.db")  # relative to the file, not the cwd
+
+
+def test_environment_overrides_nested_keys_and_short_forms(tmp_path: Path) -> None:
+    settings = load_settings(
+        ROOT / "config.yml",
+        environ={
+            "KEFU_NLU__THRESHOLD": "0.6",
+            "KEFU_DATABASE_URL": "postgresql+psycopg://u@h/db",
+            "KEFU_DIALOGUE__MAX_FORM_RETRIES": "5",
+        },
+    )
+    assert settings.nlu.threshold == 0.6
+    assert settings.database.url == "postgresql+psycopg://u@h/db"
+    assert settings.dialogue.max_form_retries == 5
+
+
+@pytest.mark.parametrize(
+    ("content", "env", "message"),
+    [
+        ("timezone: Mars/Olympus\n", {}, "config: timezone: Value error, unknown timezone"),
+        ("nlu:\n  threshold: high\n", {}, "config: nlu.threshold: Input should be a valid number"),
+        ("databse:\n  url: x\n", {}, "config: databse: unknown key"),
+        ("timezone: [unclosed\n", {}, "config.yml line"),
+        ("- a list\n", {}, "top level must be a mapping"),
+        ("", {"KEFU_DIALOGUE__MAX_FORM_RETRIES": "many"}, "config: dialogue.max_form_retries"),
+    ],
+)
+def test_invalid_settings_give_one_line_naming_the_key(
+    tmp_path: Path, content: str, env: dict[str, str], message: str
+) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ=env)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_settings(tmp_path / "nope.yml", environ={})
+
+
+def test_durations() -> None:
+    assert parse_duration("2h") == timedelta(hours=2)
+    assert parse_duration("0s") == timedelta(0)
+    assert parse_duration("15m") == timedelta(minutes=15)
+    assert parse_duration(90) == timedelta(seconds=90)
+    with pytest.raises(ValueError):
+        parse_duration("soon")
+
+
+def test_cli_reports_a_broken_config_without_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text("nlu:\n  threshold: high\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        input="",
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "kefu: config: nlu.threshold: Input should be a valid number, "
+        "unable to parse string as a number"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_reports_an_unreachable_database_in_one_sentence(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--config", str(ROOT / "config.yml")],
+        capture_output=True,
+        text=True,
+        input="你好\n",
+        timeout=120,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "KEFU_DATABASE_URL": "postgresql+psycopg://kefu:secret@127.0.0.1:1/kefu",
+        },
+    )
+    assert result.returncode == 3
+    assert "cannot be reached" in result.stderr
+    assert "secret" not in result.stderr  # the password never reaches the screen
+    assert "Traceback" not in result.stderr
