@@ -61,7 +61,7 @@ class TrainResult:
     model_bytes: int
 
 
-def _features_for(
+def features_for(
     raw: str, max_chars: int, now: datetime, region: str, lookups: LookupMatcher | None
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """Classifier features and entities of one message (shared by training and parsing)."""
@@ -73,21 +73,27 @@ def _features_for(
     return feats, entities
 
 
-def fit_arrays(data: TrainingData, nlu: NLUSettings, region: str) -> dict[str, Any]:
+def fit_arrays(
+    data: TrainingData,
+    nlu: NLUSettings,
+    region: str,
+    *,
+    estimators: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Fit a model on ``data``; return the artifact dict (without writing anything)."""
     matcher = LookupMatcher(data.lookups)
     cache: dict[str, list[str]] = {}
 
     def feats(text: str) -> list[str]:
         if text not in cache:
-            cache[text] = _features_for(text, nlu.max_chars, _TRAINING_NOW, region, matcher)[0]
+            cache[text] = features_for(text, nlu.max_chars, _TRAINING_NOW, region, matcher)[0]
         return cache[text]
 
     x = [feats(text) for text, _ in data.examples]
     y = [intent for _, intent in data.examples]
     rx = [feats(text) for text, _ in data.responses]
     ry = [key for _, key in data.responses]
-    arrays = fit(x, y, rx, ry)
+    arrays = fit(x, y, rx, ry, estimators=estimators)
     arrays["lookups"] = {k: list(v) for k, v in data.lookups.items()}
     arrays["format"] = FEATURE_VERSION
     return arrays
@@ -274,7 +280,7 @@ class Interpreter:
             }
 
     def _parse(self, raw: str, now: datetime) -> dict[str, Any]:
-        feats, entities = _features_for(raw, self.nlu.max_chars, now, self.region, self.lookups)
+        feats, entities = features_for(raw, self.nlu.max_chars, now, self.region, self.lookups)
         idx, weights = self.scorer.vectorise(feats)
         ranking = self._rank(self.scorer.classes, self.scorer.intent_probs(idx, weights), 10)
         intent = self._decide(ranking, has_signal=bool(idx.size))

@@ -22,7 +22,7 @@ from sklearn.linear_model import LogisticRegression
 
 NGRAM_MIN, NGRAM_MAX = 1, 4
 # Inverse regularisation strength; chosen by cross-validation on the training data.
-DEFAULT_C = 5.0
+DEFAULT_C = 20.0
 
 
 def char_features(ftext: str) -> list[str]:
@@ -74,29 +74,51 @@ def _fit_lr(x: Any, y: Sequence[str], c: float) -> LogisticRegression:
     return clf
 
 
+def _softmax_weights(clf: LogisticRegression) -> tuple[np.ndarray, np.ndarray]:
+    """(n_features, n_classes) weights and biases such that softmax(x @ W + b) = predict_proba.
+
+    A two-class model has a single row; sigmoid(z) equals softmax([0, z]).
+    """
+    coef, intercept = clf.coef_, clf.intercept_
+    if coef.shape[0] == 1:
+        coef = np.vstack([np.zeros_like(coef), coef])
+        intercept = np.concatenate([np.zeros_like(intercept), intercept])
+    return (
+        np.ascontiguousarray(coef.T, dtype=np.float32),
+        np.asarray(intercept, dtype=np.float32),
+    )
+
+
 def fit(
     features: list[list[str]],
     labels: list[str],
     response_features: list[list[str]],
     response_keys: list[str],
     *,
-    c: float = DEFAULT_C,
+    c: float | None = None,
+    estimators: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Fit the vectoriser, the intent classifier and the response selector; return arrays."""
+    """Fit the vectoriser, the intent classifier and the response selector; return arrays.
+
+    Pass a dict as ``estimators`` to also receive the fitted scikit-learn objects (``vectorizer``,
+    ``intent``, ``response``): tests and the benchmark compare against them.
+    """
+    c = DEFAULT_C if c is None else c
+    kept = estimators if estimators is not None else {}
     vectorizer = TfidfVectorizer(
         analyzer=_identity, sublinear_tf=True, smooth_idf=True, norm="l2", dtype=np.float32
     )
     x = vectorizer.fit_transform(features).astype(np.float64)
+    kept["vectorizer"] = vectorizer
     classes = sorted(set(labels))
     arrays: dict[str, Any] = {
         "vocab": {k: int(v) for k, v in vectorizer.vocabulary_.items()},
         "idf": vectorizer.idf_.astype(np.float32),
     }
     if len(classes) >= 2:
-        clf = _fit_lr(x, labels, c)
+        clf = kept["intent"] = _fit_lr(x, labels, c)
         arrays["classes"] = [str(k) for k in clf.classes_]
-        arrays["W"] = np.ascontiguousarray(clf.coef_.T, dtype=np.float32)
-        arrays["b"] = clf.intercept_.astype(np.float32)
+        arrays["W"], arrays["b"] = _softmax_weights(clf)
     else:
         arrays["classes"] = classes
         arrays["W"] = np.zeros((x.shape[1], len(classes)), dtype=np.float32)
@@ -104,10 +126,9 @@ def fit(
     keys = sorted(set(response_keys))
     if len(keys) >= 2:
         rx = vectorizer.transform(response_features).astype(np.float64)
-        rs = _fit_lr(rx, response_keys, c)
+        rs = kept["response"] = _fit_lr(rx, response_keys, c)
         arrays["rs_keys"] = [str(k) for k in rs.classes_]
-        arrays["rs_W"] = np.ascontiguousarray(rs.coef_.T, dtype=np.float32)
-        arrays["rs_b"] = rs.intercept_.astype(np.float32)
+        arrays["rs_W"], arrays["rs_b"] = _softmax_weights(rs)
     else:
         arrays["rs_keys"] = keys
         arrays["rs_W"] = np.zeros((x.shape[1], len(keys)), dtype=np.float32)
