@@ -14,6 +14,8 @@ ACTION_MODULES = (
     "bot.actions.repair",
     "bot.actions.complaint",
     "bot.actions.tickets",
+    "bot.actions.orders",
+    "bot.actions.fees",
 )
 
 
