@@ -14,6 +14,7 @@ scheduler job store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -22,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -39,7 +40,9 @@ class FollowupHandler(Protocol):
 
     Called inside the transaction that completes the follow-up: write effects through
     ``session`` (e.g. outbound :class:`~bot.store.models.Message` rows) so they commit exactly
-    when the follow-up is marked done. Raise to have it retried later.
+    when the follow-up is marked done. Raise to have it retried later. A handler whose
+    effects all go through ``session`` may set a class attribute ``transactional = True``:
+    batches of such follow-ups run faster (no savepoint per row).
     """
 
     async def handle(self, followup: Followup, session: AsyncSession) -> None:
@@ -210,6 +213,33 @@ class FollowupWorker:
                 log.exception("follow-up worker %s failed a round", self.worker_id)
                 return 0
 
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending follow-up is due (None if there is none)."""
+        async with self.db.session() as session:
+            result = await session.execute(
+                select(func.min(Followup.due_at)).where(Followup.status == FollowupStatus.PENDING)
+            )
+            value: datetime | None = result.scalar_one_or_none()
+            return value
+
+    async def run_forever(self, stop: asyncio.Event, idle: timedelta | None = None) -> None:
+        """Work until ``stop`` is set, without a scheduler: drain what is due, then wait until
+        the next follow-up is due, at most ``idle`` (default ``sla.poll_interval``), so rows
+        scheduled by other processes are noticed."""
+        idle_seconds = (idle or self.settings.sla.poll_interval).total_seconds()
+        while not stop.is_set():
+            claimed = await self.wake()
+            if claimed >= self.batch_size:
+                continue
+            wait = idle_seconds
+            upcoming = await self.next_due()
+            if upcoming is not None:
+                until = (upcoming - self.clock.now()).total_seconds()
+                wait = min(idle_seconds, max(until, 0.01))  # never spin on a locked row
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=wait)
+
     def attach(self, scheduler: Any, interval: timedelta | None = None) -> Any:
         """Wake this worker every ``interval`` (default ``sla.poll_interval``).
 
@@ -239,52 +269,86 @@ class FollowupWorker:
     # --- processing ---------------------------------------------------------------------
 
     async def process(self, claimed: Sequence[Followup], now: datetime) -> None:
-        """Run claimed follow-ups: one transaction with a savepoint each on PostgreSQL,
-        one transaction each on SQLite."""
+        """Run claimed follow-ups.
+
+        PostgreSQL: one transaction per batch. When every handler in the batch is
+        ``transactional`` (all its effects go through the session) the batch runs without
+        savepoints and, should one fail, is rolled back and rerun with a savepoint per row;
+        otherwise a savepoint per row from the start, so a failing row never makes another
+        row's non-transactional effect (e.g. a staff alert) happen twice.
+        SQLite: one transaction per row (its savepoints are unreliable through pysqlite).
+        """
         ids = [row.id for row in claimed]
         if self.db.is_sqlite:
             for followup_id in ids:
-                await self._process_rows([followup_id], now, savepoints=False)
-        else:
-            await self._process_rows(ids, now, savepoints=True)
+                await self._process_one_sqlite(followup_id, now)
+            return
+        kinds = {row.kind for row in claimed}
+        optimistic = all(getattr(self.handlers.get(kind), "transactional", False) for kind in kinds)
+        if optimistic:
+            try:
+                await self._process_batch(ids, now, savepoints=False)
+                return
+            except _HandlerFailed:
+                pass  # rolled back; rerun row by row inside savepoints
+        await self._process_batch(ids, now, savepoints=True)
 
-    async def _process_rows(self, ids: list[int], now: datetime, *, savepoints: bool) -> None:
-        failures: list[tuple[int, str]] = []
+    async def _run_rows(
+        self, session: AsyncSession, rows: list[Followup], now: datetime, *, savepoints: bool
+    ) -> list[int]:
+        """Run each row's handler; return the ids that succeeded."""
+        done: list[int] = []
+        for row in rows:
+            if self._defer_for_quiet_hours(row, now):
+                continue
+            handler = self.handlers.get(row.kind)
+            if handler is None:
+                self._fail(row, now, f"no handler for follow-up kind {row.kind!r}", final=True)
+                continue
+            if not savepoints:
+                try:
+                    await handler.handle(row, session)
+                except Exception as exc:
+                    raise _HandlerFailed(row.id) from exc
+                done.append(row.id)
+                continue
+            try:
+                async with session.begin_nested():
+                    await handler.handle(row, session)
+            except Exception as exc:
+                log.warning("follow-up %s (%s) failed: %r", row.id, row.kind, exc)
+                self._fail(row, now, _error_text(exc))
+                continue
+            done.append(row.id)
+        return done
+
+    async def _mark_done(self, session: AsyncSession, ids: list[int], now: datetime) -> None:
+        if ids:
+            await session.execute(
+                update(Followup)
+                .where(Followup.id.in_(ids))
+                .values(status=FollowupStatus.DONE, done_at=now, lease_until=None, last_error=None)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def _process_batch(self, ids: list[int], now: datetime, *, savepoints: bool) -> None:
+        async with self.db.write() as session:
+            rows = await self._lock_ours(session, ids)
+            done = await self._run_rows(session, rows, now, savepoints=savepoints)
+            await self._mark_done(session, done, now)
+
+    async def _process_one_sqlite(self, followup_id: int, now: datetime) -> None:
         try:
             async with self.db.write() as session:
-                rows = await self._lock_ours(session, ids)
-                for row in rows:
-                    if self._defer_for_quiet_hours(row, now):
-                        continue
-                    handler = self.handlers.get(row.kind)
-                    if handler is None:
-                        self._fail(
-                            row, now, f"no handler for follow-up kind {row.kind!r}", final=True
-                        )
-                        continue
-                    if savepoints:
-                        try:
-                            async with session.begin_nested():
-                                await handler.handle(row, session)
-                        except Exception as exc:
-                            log.warning("follow-up %s (%s) failed: %r", row.id, row.kind, exc)
-                            self._fail(row, now, _error_text(exc))
-                            continue
-                    else:
-                        await handler.handle(row, session)
-                    row.status = FollowupStatus.DONE
-                    row.done_at = now
-                    row.lease_until = None
-                    row.last_error = None
+                rows = await self._lock_ours(session, [followup_id])
+                done = await self._run_rows(session, rows, now, savepoints=False)
+                await self._mark_done(session, done, now)
         except Exception as exc:
-            if savepoints:
-                raise
-            log.warning("follow-up %s failed: %r", ids, exc)
-            failures = [(i, _error_text(exc)) for i in ids]
-        if failures:
+            cause = exc.__cause__ if isinstance(exc, _HandlerFailed) and exc.__cause__ else exc
+            log.warning("follow-up %s failed: %r", followup_id, cause)
             async with self.db.write() as session:
-                for row in await self._lock_ours(session, [i for i, _ in failures]):
-                    self._fail(row, now, dict(failures)[row.id])
+                for row in await self._lock_ours(session, [followup_id]):
+                    self._fail(row, now, _error_text(cause))
 
     async def _lock_ours(self, session: AsyncSession, ids: list[int]) -> list[Followup]:
         stmt = (
@@ -329,6 +393,10 @@ class FollowupWorker:
         row.due_at = now + min(
             timedelta(seconds=30 * 2 ** max(0, row.attempts - 1)), timedelta(hours=1)
         )
+
+
+class _HandlerFailed(Exception):
+    """A handler raised in a batch without savepoints: the batch must be rolled back."""
 
 
 def _error_text(exc: BaseException) -> str:

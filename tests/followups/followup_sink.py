@@ -25,6 +25,8 @@ SINK_DDL = (
 class SinkHandler:
     """Handles a follow-up by inserting a row keyed by its idempotency key."""
 
+    transactional = True
+
     def __init__(self, worker: str, *, pause: float = 0.0, hang_marker: Path | None = None) -> None:
         self.worker = worker
         self.pause = pause

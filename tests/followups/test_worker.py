@@ -241,6 +241,22 @@ async def test_failures_retry_with_backoff_then_fail(db: Database, clock: Frozen
     assert failing.calls == 2
 
 
+async def test_one_failing_row_in_a_fast_batch_does_not_repeat_the_others(
+    db: Database, clock: FrozenClock
+) -> None:
+    class PickyHandler(SinkHandler):
+        async def handle(self, followup: Followup, session: Any) -> None:
+            await super().handle(followup, session)
+            if followup.idempotency_key == "k3":
+                raise RuntimeError("k3 is bad")
+
+    await add(db, 6, clock.now())
+    handler = PickyHandler("w")
+    await FollowupWorker(db, cfg_for(db), clock, {"test": handler}).run_until_idle()
+    assert sorted(await sink_keys(db)) == ["k0", "k1", "k2", "k4", "k5"]
+    assert await statuses(db) == {"done": 5, "pending": 1}
+
+
 async def test_cancelled_while_claimed_is_not_run(db: Database, clock: FrozenClock) -> None:
     async with db.write() as s:
         ticket = await open_ticket(s, kind="repair", now=clock.now(), actor="t")
