@@ -18,7 +18,9 @@ from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
 from bot.store.db import Database, StoreUnavailable
 
-agents_app = typer.Typer(help="Agents who answer escalated chats in Telegram.", no_args_is_help=True)
+agents_app = typer.Typer(
+    help="Agents who answer escalated chats in Telegram.", no_args_is_help=True
+)
 
 T = TypeVar("T")
 ConfigOption = Annotated[
@@ -86,7 +88,9 @@ def list_(
     for agent in agents:
         status = "" if agent.active else "  (removed)"
         username = f" @{agent.username}" if agent.username else ""
-        typer.echo(f"{agent.telegram_user_id:>14}  {agent.role:<10}  {agent.name}{username}{status}")
+        typer.echo(
+            f"{agent.telegram_user_id:>14}  {agent.role:<10}  {agent.name}{username}{status}"
+        )
 
 
 @agents_app.command("remove")
