@@ -10,6 +10,8 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.dialogue.domain import Domain, load_domain
 from bot.dialogue.engine import Engine, Interpreter
+from bot.followups import FollowupHandler, FollowupWorker
+from bot.followups.sla import Alerts
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,16 @@ class App:
 
     async def close(self) -> None:
         await self.db.dispose()
+
+    def followup_worker(self, alerts: Alerts | None = None) -> FollowupWorker:
+        """A worker for every follow-up kind: surveys to customers, SLA alerts to staff."""
+        from bot.followups.sla import LoggingAlerts, sla_handlers
+        from bot.followups.survey import survey_handlers
+
+        handlers: dict[str, FollowupHandler] = {}
+        handlers.update(sla_handlers(alerts or LoggingAlerts(), self.clock))
+        handlers.update(survey_handlers(self.engine))
+        return FollowupWorker(self.db, self.settings, self.clock, handlers)
 
 
 def build_app(

@@ -262,6 +262,8 @@ class SLASettings(Section):
     warn_at: list[float] = Field(default_factory=lambda: [0.75])
     # A problem found at call-back -> rework order with this deadline.
     rework: DeadlineRule = DeadlineRule(within=timedelta(hours=24), time="calendar")
+    # A survey score at or below this (or "not fixed") reopens the ticket for rework.
+    rework_score: int = Field(default=2, ge=0, le=5)
     # Follow-up workers: how often they wake, how long a claim is leased, batch size, retries.
     poll_interval: timedelta = timedelta(seconds=1)
     lease: timedelta = timedelta(seconds=60)

@@ -16,6 +16,7 @@ ACTION_MODULES = (
     "bot.actions.tickets",
     "bot.actions.orders",
     "bot.actions.fees",
+    "bot.actions.survey",
 )
 
 

@@ -66,6 +66,10 @@ _CONTROL = re.compile(
 _LANGUAGE_HINTS = {"zh-hk": "zh-Hant", "zh-tw": "zh-Hant", "zh-mo": "zh-Hant", "zh-hant": "zh-Hant"}
 
 
+class ConversationBusy(Exception):
+    """The conversation cannot take a proactive form now (another form, or a person owns it)."""
+
+
 class Interpreter(Protocol):
     """What the engine needs from the NLU."""
 
@@ -300,6 +304,47 @@ class Engine:
             return await _set(session)
         async with self.db.write() as own:
             return await _set(own)
+
+    async def start_form(
+        self,
+        session: AsyncSession,
+        conversation_id: int,
+        form: str,
+        *,
+        slots: dict[str, Any],
+        response: str,
+        values: dict[str, Any] | None = None,
+    ) -> list[OutboundMessage]:
+        """Open a form on Kefu's own initiative (e.g. the call-back survey) and ask its first
+        question, in the caller's transaction. Raises :class:`ConversationBusy` when the user is
+        in the middle of something else or a person owns the chat."""
+        stmt = select(Conversation).where(Conversation.id == conversation_id)
+        if not self.db.is_sqlite:
+            stmt = stmt.with_for_update()
+        conversation = (await session.execute(stmt)).scalar_one()
+        if conversation.owner != Owner.BOT or conversation.active_form not in (None, form):
+            raise ConversationBusy(f"conversation {conversation_id} is busy")
+        new_slots = dict(conversation.slots or {})
+        for slot in self.domain.required_slots(form):
+            new_slots[slot] = None
+        new_slots.update(slots)
+        new_slots["requested_slot"] = next(
+            (s for s in self.domain.required_slots(form) if new_slots.get(s) is None), None
+        )
+        conversation.slots = new_slots
+        conversation.active_form = form
+        conversation.state = {**(conversation.state or {}), "retries": {}}
+        conversation.updated_at = self.clock.now()
+        conversation.version = (conversation.version or 0) + 1
+        session.add(
+            ConversationEvent(
+                conversation_id=conversation.id,
+                event="active_loop",
+                data={"event": "active_loop", "name": form},
+                created_at=self.clock.now(),
+            )
+        )
+        return await self._notify(session, conversation_id, response, values or {}, "bot")
 
     async def resume(self, channel: str, chat_id: str) -> list[OutboundMessage]:
         """What to show a returning user who left in the middle of a form (not stored)."""
@@ -714,6 +759,19 @@ class Engine:
                 return
         entity_slots = self._extract(turn, form, requested=None, entities_only=True)
         fills_requested = requested is not None and requested in entity_slots
+        spec = self.domain.forms.get(form, {})
+        interrupts = spec.get("interrupt_intents") or []
+        if (
+            intent in interrupts
+            and requested not in (spec.get("free_text_slots") or [])
+            and not fills_requested
+            and self._confident(parse)
+            and _substantial(text)
+        ):
+            # A new request in the middle of, say, a survey: leave the form and serve it.
+            self.deactivate_form(turn)
+            await self._run_rule(turn, intent)
+            return
         if not entity_slots and intent in INTERRUPTING and self._confident(parse):
             handled = await self._interrupt(turn, intent)
             if handled:
@@ -1058,6 +1116,13 @@ _MESSAGE_KEYS = {
     "image",
     "attachment",
 }
+
+
+def _substantial(text: str) -> bool:
+    """More than a one-word answer such as 「5」, 「五分」 or "good"."""
+    cjk = len(re.findall(r"[\u3400-\u9fff]", text))
+    words = len(re.findall(r"[A-Za-z]+", text))
+    return cjk >= 4 or words >= 3 or (cjk >= 2 and words >= 1)
 
 
 def _mostly_entities(parse: dict[str, Any]) -> bool:

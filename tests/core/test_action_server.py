@@ -28,8 +28,19 @@ def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = tmp_path_factory.mktemp("actions") / "kefu.db"
     env = dict(os.environ, KEFU_DATABASE_URL=f"sqlite:///{db}")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "actions", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--config", str(ROOT / "config.yml")],
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "actions",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--config",
+            str(ROOT / "config.yml"),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -44,7 +55,9 @@ def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"action server did not start: {proc.stderr.read() if proc.stderr else ''}")
+                raise RuntimeError(
+                    f"action server did not start: {proc.stderr.read() if proc.stderr else ''}"
+                )
             time.sleep(0.2)
         yield url
     finally:
@@ -52,7 +65,9 @@ def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(timeout=20)
 
 
-def _call(url: str, action: str, slots: dict, latest: dict | None = None, events: list | None = None) -> httpx.Response:
+def _call(
+    url: str, action: str, slots: dict, latest: dict | None = None, events: list | None = None
+) -> httpx.Response:
     tracker = {
         "sender_id": "test",
         "slots": slots,
@@ -63,15 +78,37 @@ def _call(url: str, action: str, slots: dict, latest: dict | None = None, events
         "active_loop": {"name": "repair_form"},
         "latest_action_name": None,
     }
-    domain = {"forms": {"repair_form": {"required_slots": ["description", "repair_category", "unit", "visit_time", "phone", "repair_confirmed"]}},
-              "responses": {"utter_inquiry/office_hours": [{"text": "x"}]}}
-    return httpx.post(f"{url}/webhook", json={"next_action": action, "tracker": tracker, "domain": domain}, timeout=10)
+    domain = {
+        "forms": {
+            "repair_form": {
+                "required_slots": [
+                    "description",
+                    "repair_category",
+                    "unit",
+                    "visit_time",
+                    "phone",
+                    "repair_confirmed",
+                ]
+            }
+        },
+        "responses": {"utter_inquiry/office_hours": [{"text": "x"}]},
+    }
+    return httpx.post(
+        f"{url}/webhook",
+        json={"next_action": action, "tracker": tracker, "domain": domain},
+        timeout=10,
+    )
 
 
 def test_health_and_action_list(action_server: str) -> None:
     assert httpx.get(f"{action_server}/health").json() == {"status": "ok"}
     names = {a["name"] for a in httpx.get(f"{action_server}/actions").json()}
-    assert {"validate_repair_form", "action_submit_repair", "action_answer_faq", "action_handoff"} <= names
+    assert {
+        "validate_repair_form",
+        "action_submit_repair",
+        "action_answer_faq",
+        "action_handoff",
+    } <= names
 
 
 def test_form_validation_over_http(action_server: str) -> None:
@@ -83,8 +120,12 @@ def test_form_validation_over_http(action_server: str) -> None:
     )
     assert response.status_code == 200
     events = response.json()["events"]
-    assert {"event": "slot", "timestamp": None, "name": "unit",
-            "value": {"block": "3", "unit": "2", "floor": "15", "room": "1502"}} in events
+    assert {
+        "event": "slot",
+        "timestamp": None,
+        "name": "unit",
+        "value": {"block": "3", "unit": "2", "floor": "15", "room": "1502"},
+    } in events
 
 
 def test_invalid_answer_is_reasked_with_a_response(action_server: str) -> None:
@@ -104,7 +145,11 @@ def test_faq_answer_names_the_response(action_server: str) -> None:
         "text": "管理處幾點上班",
         "intent": {"name": "inquiry", "confidence": 0.9},
         "entities": [],
-        "response_selector": {"inquiry": {"response": {"intent_response_key": "inquiry/office_hours", "confidence": 0.9}}},
+        "response_selector": {
+            "inquiry": {
+                "response": {"intent_response_key": "inquiry/office_hours", "confidence": 0.9}
+            }
+        },
     }
     body = _call(action_server, "action_answer_faq", {}, latest=latest).json()
     assert [r["response"] for r in body["responses"]] == ["utter_inquiry/office_hours"]

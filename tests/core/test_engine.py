@@ -55,7 +55,11 @@ async def count(app: App, model: Any, *where: Any) -> int:
         conversation = (
             await s.execute(select(Conversation.id).where(Conversation.chat_id == CHAT["id"]))
         ).scalar_one()
-        stmt = select(func.count()).select_from(model).where(model.conversation_id == conversation, *where)
+        stmt = (
+            select(func.count())
+            .select_from(model)
+            .where(model.conversation_id == conversation, *where)
+        )
         return int((await s.execute(stmt)).scalar_one())
 
 
@@ -71,9 +75,13 @@ async def stored_inbound(app: App) -> Message:
 
 
 async def test_redelivery_replays_unsent_replies_and_runs_nothing_twice(app: App) -> None:
-    first = await app.engine.handle(msg("廚房水龍頭漏水，3棟2單元1502室，電話91234567", delivery_id="u1"))
+    first = await app.engine.handle(
+        msg("廚房水龍頭漏水，3棟2單元1502室，電話91234567", delivery_id="u1")
+    )
     assert first and all(r.id for r in first)
-    again = await app.engine.handle(msg("廚房水龍頭漏水，3棟2單元1502室，電話91234567", delivery_id="u1"))
+    again = await app.engine.handle(
+        msg("廚房水龍頭漏水，3棟2單元1502室，電話91234567", delivery_id="u1")
+    )
     assert [r.id for r in again] == [r.id for r in first]  # the same stored replies, not new ones
     for reply in first:
         await app.engine.mark_sent(reply.id, "m1")
@@ -105,7 +113,9 @@ async def test_long_messages_are_stored_whole(app: App) -> None:
     assert any("1000" in r.text for r in replies)
 
 
-async def test_a_failing_action_still_keeps_the_message(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_failing_action_still_keeps_the_message(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async def boom(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("bug")
 
@@ -116,7 +126,9 @@ async def test_a_failing_action_still_keeps_the_message(app: App, monkeypatch: p
     assert stored.text == "我要報修" and stored.data.get("failed") is True
 
 
-async def test_state_survives_a_restart(settings: Settings, clock: FrozenClock, interpreter: Any) -> None:
+async def test_state_survives_a_restart(
+    settings: Settings, clock: FrozenClock, interpreter: Any
+) -> None:
     first = build_app(settings, clock=clock, interpreter=interpreter)
     await first.engine.handle(msg("浴室天花板漏水"))
     await first.close()

@@ -37,7 +37,11 @@ async def test_opening_is_audited_and_times_stay_aware(db: Database) -> None:
         ticket = await open_ticket(s, kind="repair", now=NOW, actor="user:1", contact_id=contact.id)
     async with db.session() as s:
         loaded = await s.get_one(Ticket, ticket.id)
-        events = (await s.execute(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id))).scalars().all()
+        events = (
+            (await s.execute(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)))
+            .scalars()
+            .all()
+        )
         mine = await list_for_contact(s, contact.id)
     assert loaded.created_at == NOW and loaded.created_at.tzinfo is not None
     assert loaded.created_at.utcoffset() == timedelta(0)  # stored and returned as UTC
@@ -67,7 +71,9 @@ def _open_many(url: str, count: int, queue: multiprocessing.Queue) -> None:  # t
         out = []
         for i in range(count):
             async with db.write() as s:
-                ticket = await open_ticket(s, kind="repair", now=datetime(2030, 1, 2, tzinfo=UTC), actor=f"p{i}")
+                ticket = await open_ticket(
+                    s, kind="repair", now=datetime(2030, 1, 2, tzinfo=UTC), actor=f"p{i}"
+                )
                 out.append(ticket.number)
         await db.dispose()
         return out
@@ -92,7 +98,13 @@ def test_several_processes_get_unique_consecutive_numbers(pg_url: str) -> None:
     async def count() -> int:
         db = Database(pg_url)
         async with db.session() as s:
-            n = (await s.execute(select(func.count()).select_from(Ticket).where(Ticket.number.like("R-20300102-%")))).scalar_one()
+            n = (
+                await s.execute(
+                    select(func.count())
+                    .select_from(Ticket)
+                    .where(Ticket.number.like("R-20300102-%"))
+                )
+            ).scalar_one()
         await db.dispose()
         return int(n)
 

@@ -1,0 +1,58 @@
+"""Sending the call-back survey (and its reminder) when the follow-up is due."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.dialogue.engine import Engine
+from bot.followups.models import Followup, FollowupKind
+from bot.store.models import Contact, Ticket, TicketStatus
+
+log = logging.getLogger(__name__)
+
+SURVEY_FORM = "survey_form"
+
+
+class SurveyHandler:
+    """Opens the survey form in the customer's conversation and asks for a rating.
+
+    The question is written to the outbox in the follow-up's transaction, so it is sent once
+    (by the channel's outbox delivery) even if the worker crashes right after.
+    """
+
+    def __init__(self, engine: Engine, *, reminder: bool = False) -> None:
+        self.engine = engine
+        self.reminder = reminder
+
+    async def handle(self, followup: Followup, session: AsyncSession) -> None:
+        """Ask the survey question unless it no longer applies."""
+        ticket = await session.get(Ticket, followup.ticket_id) if followup.ticket_id else None
+        if ticket is None or ticket.survey_score is not None:
+            return
+        if ticket.status not in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+            return  # reopened since: the survey waits for the next resolution
+        if ticket.conversation_id is None or ticket.contact_id is None:
+            return  # no chat to ask in: the phone call-back task covers it
+        contact = await session.get(Contact, ticket.contact_id)
+        if contact is None or contact.unreachable:
+            return
+        response = "utter_survey_reminder" if self.reminder else "utter_ask_survey_score"
+        # ConversationBusy propagates: the worker retries later, when the user is free.
+        await self.engine.start_form(
+            session,
+            ticket.conversation_id,
+            SURVEY_FORM,
+            slots={"survey_ticket": ticket.number},
+            response=response,
+            values={"ticket_number": ticket.number, "description": ticket.description[:60]},
+        )
+
+
+def survey_handlers(engine: Engine) -> dict[str, SurveyHandler]:
+    """Handlers for the customer-facing survey follow-ups."""
+    return {
+        FollowupKind.SURVEY: SurveyHandler(engine),
+        FollowupKind.SURVEY_REMINDER: SurveyHandler(engine, reminder=True),
+    }

@@ -1,0 +1,155 @@
+"""The call-back survey: sent once when due, answered in chat, a bad score reopens the ticket."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import App, build_app
+from bot.channels.base import InboundMessage, OutboundMessage
+from bot.clock import FrozenClock
+from bot.config import Settings, load_settings
+from bot.followups import Followup, FollowupStatus
+from bot.store.models import Conversation, Ticket, TicketEvent
+from bot.tickets.lifecycle import resolve_ticket
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def interpreter() -> Any:
+    from bot.nlu import load_interpreter
+
+    return load_interpreter(load_settings(ROOT / "config.yml", environ={}))
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: FrozenClock, interpreter: Any) -> App:
+    application = build_app(settings, clock=clock, interpreter=interpreter)
+    yield application
+    await application.close()
+
+
+class Chat:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.user = uuid.uuid4().hex[:10]
+
+    async def say(self, text: str, payload: str | None = None) -> str:
+        replies = await self.app.engine.handle(
+            InboundMessage(
+                channel="test", user_id=self.user, chat_id=self.user, text=text, payload=payload
+            )
+        )
+        for r in replies:
+            await self.app.engine.mark_sent(r.id)
+        return "\n".join(r.text for r in replies)
+
+    async def outbox(self) -> list[OutboundMessage]:
+        pending = [m for m in await self.app.engine.unsent("test") if m.chat_id == self.user]
+        for m in pending:
+            await self.app.engine.mark_sent(m.id)
+        return pending
+
+    async def ticket(self) -> Ticket:
+        async with self.app.db.session() as s:
+            return (
+                await s.execute(
+                    select(Ticket)
+                    .join(Conversation, Conversation.id == Ticket.conversation_id)
+                    .where(Conversation.chat_id == self.user)
+                )
+            ).scalar_one()
+
+
+async def repaired(app: App, clock: FrozenClock) -> Chat:
+    chat = Chat(app)
+    for text in ["浴室水龍頭漏水", "3棟2單元1502室", "任何時間", "91234567"]:
+        await chat.say(text)
+    assert "R-" in await chat.say("確認提交", "/affirm")
+    ticket = await chat.ticket()
+    async with app.db.write() as s:
+        ticket = await s.get_one(Ticket, ticket.id)
+        await resolve_ticket(s, ticket, settings=app.settings, now=clock.now(), actor="staff:1")
+    return chat
+
+
+async def test_survey_is_sent_once_and_answered(app: App, clock: FrozenClock) -> None:
+    chat = await repaired(app, clock)
+    worker = app.followup_worker()
+    await worker.run_until_idle(clock.now())
+    assert await chat.outbox() == []  # not due yet
+    clock.advance(app.settings.sla.survey_delay)
+    await worker.run_until_idle(clock.now())
+    survey = await chat.outbox()
+    assert len(survey) == 1 and "評分" in survey[0].text
+    assert [b.title for b in survey[0].buttons][0].startswith("5")
+    await worker.run_until_idle(clock.now())
+    assert await chat.outbox() == []  # never twice
+
+    assert "解決" in await chat.say("5")
+    assert "意見" in await chat.say("已解決", '/inform{"survey_fixed":true}')
+    assert "多謝" in await chat.say("師傅好準時")
+    ticket = await chat.ticket()
+    assert (ticket.survey_score, ticket.survey_fixed, ticket.survey_comment) == (
+        5,
+        True,
+        "師傅好準時",
+    )
+    assert ticket.status == "resolved"
+    async with app.db.session() as s:
+        reminders = (
+            (
+                await s.execute(
+                    select(Followup).where(
+                        Followup.ticket_id == ticket.id, Followup.kind == "survey_reminder"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert [r.status for r in reminders] == [FollowupStatus.CANCELLED]
+
+
+async def test_low_score_reopens_for_rework(app: App, clock: FrozenClock) -> None:
+    chat = await repaired(app, clock)
+    clock.advance(app.settings.sla.survey_delay)
+    await app.followup_worker().run_until_idle(clock.now())
+    await chat.outbox()
+    await chat.say("1分")
+    await chat.say("未解決", '/inform{"survey_fixed":false}')
+    reply = await chat.say("仲係漏緊水")
+    assert "重新開啟" in reply
+    ticket = await chat.ticket()
+    assert ticket.status == "open" and ticket.survey_score == 1
+    async with app.db.session() as s:
+        actions = (
+            (await s.execute(select(TicketEvent.action).where(TicketEvent.ticket_id == ticket.id)))
+            .scalars()
+            .all()
+        )
+        conversation = (
+            await s.execute(select(Conversation).where(Conversation.chat_id == chat.user))
+        ).scalar_one()
+    assert {"survey_answered", "reopened", "rework_ordered"} <= set(actions)
+    assert conversation.slots["escalate_reason"] == f"survey:{ticket.number}"
+
+
+async def test_a_new_request_during_the_survey_is_understood(app: App, clock: FrozenClock) -> None:
+    chat = await repaired(app, clock)
+    clock.advance(app.settings.sla.survey_delay)
+    await app.followup_worker().run_until_idle(clock.now())
+    await chat.outbox()
+    reply = await chat.say("另外大堂部電梯壞咗，困住咗人")
+    assert "評分" not in reply
+    async with app.db.session() as s:
+        conversation = (
+            await s.execute(select(Conversation).where(Conversation.chat_id == chat.user))
+        ).scalar_one()
+    assert conversation.active_form == "repair_form"
+    assert (await chat.ticket()).survey_score is None
