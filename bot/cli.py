@@ -122,15 +122,31 @@ def _run(coro: object) -> None:
         typer.echo("", err=True)
 
 
-def _mount_optional() -> None:
-    """Sub-commands that features add (NLU, Telegram, SLA, records, agents)."""
+@app.command()
+def run(config: ConfigOption = None) -> None:
+    """Run Kefu on Telegram (needs TELEGRAM_BOT_TOKEN; try `kefu chat` without one)."""
+    settings = settings_or_exit(config)
+    setup_logging(settings.log_level)
+    from bot.channels.telegram.app import run_telegram
+
+    raise typer.Exit(run_telegram(settings))
+
+
+def _mount_features() -> None:
+    """Sub-commands that live beside their features."""
+    from bot.agents.cli import agents_app
     from bot.nlu.cli import nlu_app, train_command
+    from bot.records.cli import fees_app, orders_app, residents_app
 
     app.add_typer(nlu_app, name="nlu", help="Parse and evaluate with the NLU model.")
     app.command("train", help="Train the NLU model from dialogues/.")(train_command)
+    app.add_typer(agents_app, name="agents", help="Agents who answer escalated chats.")
+    app.add_typer(residents_app, name="residents", help="The resident registry.")
+    app.add_typer(orders_app, name="orders", help="The built-in orders table.")
+    app.add_typer(fees_app, name="fees", help="The fee ledger per unit.")
 
 
-_mount_optional()
+_mount_features()
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import AsyncIterator
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot.app import App
 from bot.channels.base import Button, InboundMessage, OutboundMessage
@@ -39,21 +39,50 @@ class TerminalChat:
         self._buttons: list[Button] = []
 
     async def run(self) -> None:
-        """Chat until end of input (or ``/quit`` when interactive)."""
+        """Chat until end of input (or ``/quit`` when interactive).
+
+        Interactive sessions also run the follow-up worker, so a call-back survey that falls
+        due while you chat (try ``KEFU_SLA__SURVEY_DELAY=0s`` and ``kefu tickets resolve``)
+        appears here like it would on Telegram.
+        """
         engine = self.app.engine
         self._buttons = []
         for message in await engine.resume(CHANNEL, self.user_id):
             self._show(message)
-        async for line in self._lines():
-            if self.interactive and line.strip() in ("/quit", "/exit"):
-                break
-            inbound = self._inbound(line)
-            replies = await engine.handle(inbound)
-            self._buttons = []  # a number presses only the buttons of the latest replies
-            for reply in replies:
-                self._show(reply)
-                if reply.id is not None:
-                    await engine.mark_sent(reply.id)
+        await self._deliver_outbox()
+        scheduler = self._start_followups() if self.interactive else None
+        try:
+            async for line in self._lines():
+                if self.interactive and line.strip() in ("/quit", "/exit"):
+                    break
+                inbound = self._inbound(line)
+                replies = await engine.handle(inbound)
+                self._buttons = []  # a number presses only the buttons of the latest replies
+                for reply in replies:
+                    self._show(reply)
+                    if reply.id is not None:
+                        await engine.mark_sent(reply.id)
+                await self._deliver_outbox()
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+
+    def _start_followups(self) -> Any:
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        scheduler = AsyncIOScheduler(timezone=self.app.settings.tz)
+        self.app.followup_worker().attach(scheduler)
+        scheduler.add_job(self._deliver_outbox, "interval", seconds=1, max_instances=1)
+        scheduler.start()
+        return scheduler
+
+    async def _deliver_outbox(self) -> None:
+        """Show what Kefu wrote to this user outside a turn (surveys, an agent's reply)."""
+        for message in await self.app.engine.unsent(CHANNEL, chat_id=self.user_id):
+            if message.id is None:
+                continue
+            self._show(message)
+            await self.app.engine.mark_sent(message.id)
 
     def _inbound(self, line: str) -> InboundMessage:
         text = line.rstrip("\r\n")

@@ -173,17 +173,22 @@ class Engine:
                 .values(sent_at=self.clock.now(), channel_message_id=channel_message_id)
             )
 
-    async def unsent(self, channel: str, *, limit: int = 500) -> list[OutboundMessage]:
-        """Outbox rows of ``channel`` not delivered yet (e.g. after a crash), oldest first."""
+    async def unsent(
+        self, channel: str, *, chat_id: str | None = None, limit: int = 500
+    ) -> list[OutboundMessage]:
+        """Outbox rows of ``channel`` (or of one chat) not delivered yet, oldest first."""
+        conditions = [
+            Conversation.channel == channel,
+            Message.direction == "out",
+            Message.sent_at.is_(None),
+        ]
+        if chat_id is not None:
+            conditions.append(Conversation.chat_id == chat_id)
         async with self.db.session() as session:
             rows = await session.execute(
                 select(Message, Conversation.chat_id)
                 .join(Conversation, Conversation.id == Message.conversation_id)
-                .where(
-                    Conversation.channel == channel,
-                    Message.direction == "out",
-                    Message.sent_at.is_(None),
-                )
+                .where(*conditions)
                 .order_by(Message.id)
                 .limit(limit)
             )
