@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 CLAIM_REMINDER = "agent_claim_reminder"
 CLAIM_SUPERVISOR = "agent_claim_supervisor"
 CLOSED_TICKET = (TicketStatus.RESOLVED, TicketStatus.CLOSED, TicketStatus.CANCELLED)
+TICKET_OPEN = (TicketStatus.OPEN, TicketStatus.IN_PROGRESS, TicketStatus.WAITING_CUSTOMER)
 HIDDEN_SLOTS = {"language", "requested_slot", "pending_text", "attachments"}
 
 
@@ -505,9 +506,19 @@ class Takeover:
             ticket = await self._ticket(session, topic)
             action = "resolved" if state == TopicState.RESOLVED else "released"
             if ticket is not None:
-                self._audit(session, ticket, agent, action, now, topic_id=topic.id, note=note)
-                if state == TopicState.RESOLVED and ticket.status not in CLOSED_TICKET:
-                    await self._resolve_ticket(session, ticket, now)
+                if state == TopicState.RESOLVED and ticket.status in TICKET_OPEN:
+                    from bot.tickets.lifecycle import resolve_ticket
+
+                    await resolve_ticket(
+                        session,
+                        ticket,
+                        settings=self.settings,
+                        now=now,
+                        actor=f"agent:{agent.id}",
+                        note=note,
+                    )
+                else:
+                    self._audit(session, ticket, agent, action, now, topic_id=topic.id, note=note)
             if state == TopicState.RESOLVED:
                 outcome.topic_ops = ["rename", "close"]
             if conversation is not None:
@@ -520,15 +531,26 @@ class Takeover:
                 )
             return outcome
 
-    async def _resolve_ticket(self, session: AsyncSession, ticket: Ticket, now: datetime) -> None:
-        from bot.followups.sla import schedule_callback_survey
-        from bot.sla.policies import apply_deadlines
+    async def ticket_reopened(self, session: AsyncSession, ticket: Ticket, now: datetime) -> None:
+        """A resolved ticket was reopened (CLI, survey): reopen its topic and say why.
 
-        ticket.status = TicketStatus.RESOLVED
-        ticket.resolved_at = now
-        ticket.updated_at = now
-        await apply_deadlines(session, ticket, self.settings, now)
-        await schedule_callback_survey(session, ticket, self.settings, now)
+        The conversation stays with its owner; an agent claims it from the card.
+        """
+        topic = await self._ticket_topic(session, ticket.id)
+        if topic is None or topic.state in OPEN_STATES:
+            return
+        topic.state = TopicState.QUEUED
+        topic.agent_id = None
+        topic.updated_at = now
+        topic.data = {**(topic.data or {}), "reopen": True}
+        self.post(session, topic, PostKind.CARD, now=now)
+        self.post(
+            session,
+            topic,
+            PostKind.NOTICE,
+            now=now,
+            text=self.text("utter_agents_ticket_reopened", ticket=ticket.number),
+        )
 
     async def cancel(self, session: AsyncSession, topic: AgentTopic, now: datetime) -> None:
         """The customer left the queue (``/cancel``): close the escalation, tell the group."""

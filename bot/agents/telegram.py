@@ -55,6 +55,7 @@ from bot.store.models import Message as StoredMessage
 
 log = logging.getLogger(__name__)
 
+REASONS = ("human", "complaint", "emergency", "fallback", "survey", "sla")
 COMMANDS = ("note", "resolve", "release", "assign", "queue", "mine", "claim", "help")
 
 
@@ -167,6 +168,16 @@ class AgentDesk:
         for ticket in opened:
             if ticket.kind in cfg.escalate_intents:
                 return ticket.kind, ticket
+        for event in events:
+            value = event.get("value")
+            if event.get("event") == "slot" and event.get("name") == "escalate_reason" and value:
+                kind, _, number = str(value).partition(":")
+                named = (
+                    await session.execute(select(Ticket).where(Ticket.number == number))
+                ).scalar_one_or_none()
+                if kind == "survey" and cfg.escalate_survey_score <= 0:
+                    break
+                return (kind if kind in REASONS else "survey"), named
         if any(e.get("event") == "pause" for e in events):
             return "human", None
         if cfg.escalate_on_fallback and any(
