@@ -660,7 +660,13 @@ class Engine:
     def _understand(self, turn: Turn, message: InboundMessage, text: str) -> dict[str, Any]:
         raw = message.payload or text
         payload = parse_payload(raw.strip(), self._known_intents) if raw.strip() else None
-        if payload is not None:
+        pending = turn.slots.pop("pending_text", None)
+        if payload is not None and pending and payload.intent in BUSINESS_INTENTS:
+            # The user picked what they meant after a clarifying question: understand their
+            # original words with that intent (so 「部電梯有問題」 still fills the form).
+            parse = self.interpreter.parse(str(pending), now=turn.now)
+            parse["intent"] = {"name": payload.intent, "confidence": 1.0}
+        elif payload is not None:
             parse = {
                 "text": raw,
                 "intent": {"name": payload.intent, "confidence": 1.0},
