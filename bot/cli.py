@@ -6,12 +6,15 @@ import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 app = typer.Typer(
     name="kefu",
@@ -97,7 +100,7 @@ def actions_serve(
     serve(settings, host=host, port=port)
 
 
-def _build(settings: Settings):  # type: ignore[no-untyped-def]
+def _build(settings: Settings) -> App:
     from bot.app import build_app
     from bot.dialogue.domain import DomainError
     from bot.nlu import ModelError

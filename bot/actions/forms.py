@@ -72,6 +72,7 @@ def validate_time(
     if not text:
         dispatcher.utter_message(response=f"utter_invalid_{slot}")
         return {slot: None}
+    when: datetime | None
     try:
         when = datetime.fromisoformat(text)
     except ValueError:

@@ -109,7 +109,7 @@ class Responses:
             title = self.fill(str(self._resolve(b.get("title", ""), language)), language, values)
             payload = str(b.get("payload", ""))
             buttons.append(Button(title=title, payload=payload))
-        images = ()
+        images: tuple[Attachment, ...] = ()
         if message.get("image"):
             images = (Attachment(kind="image", url=str(message["image"])),)
         return OutboundMessage(

@@ -32,10 +32,14 @@ async def allocate_number(session: AsyncSession, kind: str, when: datetime) -> s
     scope = f"{prefix}-{when:%Y%m%d}"
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(TicketCounter).values(scope=scope, value=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[TicketCounter.scope], set_={"value": TicketCounter.value + 1}
-    ).returning(TicketCounter.value)
+    stmt = (
+        insert(TicketCounter)
+        .values(scope=scope, value=1)
+        .on_conflict_do_update(
+            index_elements=[TicketCounter.scope], set_={"value": TicketCounter.value + 1}
+        )
+        .returning(TicketCounter.value)
+    )
     value = (await session.execute(stmt)).scalar_one()
     return f"{scope}-{value:04d}"
 
