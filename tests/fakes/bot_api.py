@@ -57,6 +57,7 @@ _TEXT_PARAMS = frozenset(
 )  # fmt: skip
 
 _UNSET: Any = object()
+_INSTANCES = itertools.count(int(time.time()) % 1000)
 
 
 class ApiError(Exception):
@@ -199,8 +200,11 @@ class FakeBotAPI:
         self._files: dict[str, _File] = {}
         self._files_by_path: dict[str, _File] = {}
         self._state = _State()
-        self._update_ids = itertools.count(1000)
-        self._callback_ids = itertools.count(5_000_000)
+        # Ids continue across server instances in one process, as they do for one real bot:
+        # tests that share a database never see an update or message id twice.
+        self._id_base = next(_INSTANCES) * 100_000
+        self._update_ids = itertools.count(1000 + self._id_base * 10)
+        self._callback_ids = itertools.count(5_000_000 + self._id_base)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._answered_callbacks: set[str] = set()
         self._open_callbacks: set[str] = set()
@@ -416,7 +420,7 @@ class FakeBotAPI:
         with self._lock:
             self.chats[chat_id] = chat
             if forum:  # message 1 is the General topic's; new topics get later ids
-                self._message_ids.setdefault(chat_id, itertools.count(2))
+                self._message_ids.setdefault(chat_id, itertools.count(self._id_base + 2))
         return chat
 
     def channel(self, chat_id: int, title: str = "Channel") -> dict[str, Any]:
@@ -432,7 +436,7 @@ class FakeBotAPI:
 
     def _next_message_id(self, chat_id: int) -> int:
         with self._lock:
-            counter = self._message_ids.setdefault(chat_id, itertools.count(1))
+            counter = self._message_ids.setdefault(chat_id, itertools.count(self._id_base + 1))
             return next(counter)
 
     def _chat_for(self, chat_id: int) -> dict[str, Any]:
@@ -510,7 +514,13 @@ class FakeBotAPI:
             message = self.last_bot_message(cid, with_keyboard=data is None)
         else:
             with self._lock:
-                message = self.messages[(cid, message_id)]
+                message = self.messages.get((cid, message_id)) or {
+                    "message_id": message_id,
+                    "date": int(time.time()),
+                    "chat": self._chat_for(cid),
+                    "from": self.bot_user.to_dict(),
+                    "text": "(a message the server does not know)",
+                }
         buttons = [
             b for row in message.get("reply_markup", {}).get("inline_keyboard", []) for b in row
         ]

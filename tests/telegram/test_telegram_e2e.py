@@ -1,0 +1,216 @@
+"""Kefu end to end on Telegram: the real engine and store behind the real PTB Application,
+against the fake Bot API server, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import App, build_app
+from bot.channels.telegram import TelegramBot
+from bot.clock import FrozenClock
+from bot.store.models import Contact, Message, Ticket
+from tests.fakes.bot_api import FakeBotAPI, FakeUser
+from tests.telegram.support import ROOT, tg_settings
+
+SECRET = "e2e-secret"
+
+
+@pytest.fixture(scope="module")
+def interpreter() -> Any:
+    from bot.config import load_settings
+    from bot.nlu import load_interpreter
+
+    return load_interpreter(load_settings(ROOT / "config.yml", environ={}))
+
+
+class Kefu:
+    """The app and its Telegram bot; can be stopped and started again (a restart)."""
+
+    def __init__(
+        self, api: FakeBotAPI, settings: Any, clock: FrozenClock, interpreter: Any
+    ) -> None:
+        self.api = api
+        self.settings = settings
+        self.clock = clock
+        self.interpreter = interpreter
+        self.app: App | None = None
+        self.bot: TelegramBot | None = None
+
+    async def start(self) -> TelegramBot:
+        self.app = build_app(self.settings, clock=self.clock, interpreter=self.interpreter)
+        self.bot = TelegramBot(
+            self.settings,
+            self.app.engine,
+            token=self.api.token,
+            db=self.app.db,
+            webhook_secret=SECRET,
+        )
+        await self.bot.start()
+        return self.bot
+
+    async def stop(self) -> None:
+        if self.bot is not None:
+            await self.bot.stop()
+        if self.app is not None:
+            await self.app.close()
+
+    async def tickets(self) -> list[Ticket]:
+        assert self.app is not None
+        async with self.app.db.session() as session:
+            return list((await session.execute(select(Ticket).order_by(Ticket.id))).scalars())
+
+
+@pytest.fixture
+async def kefu(
+    fake_api: FakeBotAPI, tmp_path: Path, db_url: str, clock: FrozenClock, interpreter: Any
+) -> AsyncIterator[Kefu]:
+    k = Kefu(fake_api, tg_settings(fake_api, tmp_path, db_url), clock, interpreter)
+    await k.start()
+    yield k
+    await k.stop()
+
+
+class Chat:
+    """One customer talking to the bot through the fake server, step by step."""
+
+    def __init__(self, api: FakeBotAPI, user: FakeUser) -> None:
+        self.api = api
+        self.user = user
+
+    async def _wait_reply(self, before: int, update_id: int) -> list[str]:
+        await self.api.until(lambda: update_id not in self.api.pending_update_ids(), 20)
+        await self.api.until(lambda: len(self.api.sent(self.user.id)) > before, 20)
+        return self.api.texts(self.user.id)[before:]
+
+    async def send(self, update: dict[str, Any]) -> str:
+        before = len(self.api.sent(self.user.id))
+        (update_id,) = self.api.queue(update)
+        return "\n".join(await self._wait_reply(before, update_id))
+
+    async def say(self, text: str) -> str:
+        return await self.send(self.api.text_update(self.user, text))
+
+    async def press(self, title: str) -> str:
+        return await self.send(self.api.callback_update(self.user, text=title))
+
+    def buttons(self) -> list[str]:
+        message = self.api.last_bot_message(self.user.id, with_keyboard=True)
+        return [b["text"] for row in message["reply_markup"]["inline_keyboard"] for b in row]
+
+
+async def test_repair_with_buttons_photo_and_contact(kefu: Kefu, fake_api: FakeBotAPI) -> None:
+    chat = Chat(fake_api, fake_api.user(3001, "陳大文", language_code="zh-hk"))
+    assert "哪個單位" in await chat.say("廚房水龍頭一直漏水")
+    reply = await chat.send(fake_api.photo_update(chat.user, b"JPEG-leak" * 50))
+    assert reply  # acknowledged, the form goes on
+    assert "時間" in await chat.say("3棟2單元1502室")
+    assert "明天上午" in chat.buttons()
+    assert "電話" in await chat.press("明天上午")
+    pressed = fake_api.calls_to("answerCallbackQuery")
+    assert pressed and all(c.ok for c in pressed)
+    summary = await chat.send(fake_api.contact_update(chat.user, "+85291234567"))
+    assert "請確認報修資料" in summary and "+85291234567" in summary
+    done = await chat.press("確認提交")
+    assert "R-20261127-" in done
+    (ticket,) = [t for t in await kefu.tickets() if t.unit == "3棟2單元1502室"]
+    assert ticket.kind == "repair" and ticket.contact_phone == "+85291234567"
+    assert ticket.language == "zh-Hant"
+    (photo,) = ticket.details["attachments"]
+    assert Path(photo["path"]).read_bytes() == b"JPEG-leak" * 50
+    assert kefu.app is not None
+    async with kefu.app.db.session() as session:
+        contact = (
+            await session.execute(select(Contact).where(Contact.phone == "+85291234567"))
+        ).scalar_one()
+        assert contact.phone_verified is True
+        unsent = await session.execute(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.direction == "out", Message.sent_at.is_(None))
+        )
+        assert unsent.scalar_one() == 0
+    # Every keyboard that was pressed is gone.
+    for call in pressed:
+        assert call.ok
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "expected", "sticker"),
+    [
+        ("zh-hk", "廚房水龍頭一直漏水", "哪個單位", "只看得懂"),
+        ("zh-cn", "厨房水龙头一直漏水", "房号", "只能看懂"),
+        ("en", "My kitchen tap is leaking", "Which flat", "I can only read"),
+    ],
+)
+async def test_three_languages(
+    kefu: Kefu, fake_api: FakeBotAPI, code: str, text: str, expected: str, sticker: str
+) -> None:
+    chat = Chat(fake_api, fake_api.user(3100 + len(code) * 10 + len(text), language_code=code))
+    assert expected in await chat.say(text)
+    # The channel's own answers follow the conversation's language too.
+    assert sticker in await chat.send(fake_api.sticker_update(chat.user))
+
+
+async def test_duplicate_webhook_delivery_one_ticket_one_reply(
+    fake_api: FakeBotAPI, tmp_path: Path, db_url: str, clock: FrozenClock, interpreter: Any
+) -> None:
+    settings = tg_settings(
+        fake_api, tmp_path, db_url, mode="webhook",
+        webhook={"listen": "127.0.0.1", "port": 0, "path": "/hook"},
+    )  # fmt: skip
+    k = Kefu(fake_api, settings, clock, interpreter)
+    bot = await k.start()
+    try:
+        assert bot.webhook is not None
+        url = bot.webhook.url
+        user = fake_api.user(3201, language_code="en")
+
+        async def post(update: dict[str, Any]) -> int:
+            return (await fake_api.post_webhook(update, url=url, secret=SECRET)).status_code
+
+        for text in ("The corridor light is broken", "Block 3 flat 1502"):
+            assert await post(fake_api.text_update(user, text)) == 200
+        await post(fake_api.callback_update(user, index=0))
+        phone = fake_api.contact_update(user, "+85291234567")
+        assert await post(phone) == 200
+        confirm = fake_api.callback_update(user, index=0)
+        before = len(fake_api.sent(user.id))
+        assert await post(confirm) == 200
+        after = len(fake_api.sent(user.id))
+        # Telegram retries the same update (say our 200 was lost): nothing happens twice.
+        assert await post(confirm) == 200
+        assert await post(phone) == 200
+        assert len(fake_api.sent(user.id)) == after > before
+        mine = [t for t in await k.tickets() if t.contact_phone == "+85291234567"
+                and t.language == "en"]  # fmt: skip
+        assert len(mine) == 1, fake_api.texts(user.id)
+    finally:
+        await k.stop()
+
+
+async def test_restart_mid_form_continues_nothing_sent_twice(
+    fake_api: FakeBotAPI, tmp_path: Path, db_url: str, clock: FrozenClock, interpreter: Any
+) -> None:
+    settings = tg_settings(fake_api, tmp_path, db_url)
+    k = Kefu(fake_api, settings, clock, interpreter)
+    await k.start()
+    chat = Chat(fake_api, fake_api.user(3301, language_code="zh-hk"))
+    assert "哪個單位" in await chat.say("浴室天花板滲水")
+    await k.stop()
+    # While Kefu is down the user answers; the update waits at Telegram.
+    (pending,) = fake_api.queue(fake_api.text_update(chat.user, "5座12樓C室"))
+    sent_before = len(fake_api.sent(chat.user.id))
+    await k.start()
+    try:
+        await fake_api.until(lambda: pending not in fake_api.pending_update_ids(), 20)
+        await fake_api.until(lambda: len(fake_api.sent(chat.user.id)) > sent_before, 20)
+        assert "時間" in "\n".join(fake_api.texts(chat.user.id)[sent_before:])
+        texts = fake_api.texts(chat.user.id)
+        assert len(texts) == len(set(texts)), texts  # nothing sent twice
+    finally:
+        await k.stop()
