@@ -140,6 +140,7 @@ def _mount_features() -> None:
     from bot.agents.cli import agents_app
     from bot.nlu.cli import nlu_app, train_command
     from bot.records.cli import fees_app, orders_app, residents_app
+    from bot.reports.cli import report_command
 
     app.add_typer(nlu_app, name="nlu", help="Parse and evaluate with the NLU model.")
     app.command("train", help="Train the NLU model from dialogues/.")(train_command)
@@ -147,6 +148,7 @@ def _mount_features() -> None:
     app.add_typer(residents_app, name="residents", help="The resident registry.")
     app.add_typer(orders_app, name="orders", help="The built-in orders table.")
     app.add_typer(fees_app, name="fees", help="The fee ledger per unit.")
+    app.command("report")(report_command)
 
 
 _mount_features()
