@@ -269,6 +269,8 @@ class SLASettings(Section):
     lease: timedelta = timedelta(seconds=60)
     batch_size: int = Field(default=100, ge=1)
     max_attempts: int = Field(default=5, ge=1)
+    # Batches one worker process runs side by side (PostgreSQL; SQLite always 1).
+    worker_concurrency: int = Field(default=4, ge=1)
 
     @field_validator(
         "survey_delay", "survey_reminder_delay", "poll_interval", "lease", mode="before"

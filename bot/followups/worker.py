@@ -174,6 +174,7 @@ class FollowupWorker:
         worker_id: str | None = None,
         batch_size: int | None = None,
         lease: timedelta | None = None,
+        concurrency: int | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -182,6 +183,7 @@ class FollowupWorker:
         self.worker_id = worker_id or default_worker_id()
         self.batch_size = batch_size or settings.sla.batch_size
         self.lease = lease or settings.sla.lease
+        self.concurrency = concurrency or settings.sla.worker_concurrency
         self._busy = asyncio.Lock()
 
     async def run_once(self, now: datetime | None = None) -> int:
@@ -193,14 +195,23 @@ class FollowupWorker:
         return len(rows)
 
     async def run_until_idle(self, now: datetime | None = None, max_batches: int = 10_000) -> int:
-        """Run batches until nothing is due; return how many follow-ups were claimed."""
-        total = 0
-        for _ in range(max_batches):
-            claimed = await self.run_once(now)
-            total += claimed
-            if claimed < self.batch_size:
-                break
-        return total
+        """Run batches until nothing is due; return how many follow-ups were claimed.
+
+        On PostgreSQL ``concurrency`` lanes claim and run batches side by side, so one lane's
+        round trips overlap another's; SQLite has one lane.
+        """
+        lanes = 1 if self.db.is_sqlite else self.concurrency
+
+        async def lane() -> int:
+            total = 0
+            for _ in range(max_batches):
+                claimed = await self.run_once(now)
+                total += claimed
+                if claimed < self.batch_size:
+                    break
+            return total
+
+        return sum(await asyncio.gather(*(lane() for _ in range(lanes))))
 
     async def wake(self) -> int:
         """What the scheduler calls: drain what is due; overlapping wake-ups are skipped."""
