@@ -15,6 +15,8 @@ import yaml
 # Bump when features or training change so that existing models count as stale.
 FEATURE_VERSION = "kefu-nlu-3"
 
+# libyaml's safe loader is ~10x faster than the pure-Python one; data loads at every start.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ANNOTATION = re.compile(r"\[([^\[\]]+)\](?:\([^()]*\)|\{[^{}]*\})")
 
 
@@ -99,7 +101,7 @@ def _example_lines(block: Any) -> list[str]:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

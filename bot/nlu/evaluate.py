@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold
 
 from bot.config import Settings
 from bot.nlu.data import TrainingData
@@ -115,6 +114,8 @@ def cross_validate(
     data: TrainingData, settings: Settings, k: int = 5, seed: int = 0
 ) -> dict[str, Any]:
     """Stratified k-fold cross-validation of the whole pipeline on the training data."""
+    from sklearn.model_selection import StratifiedKFold
+
     texts = [t for t, _ in data.examples]
     labels = [i for _, i in data.examples]
     counts = Counter(labels)

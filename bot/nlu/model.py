@@ -13,16 +13,18 @@ import math
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
+
+if TYPE_CHECKING:  # scikit-learn is only imported to train: a serving bot saves ~60 MB
+    from sklearn.linear_model import LogisticRegression
 
 NGRAM_MIN, NGRAM_MAX = 1, 4
 # Inverse regularisation strength; chosen by cross-validation on the training data.
 DEFAULT_C = 20.0
+# n-grams seen in a single example only add noise and size.
+MIN_DF = 2
 
 
 def char_features(ftext: str) -> list[str]:
@@ -66,6 +68,9 @@ def _identity(doc: list[str]) -> list[str]:
 
 
 def _fit_lr(x: Any, y: Sequence[str], c: float) -> LogisticRegression:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
     # saga converges in well under a second here; lbfgs needs 10x longer on sparse n-grams.
     clf = LogisticRegression(C=c, solver="saga", tol=1e-3, max_iter=1000, class_weight="balanced")
     with warnings.catch_warnings():
@@ -103,10 +108,17 @@ def fit(
     Pass a dict as ``estimators`` to also receive the fitted scikit-learn objects (``vectorizer``,
     ``intent``, ``response``): tests and the benchmark compare against them.
     """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     c = DEFAULT_C if c is None else c
     kept = estimators if estimators is not None else {}
     vectorizer = TfidfVectorizer(
-        analyzer=_identity, sublinear_tf=True, smooth_idf=True, norm="l2", dtype=np.float32
+        analyzer=_identity,
+        sublinear_tf=True,
+        smooth_idf=True,
+        norm="l2",
+        dtype=np.float32,
+        min_df=MIN_DF if len(features) >= 50 else 1,
     )
     x = vectorizer.fit_transform(features).astype(np.float64)
     kept["vectorizer"] = vectorizer

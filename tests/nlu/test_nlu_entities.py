@@ -209,6 +209,9 @@ def test_lookups_longest_match_and_several_entities() -> None:
     # Simplified text matches Traditional keywords after normalisation.
     simp = extract_entities("电梯坏了", now=NOW, lookups=lookups)
     assert [(e["value"], e["start"], e["end"]) for e in simp] == [("lift", 0, 2)]
+    # A keyword cut off by the end of the text is no match (nor an error).
+    short = extract_entities("部電梯", now=NOW, lookups={"x.lift": ["電梯壞咗", "電梯"]})
+    assert [(e["value"], e["start"], e["end"]) for e in short] == [("lift", 1, 3)]
     # English keywords match whole words only.
     assert not extract_entities("shoplifting", now=NOW, lookups=lookups)
 
