@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -100,28 +100,27 @@ async def claim_due(
     now: datetime,
     limit: int = 100,
     lease: timedelta = timedelta(seconds=60),
+    kinds: Collection[str] | None = None,
 ) -> list[Followup]:
     """Claim up to ``limit`` due follow-ups for ``worker_id`` until ``now + lease``.
 
-    Rows whose lease has expired (their worker died) are taken over first. Returns detached
-    rows, oldest due first.
+    Only ``kinds`` if given (a worker claims only what it has handlers for). Rows whose lease
+    has expired (their worker died) are taken over first. Returns detached rows, oldest due
+    first.
     """
     postgres = not db.is_sqlite
+    expired, pending = _lease_expired(now), _due_pending(now)
+    if kinds is not None:
+        expired = and_(expired, Followup.kind.in_(list(kinds)))
+        pending = and_(pending, Followup.kind.in_(list(kinds)))
     async with db.write() as session:
         rows = await _claim(
-            session,
-            _lease_expired(now),
-            Followup.lease_until,
-            worker_id,
-            now,
-            limit,
-            lease,
-            postgres,
+            session, expired, Followup.lease_until, worker_id, now, limit, lease, postgres
         )
         if len(rows) < limit:
             rows += await _claim(
                 session,
-                _due_pending(now),
+                pending,
                 Followup.due_at,
                 worker_id,
                 now,
@@ -175,6 +174,7 @@ class FollowupWorker:
         batch_size: int | None = None,
         lease: timedelta | None = None,
         concurrency: int | None = None,
+        claim_all: bool = False,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -184,12 +184,17 @@ class FollowupWorker:
         self.batch_size = batch_size or settings.sla.batch_size
         self.lease = lease or settings.sla.lease
         self.concurrency = concurrency or settings.sla.worker_concurrency
+        # Claim only kinds we can handle, unless told to take everything (then unknown kinds
+        # fail visibly instead of waiting forever).
+        self.kinds: list[str] | None = None if claim_all else sorted(self.handlers)
         self._busy = asyncio.Lock()
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Claim one batch of due follow-ups and run them; return how many were claimed."""
         now = now or self.clock.now()
-        rows = await claim_due(self.db, self.worker_id, now, self.batch_size, self.lease)
+        rows = await claim_due(
+            self.db, self.worker_id, now, self.batch_size, self.lease, kinds=self.kinds
+        )
         if rows:
             await self.process(rows, now)
         return len(rows)
@@ -226,11 +231,11 @@ class FollowupWorker:
 
     async def next_due(self) -> datetime | None:
         """When the earliest pending follow-up is due (None if there is none)."""
+        stmt = select(func.min(Followup.due_at)).where(Followup.status == FollowupStatus.PENDING)
+        if self.kinds is not None:
+            stmt = stmt.where(Followup.kind.in_(self.kinds))
         async with self.db.session() as session:
-            result = await session.execute(
-                select(func.min(Followup.due_at)).where(Followup.status == FollowupStatus.PENDING)
-            )
-            value: datetime | None = result.scalar_one_or_none()
+            value: datetime | None = (await session.execute(stmt)).scalar_one_or_none()
             return value
 
     async def run_forever(self, stop: asyncio.Event, idle: timedelta | None = None) -> None:

@@ -223,7 +223,11 @@ async def test_failures_retry_with_backoff_then_fail(db: Database, clock: Frozen
     await add(db, 1, clock.now(), kind="broken", prefix="bad")
     await add(db, 1, clock.now(), kind="unknown", prefix="unk")
     failing = FailingHandler()
-    worker = FollowupWorker(db, cfg, clock, {"test": SinkHandler("w"), "broken": failing})
+    handlers = {"test": SinkHandler("w"), "broken": failing}
+    picky = FollowupWorker(db, cfg, clock, handlers)
+    await picky.run_until_idle()
+    assert await statuses(db) == {"done": 2, "pending": 2}  # "unknown" is left for others
+    worker = FollowupWorker(db, cfg, clock, handlers, claim_all=True)
     await worker.run_until_idle()
     # The good ones are done even though one in the same batch failed.
     assert sorted(await sink_keys(db)) == ["k0", "k1"]
