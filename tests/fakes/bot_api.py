@@ -209,6 +209,7 @@ class FakeBotAPI:
         self._answered_callbacks: set[str] = set()
         self._open_callbacks: set[str] = set()
         self._waiters: list[_Waiter] = []
+        self._sent_times: dict[int, list[float]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: tornado.httpserver.HTTPServer | None = None
@@ -765,9 +766,22 @@ class FakeBotAPI:
                 return fault
         return None
 
+    def sent_times(self, chat_id: int) -> list[float]:
+        """Arrival times (``perf_counter``) of the messages the bot sent to a chat; cheap."""
+        with self._lock:
+            return list(self._sent_times.get(chat_id, ()))
+
+    def sent_count(self, chat_id: int) -> int:
+        with self._lock:
+            return len(self._sent_times.get(chat_id, ()))
+
     def _record(self, call: Call) -> None:
         with self._lock:
             self.calls.append(call)
+            if call.status == 200 and call.method.lower() in _SEND_METHODS:
+                chat = _as_int(call.params.get("chat_id"))
+                if chat is not None:
+                    self._sent_times.setdefault(chat, []).append(call.at)
             ready = [w for w in self._waiters if not w.future.done() and _safe(w.predicate)]
         for waiter in ready:
             waiter.loop.call_soon_threadsafe(_resolve, waiter.future)
