@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text, update
-from telegram import Bot
+from telegram import Bot, MessageEntity, User
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.agents.cards import render_card
@@ -48,6 +48,27 @@ def thread_missing(exc: TelegramError) -> bool:
     """Whether Telegram says the topic is gone."""
     message = str(exc).lower()
     return "thread not found" in message or "topic_deleted" in message or "topic deleted" in message
+
+
+def mention_entities(body: str, mentions: list[list[Any]]) -> list[MessageEntity] | None:
+    """Link each ``[telegram_user_id, name]`` to its first occurrence in ``body``: people
+    without a username are notified all the same."""
+    entities = []
+    for user_id, name in mentions:
+        at = body.find(str(name))
+        if at < 0 or not name:
+            continue
+        offset = len(body[:at].encode("utf-16-le")) // 2
+        length = len(str(name).encode("utf-16-le")) // 2
+        entities.append(
+            MessageEntity(
+                MessageEntity.TEXT_MENTION,
+                offset,
+                length,
+                user=User(int(user_id), str(name), is_bot=False),
+            )
+        )
+    return entities or None
 
 
 @dataclass
@@ -300,7 +321,12 @@ class GroupRelay:
                 body = self._header(post, now) + "\n" + "\n".join(r.text for r in post.rows)
             else:
                 body = post.first.text
-            sent = await self.bot.send_message(chat_id, body[:4096], message_thread_id=thread)
+            sent = await self.bot.send_message(
+                chat_id,
+                body[:4096],
+                message_thread_id=thread,
+                entities=mention_entities(body[:4096], post.first.data.get("mentions") or []),
+            )
             return sent.message_id
         except Forbidden as exc:
             raise _StopGroup(f"forbidden: {exc}") from exc

@@ -576,10 +576,13 @@ class AgentDesk:
         """The :class:`bot.followups.sla.Alerts` posting to the agents' groups."""
         return GroupAlerts(self)
 
-    async def mentions(self, session: AsyncSession) -> str:
-        """Supervisors, as ``@username`` (or name) for a group post."""
+    async def mentions(self, session: AsyncSession) -> tuple[str, list[list[Any]]]:
+        """Supervisors for a group post: the text (``@username`` or name) and the mentions to
+        link (so people without a username are notified too)."""
         people = await supervisors(session)
-        return " ".join(f"@{p.username}" if p.username else p.name for p in people) or "—"
+        text = " ".join(f"@{p.username}" if p.username else p.name for p in people) or "—"
+        links = [[p.telegram_user_id, p.name] for p in people if not p.username]
+        return text, links
 
 
 class ClaimCheck:
@@ -600,15 +603,17 @@ class ClaimCheck:
         if followup.kind == CLAIM_REMINDER:
             text = takeover.text("utter_agents_claim_reminder", minutes=waiting, name=topic.name)
             action = "claim_reminder"
+            links: list[list[Any]] = []
         else:
+            mentions, links = await self.desk.mentions(session)
             text = takeover.text(
                 "utter_agents_claim_supervisor",
                 minutes=waiting,
                 name=topic.name,
-                supervisors=await self.desk.mentions(session),
+                supervisors=mentions,
             )
             action = "claim_escalated"
-        takeover.post(session, topic, PostKind.NOTICE, now=now, text=text)
+        takeover.post(session, topic, PostKind.NOTICE, now=now, text=text, data={"mentions": links})
         if topic.ticket_id is not None:
             session.add(
                 TicketEvent(
@@ -667,11 +672,11 @@ class GroupAlerts:
         if topic is None:
             log.warning("alert for %s (%s) has no agent group to go to", ticket.number, title)
             return
-        mentions = await self.desk.mentions(session) if level == "critical" else ""
+        mentions, links = await self.desk.mentions(session) if level == "critical" else ("", [])
         text = takeover.text(
             f"utter_agents_alert_{level}", ticket=ticket.number, title=title, supervisors=mentions
         )
-        takeover.post(session, topic, PostKind.NOTICE, now=now, text=text)
+        takeover.post(session, topic, PostKind.NOTICE, now=now, text=text, data={"mentions": links})
         self.desk.relay.wake()
 
 

@@ -28,12 +28,32 @@ from bot.app import App, build_app  # noqa: E402
 from bot.channels.telegram import TelegramBot  # noqa: E402
 from bot.clock import FrozenClock  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
+from bot.store.db import Database  # noqa: E402
 from bot.store.models import Conversation  # noqa: E402
+from tests.conftest import create_pg_database, drop_pg_database  # noqa: E402
 from tests.fakes.bot_api import Call, FakeBotAPI, FakeUser  # noqa: E402
 
 GROUP = -1001000000006
-NO_LIMITS = {"per_second": 0, "per_chat_per_second": 0, "group_per_minute": 0,
-             "max_retries": 2, "network_backoff": 0.05}  # fmt: skip
+NO_LIMITS = {
+    "per_second": 0,
+    "per_chat_per_second": 0,
+    "group_per_minute": 0,
+    "max_retries": 2,
+    "network_backoff": 0.05,
+}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """SQLite, then a fresh PostgreSQL database per test (the takeover tests count topics)."""
+    if request.param == "sqlite":
+        yield str(request.getfixturevalue("sqlite_url"))
+        return
+    server = str(request.getfixturevalue("postgres_server"))
+    url = create_pg_database(server)
+    Database(url).upgrade()
+    yield url
+    drop_pg_database(server, url)
 
 
 @pytest.fixture(scope="session")
@@ -61,10 +81,13 @@ def agent_settings(api: FakeBotAPI, tmp_path: Path, db_url: str, **agents: Any) 
         var_dir=str(tmp_path / "var"),
         dialogues_dir=str(ROOT / "dialogues"),
         models_dir=str(ROOT / "models"),
-        telegram={"base_url": api.base_url, "media_dir": str(tmp_path / "media"),
-                  "rate_limit": dict(NO_LIMITS)},
+        telegram={
+            "base_url": api.base_url,
+            "media_dir": str(tmp_path / "media"),
+            "rate_limit": dict(NO_LIMITS),
+        },
         agents=section,
-    )  # fmt: skip
+    )
 
 
 class Harness:

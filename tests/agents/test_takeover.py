@@ -15,8 +15,15 @@ from tests.agents.conftest import GROUP, Harness
 def _photo_in_topic(harness: Harness, user: Any, thread_id: int, caption: str) -> dict[str, Any]:
     api = harness.api
     big = api.add_file(b"\xff\xd8\xff\xe0agent-photo", kind="photos", ext=".jpg")
-    photo = [{"file_id": big.file_id, "file_unique_id": big.file_unique_id,
-              "width": 800, "height": 600, "file_size": big.size}]  # fmt: skip
+    photo = [
+        {
+            "file_id": big.file_id,
+            "file_unique_id": big.file_unique_id,
+            "width": 800,
+            "height": 600,
+            "file_size": big.size,
+        }
+    ]
     message = api._user_message(user, GROUP, thread_id, photo=photo, caption=caption)
     return {"update_id": api.next_update_id(), "message": message}
 
