@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import cn2an
@@ -34,6 +35,7 @@ _CN_NUM = f"[{_CN_DIGITS}百千万亿点壹贰叁肆伍陆柒捌玖拾佰仟]+"
 _CN_SMALL = f"[{_CN_DIGITS}]{{1,3}}"
 
 
+@lru_cache(maxsize=2048)
 def cn_number(text: str) -> float | None:
     """``一千五百`` → 1500.0, ``三点五`` → 3.5, ``15`` → 15.0; None if not a number."""
     text = text.strip()
@@ -121,8 +123,13 @@ _DIGIT = re.compile(r"\d")
 
 def parse_phone(text: str, region: str = "HK") -> str | None:
     """Parse one phone number (HK/CN/TW or international) into E.164, or None if not valid."""
-    if not isinstance(text, str):
+    if not isinstance(text, str) or not isinstance(region, str):
         return None
+    return _parse_phone(text[:64], region)
+
+
+@lru_cache(maxsize=2048)
+def _parse_phone(text: str, region: str) -> str | None:
     candidate = normalize(text[:64]).strip()
     digits = "".join(_DIGIT.findall(candidate))
     if not 7 <= len(digits) <= 16:
@@ -893,48 +900,50 @@ class LookupMatcher:
     """
 
     def __init__(self, tables: Mapping[str, Iterable[str]] | None = None) -> None:
-        self._tables: list[tuple[str, dict[str, str], dict[str, list[int]]]] = []
-        by_entity: dict[str, dict[str, str]] = {}
+        # keyword -> [(entity, value)], and first character -> keyword lengths, longest first
+        self._keywords: dict[str, list[tuple[str, str]]] = {}
+        by_first: dict[str, set[int]] = {}
         for name, keywords in (tables or {}).items():
             if "." not in name:
                 continue
             entity, value = name.split(".", 1)
-            table = by_entity.setdefault(entity, {})
             for keyword in keywords:
                 norm = normalize(str(keyword)).strip()
-                if norm and norm not in table:
-                    table[norm] = value
-        for entity, table in sorted(by_entity.items()):
-            if not table:
-                continue
-            by_first: dict[str, set[int]] = {}
-            for key in table:
-                by_first.setdefault(key[0], set()).add(len(key))
-            lengths = {c: sorted(ls, reverse=True) for c, ls in by_first.items()}
-            self._tables.append((entity, table, lengths))
+                if not norm:
+                    continue
+                owners = self._keywords.setdefault(norm, [])
+                if all(owner != entity for owner, _ in owners):  # first table wins per entity
+                    owners.append((entity, value))
+                    by_first.setdefault(norm[0], set()).add(len(norm))
+        self._lengths = {c: sorted(ls, reverse=True) for c, ls in by_first.items()}
 
     def __bool__(self) -> bool:
-        return bool(self._tables)
+        return bool(self._keywords)
 
     def find(self, norm: str) -> list[_Candidate]:
-        """Non-overlapping longest keyword matches; one entity per distinct value."""
+        """Leftmost-longest keyword matches per entity type; one entity per distinct value."""
         out: list[_Candidate] = []
         n = len(norm)
-        for entity, table, lengths in self._tables:
-            seen: set[str] = set()
-            i = 0
-            while i < n:
-                step = 1
-                for length in lengths.get(norm[i], ()):
-                    if i + length > n:
+        free_from: dict[str, int] = {}  # entity -> first position not covered by its last match
+        seen: set[tuple[str, str]] = set()
+        lengths_of = self._lengths
+        keywords = self._keywords
+        for i, char in enumerate(norm):
+            lengths = lengths_of.get(char)
+            if lengths is None:
+                continue
+            for length in lengths:
+                if i + length > n:
+                    continue
+                owners = keywords.get(norm[i : i + length])
+                if owners is None or not _whole_word(norm, i, i + length):
+                    continue
+                for entity, value in owners:
+                    if free_from.get(entity, 0) > i:
                         continue
-                    key = norm[i : i + length]
-                    value = table.get(key)
-                    if value is None or not _whole_word(norm, i, i + length):
-                        continue
-                    step = length
-                    if value not in seen:
-                        seen.add(value)
+                    free_from[entity] = i + length
+                    if (entity, value) not in seen:
+                        seen.add((entity, value))
                         out.append(
                             _Candidate(
                                 i,
@@ -947,8 +956,6 @@ class LookupMatcher:
                                 },
                             )
                         )
-                    break
-                i += step
         return out
 
 
@@ -1043,7 +1050,7 @@ def extract_normalized(
         structured += _amounts(norm)
         structured += _units(norm)
         structured += _datetimes(norm, now)
-        if sum(c.isdigit() for c in norm) >= 7:
+        if sum(map(str.isdigit, norm)) >= 7:
             structured += _phones(norm, region)
         found = _resolve(structured)
         matcher = _matcher(lookups)

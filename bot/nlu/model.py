@@ -36,13 +36,11 @@ def char_features(ftext: str) -> list[str]:
             continue
         padded = f" {token} "
         length = len(padded)
-        for n in range(NGRAM_MIN, NGRAM_MAX + 1):
+        feats.extend(token)  # unigrams (the padding spaces alone are no feature)
+        for n in range(max(NGRAM_MIN, 2), NGRAM_MAX + 1):
             if length < n:
                 break
-            for i in range(length - n + 1):
-                gram = padded[i : i + n]
-                if gram != " ":
-                    feats.append(gram)
+            feats.extend([padded[i : i + n] for i in range(length - n + 1)])
         if token.isascii() and token.isalpha() and len(token) > 1:
             words.append(token)
     feats.extend("w:" + w for w in words)
@@ -172,12 +170,15 @@ class Scorer:
 
     def vectorise(self, feats: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Indices and L2-normalised sublinear TF-IDF weights of the known features."""
-        counts = Counter(f for f in feats if f in self.vocab)
-        if not counts:
+        vocab = self.vocab
+        known = [(vocab[f], n) for f, n in Counter(feats).items() if f in vocab]
+        if not known:
             return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float32)
-        idx = np.fromiter((self.vocab[f] for f in counts), dtype=np.intp, count=len(counts))
+        idx = np.fromiter((i for i, _ in known), dtype=np.intp, count=len(known))
         tf = np.fromiter(
-            (1.0 + math.log(n) for n in counts.values()), dtype=np.float32, count=len(counts)
+            (1.0 + math.log(n) if n > 1 else 1.0 for _, n in known),
+            dtype=np.float32,
+            count=len(known),
         )
         weights = tf * self.idf[idx]
         norm = float(np.sqrt(np.dot(weights, weights)))

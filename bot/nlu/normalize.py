@@ -52,8 +52,32 @@ def _fold_char(char: str) -> str:
     return "".join(_T2S_CHARS[c] for c in out)
 
 
+class _T2STable(dict[int, str]):
+    """``str.translate`` table ``ord -> t2s char`` filled lazily (C-speed after the first hit)."""
+
+    def __missing__(self, code: int) -> str:
+        value = _T2S_CHARS[chr(code)]
+        self[code] = value
+        return value
+
+
+_T2S_TABLE = _T2STable()
+_INVISIBLE_RE = re.compile("[" + "".join(chr(c) for c in _INVISIBLE) + "]")
+
+
 def normalize_with_map(text: str) -> tuple[str, list[int]]:
     """Return the normalised text and, for each of its characters, the raw index it came from."""
+    # Fast path: when NFKC and lower-casing keep the length, characters stay aligned.
+    nfkc = unicodedata.normalize("NFKC", text)
+    if len(nfkc) == len(text) and not _INVISIBLE_RE.search(text):
+        lowered = nfkc.lower()
+        if len(lowered) == len(text):
+            return lowered.translate(_T2S_TABLE), list(range(len(text)))
+    return _normalize_slow(text)
+
+
+def _normalize_slow(text: str) -> tuple[str, list[int]]:
+    """Character by character, for texts where NFKC or case folding change lengths."""
     parts: list[str] = []
     index: list[int] = []
     for i, char in enumerate(text):
