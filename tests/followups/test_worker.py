@@ -16,6 +16,7 @@ from bot.clock import FrozenClock
 from bot.config import Settings, load_settings
 from bot.followups import (
     Followup,
+    FollowupHandler,
     FollowupKind,
     FollowupStatus,
     FollowupWorker,
@@ -223,7 +224,7 @@ async def test_failures_retry_with_backoff_then_fail(db: Database, clock: Frozen
     await add(db, 1, clock.now(), kind="broken", prefix="bad")
     await add(db, 1, clock.now(), kind="unknown", prefix="unk")
     failing = FailingHandler()
-    handlers = {"test": SinkHandler("w"), "broken": failing}
+    handlers: dict[str, FollowupHandler] = {"test": SinkHandler("w"), "broken": failing}
     picky = FollowupWorker(db, cfg, clock, handlers)
     await picky.run_until_idle()
     assert await statuses(db) == {"done": 2, "pending": 2}  # "unknown" is left for others

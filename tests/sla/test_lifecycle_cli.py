@@ -37,8 +37,9 @@ async def test_resolve_schedules_survey_and_reopen_cancels_it(
         ticket_id = ticket.id
     clock.advance(hours=3)  # resolved Friday 13:00
     async with db.write() as s:
-        ticket = await s.get(Ticket, ticket_id)
-        assert ticket is not None
+        found = await s.get(Ticket, ticket_id)
+        assert found is not None
+        ticket = found
         scheduled = await resolve_ticket(s, ticket, cfg, clock.now(), actor="agent:1")
         assert ticket.due_callback == clock.now() + timedelta(days=2)
         survey = next(f for f in scheduled if f.kind == "survey")
@@ -50,8 +51,9 @@ async def test_resolve_schedules_survey_and_reopen_cancels_it(
         assert "call-back within 2d" in text and "repair-safety" in text and "survey" in text
     clock.advance(hours=1)
     async with db.write() as s:
-        ticket = await s.get(Ticket, ticket_id)
-        assert ticket is not None
+        found = await s.get(Ticket, ticket_id)
+        assert found is not None
+        ticket = found
         await reopen_ticket(s, ticket, cfg, clock.now(), actor="agent:1", reason="still broken")
         due = await start_rework(s, ticket, cfg, clock.now(), actor="agent:1")
         assert due == clock.now() + timedelta(hours=24)
