@@ -203,7 +203,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=200)
-    parser.add_argument("--rate", type=float, default=2500.0, help="paced arrivals per second")
+    parser.add_argument("--rate", type=float, default=1200.0, help="paced arrivals per second")
     parser.add_argument("--baseline-rows", type=int, default=10_000)
     args = parser.parse_args()
 
