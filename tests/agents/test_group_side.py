@@ -22,7 +22,7 @@ from bot.sla.policies import apply_deadlines
 from bot.store.db import Database
 from bot.store.models import Owner, Ticket, TicketEvent, TicketStatus
 from bot.tickets import open_ticket
-from tests.agents.conftest import GROUP, Harness, agent_settings
+from tests.agents.support import GROUP, Harness, agent_settings
 from tests.fakes.bot_api import FakeBotAPI, FakeUser
 
 
@@ -197,10 +197,9 @@ async def test_burst_of_100_customer_messages_within_group_limit(harness: Harnes
     assert all(p.sent_at is not None and p.last_error is None for p in posts)
 
     # Never more than 20 posts in any 60 s (by the injected clock).
-    times = sorted(
-        {(p.post_id, p.sent_at) for p in posts if p.post_id is not None}, key=lambda x: x[1]
+    stamps = sorted(
+        {p.post_id: p.sent_at for p in posts if p.post_id is not None and p.sent_at}.values()
     )
-    stamps = [t for _, t in times]
     for i, start in enumerate(stamps):
         in_window = [s for s in stamps[i:] if s < start + timedelta(seconds=60)]
         assert len(in_window) <= 20, f"{len(in_window)} posts in the minute from {start}"
@@ -287,6 +286,7 @@ async def test_resolve_closes_topic_resolves_ticket_and_reopen_reopens(harness: 
     assert fresh.first_response_at is not None
     assert "valve replaced" in harness.to_customer(customer)[-1]
     assert (await harness.conversation(customer.id)).owner == Owner.BOT
+    assert topic.thread_id is not None
     forum = api.topics[(GROUP, topic.thread_id)]
     assert forum.closed and forum.name.startswith("✅")
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.agents.models import TopicState
 from bot.store.models import ConversationEvent, Owner
-from tests.agents.conftest import GROUP, Harness
+from tests.agents.support import GROUP, Harness
 
 
 def _photo_in_topic(harness: Harness, user: Any, thread_id: int, caption: str) -> dict[str, Any]:
