@@ -70,7 +70,9 @@ class ActionPayment(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         topic = payment_topic(tracker)
-        if tracker.get_slot("attachments"):
+        # A photo is a payment proof unless the words ask for something else (the slot can also
+        # hold photos from earlier in the chat).
+        if tracker.get_slot("attachments") and topic in (None, "proof"):
             return await ActionPaymentProof().run(dispatcher, tracker, domain)
         if topic == "methods":
             return await ActionPaymentMethods().run(dispatcher, tracker, domain)

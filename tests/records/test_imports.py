@@ -255,3 +255,35 @@ async def test_registered_later_links_contacts_that_already_shared_phone(
     async with db.session() as s:
         links = (await s.scalars(select(ContactResident))).all()
     assert len(links) == 1  # only the verified phone links
+
+
+def test_cli_import_exit_codes_and_messages(
+    tmp_path: Path, write_csv: Callable[[str, str], Path]
+) -> None:
+    from typer.testing import CliRunner
+
+    from bot.records.cli import records_app
+
+    config = tmp_path / "config.yml"
+    config.write_text(f"database:\n  url: sqlite:///{tmp_path / 'cli.db'}\n", encoding="utf-8")
+    runner = CliRunner()
+    good = write_csv("good.csv", RESIDENTS)
+    bad = write_csv("bad.csv", RESIDENTS.rstrip() + "\n3棟2單元1502室,Someone,123,owner,\n")
+
+    result = runner.invoke(records_app, ["residents", "import", str(bad), "--config", str(config)])
+    assert result.exit_code == 1
+    assert "bad.csv: line 5: phone: '123' is not a valid phone number" in result.output
+    assert "nothing was imported" in result.output
+
+    args = ["residents", "import", str(good), "--config", str(config)]
+    result = runner.invoke(records_app, [*args, "--dry-run"])
+    assert result.exit_code == 0 and "dry run" in result.output and "3 new" in result.output
+    result = runner.invoke(records_app, args)
+    assert result.exit_code == 0 and "3 new" in result.output, result.output
+    result = runner.invoke(records_app, args)
+    assert "0 new, 0 updated, 3 unchanged" in result.output
+
+    broken = tmp_path / "broken.yml"
+    broken.write_text("orders: {lockout: soon}\n", encoding="utf-8")
+    result = runner.invoke(records_app, ["orders", "import", str(good), "--config", str(broken)])
+    assert result.exit_code == 2 and "orders.lockout" in result.output
