@@ -3,18 +3,25 @@ against the fake Bot API server, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 
 from bot.app import App, build_app
 from bot.channels.telegram import TelegramBot
 from bot.clock import FrozenClock
+from bot.store.db import sync_url
 from bot.store.models import Contact, Message, Ticket
 from tests.fakes.bot_api import FakeBotAPI, FakeUser
+from tests.fakes.tcp_proxy import TcpProxy
 from tests.telegram.support import ROOT, tg_settings
 
 SECRET = "e2e-secret"
@@ -214,3 +221,98 @@ async def test_restart_mid_form_continues_nothing_sent_twice(
         assert len(texts) == len(set(texts)), texts  # nothing sent twice
     finally:
         await k.stop()
+
+
+@pytest.mark.postgres
+async def test_database_outage_update_waits_and_bot_recovers(
+    fake_api: FakeBotAPI, tmp_path: Path, pg_url: str, clock: FrozenClock, interpreter: Any
+) -> None:
+    url = make_url(pg_url)
+    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        k = Kefu(fake_api, tg_settings(fake_api, tmp_path, proxied), clock, interpreter)
+        await k.start()
+        try:
+            chat = Chat(fake_api, fake_api.user(3401, language_code="zh-hk"))
+            assert "哪個單位" in await chat.say("客廳冷氣機漏水")
+            before = len(fake_api.sent(chat.user.id))
+            proxy.down()
+            (waiting,) = fake_api.queue(fake_api.text_update(chat.user, "2座8樓B室"))
+            # Polled again and again, never acknowledged, nothing sent while the store is down.
+            polls = len(fake_api.calls_to("getUpdates"))
+            await fake_api.until(lambda: len(fake_api.calls_to("getUpdates")) >= polls + 3, 20)
+            assert waiting in fake_api.pending_update_ids()
+            assert len(fake_api.sent(chat.user.id)) == before
+            proxy.up()
+            await fake_api.until(lambda: waiting not in fake_api.pending_update_ids(), 30)
+            await fake_api.until(lambda: len(fake_api.sent(chat.user.id)) > before, 10)
+            replies = fake_api.texts(chat.user.id)[before:]
+            assert len(replies) == 1 and "時間" in replies[0], replies
+        finally:
+            await k.stop()
+
+
+async def _until_outbox_empty(db_url: str, timeout: float = 20) -> None:
+    engine = create_engine(sync_url(db_url))
+    query = text("SELECT count(*) FROM messages WHERE direction = 'out' AND sent_at IS NULL")
+    try:
+        for _ in range(int(timeout / 0.05)):
+            with engine.connect() as conn:
+                if conn.execute(query).scalar_one() == 0:
+                    return
+            await asyncio.sleep(0.05)
+        raise AssertionError("outbox not empty")
+    finally:
+        engine.dispose()
+
+
+def _spawn_kefu_run(api: FakeBotAPI, db_url: str, tmp_path: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "KEFU_CONFIG": str(ROOT / "config.yml"),
+        "KEFU_DATABASE_URL": db_url,
+        "KEFU_VAR_DIR": str(tmp_path / "var"),
+        "KEFU_TELEGRAM_BASE_URL": api.base_url,
+        "KEFU_TELEGRAM__POLL_TIMEOUT": "1",
+        "KEFU_TELEGRAM__RATE_LIMIT__PER_CHAT_PER_SECOND": "0",
+        "TELEGRAM_BOT_TOKEN": api.token,
+    }
+    log = (tmp_path / "kefu-run.log").open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, stdout=log, stderr=log
+    )
+
+
+async def test_kefu_run_killed_mid_form_continues_nothing_sent_twice(
+    fake_api: FakeBotAPI, tmp_path: Path, db_url: str
+) -> None:
+    chat = Chat(fake_api, fake_api.user(3501, language_code="zh-hk"))
+    process = _spawn_kefu_run(fake_api, db_url, tmp_path)
+    try:
+        await fake_api.until(lambda: bool(fake_api.calls_to("getUpdates")), 90)
+        assert "哪個單位" in await chat.say("洗手間去水位塞咗")
+        answer = fake_api.text_update(chat.user, "1座3樓A室")
+        fake_api.queue(answer)
+        await fake_api.until(lambda: len(fake_api.sent(chat.user.id)) >= 2, 30)
+        # Killed after the turn (its reply recorded as sent). Killed in the milliseconds between
+        # Telegram accepting a reply and mark_sent, that reply would be sent again on restart:
+        # delivery is at least once.
+        await _until_outbox_empty(db_url)
+        process.kill()
+        process.wait(10)
+        sent_before = len(fake_api.sent(chat.user.id))
+        process = _spawn_kefu_run(fake_api, db_url, tmp_path)
+        # Telegram delivers the last update again (its acknowledgement may have been lost).
+        (again,) = fake_api.queue(dict(answer))
+        await fake_api.until(lambda: again not in fake_api.pending_update_ids(), 90)
+        assert len(fake_api.sent(chat.user.id)) == sent_before  # redelivered, not re-answered
+        assert "電話" in await chat.press("明天上午")
+        summary = await chat.send(fake_api.contact_update(chat.user, "+85298765432"))
+        assert "3樓A室" in summary
+        assert "R-" in await chat.press("確認提交")
+        ids = [c.result["message_id"] for c in fake_api.sent(chat.user.id)]
+        texts = fake_api.texts(chat.user.id)
+        assert len(texts) == len(set(texts)) == len(set(ids)), texts
+    finally:
+        process.kill()
+        process.wait(10)
