@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 SLA_KINDS = (FollowupKind.SLA_WARNING, FollowupKind.SLA_BREACH)
 SURVEY_KINDS = (FollowupKind.SURVEY, FollowupKind.SURVEY_REMINDER, FollowupKind.PHONE_CALLBACK)
 _CLOSED = {TicketStatus.RESOLVED, TicketStatus.CLOSED, TicketStatus.CANCELLED}
+_RESOLVED = {TicketStatus.RESOLVED, TicketStatus.CLOSED}
 
 
 def _iso(dt: datetime) -> str:
@@ -274,9 +275,10 @@ class SlaAlertHandler:
                 followup.payload = payload
                 return
         elif (kind == FollowupKind.REWORK_DEADLINE and ticket.status in _CLOSED) or (
-            kind == FollowupKind.PHONE_CALLBACK and _met(ticket, "callback")
+            kind == FollowupKind.PHONE_CALLBACK
+            and (_met(ticket, "callback") or ticket.status not in _RESOLVED)
         ):
-            return  # no longer needed
+            return  # no longer needed (done, answered, or reopened since)
         session.add(
             TicketEvent(
                 ticket_id=ticket.id,

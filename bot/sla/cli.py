@@ -28,13 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigError, Settings, load_settings
 from bot.followups.service import list_followups
-from bot.followups.sla import LoggingAlerts, sla_handlers
+from bot.followups.sla import SURVEY_KINDS, LoggingAlerts, sla_handlers
 from bot.followups.worker import FollowupWorker
 from bot.logs import mask_phones
-from bot.sla.lifecycle import TicketStateError, explain_sla, reopen_ticket, resolve_ticket
+from bot.sla.explain import explain_sla
 from bot.sla.policies import apply_deadlines, pause_sla, resume_sla
 from bot.store.db import Database, StoreUnavailable
 from bot.store.models import Ticket, TicketEvent
+from bot.tickets.lifecycle import TicketStateError, reopen_ticket, resolve_ticket
 
 T = TypeVar("T")
 
@@ -208,7 +209,12 @@ def tickets_resolve(
         now = clock.now()
         async with db.write() as session:
             ticket = await _ticket(session, number, lock=True)
-            scheduled = await resolve_ticket(session, ticket, settings, now, actor=by, note=note)
+            await resolve_ticket(
+                session, ticket, settings=settings, now=now, actor=by, note=note or ""
+            )
+            scheduled = await list_followups(
+                session, ticket_id=ticket.id, statuses=["pending"], kinds=SURVEY_KINDS
+            )
         typer.echo(f"{ticket.number} resolved at {_when(now, settings)}")
         if ticket.due_callback is not None:
             typer.echo(f"call-back due by {_when(ticket.due_callback, settings)}")
@@ -225,12 +231,14 @@ def tickets_reopen(
     by: ActorOption = "cli",
     config: ConfigOption = None,
 ) -> None:
-    """Reopen a resolved ticket (pending surveys are cancelled)."""
+    """Reopen a resolved ticket (its pending survey lapses)."""
 
     async def work(db: Database, settings: Settings, clock: Clock) -> None:
         async with db.write() as session:
             ticket = await _ticket(session, number, lock=True)
-            await reopen_ticket(session, ticket, settings, clock.now(), actor=by, reason=reason)
+            await reopen_ticket(
+                session, ticket, settings=settings, now=clock.now(), actor=by, reason=reason or ""
+            )
         typer.echo(f"{ticket.number} reopened")
 
     _run_ticket_command(config, work)

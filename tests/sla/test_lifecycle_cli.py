@@ -13,19 +13,21 @@ from typer.testing import CliRunner
 
 from bot.clock import FrozenClock, SystemClock
 from bot.config import load_settings
-from bot.followups.models import Followup, FollowupStatus
-from bot.followups.sla import start_rework
+from bot.followups.service import list_followups
+from bot.followups.sla import SURVEY_KINDS, LoggingAlerts, sla_handlers, start_rework
+from bot.followups.worker import FollowupWorker
 from bot.sla.cli import followups_app, sla_app, tickets_app
-from bot.sla.lifecycle import TicketStateError, explain_sla, reopen_ticket, resolve_ticket
+from bot.sla.explain import explain_sla
 from bot.sla.policies import apply_deadlines
 from bot.store.db import Database
 from bot.store.models import Ticket, TicketEvent
 from bot.tickets import open_ticket
+from bot.tickets.lifecycle import reopen_ticket, resolve_ticket
 
 HK = ZoneInfo("Asia/Hong_Kong")
 
 
-async def test_resolve_schedules_survey_and_reopen_cancels_it(
+async def test_resolve_schedules_survey_and_reopen_stops_the_phone_task(
     db: Database, clock: FrozenClock
 ) -> None:
     cfg = load_settings(environ={}, database={"url": db.url})
@@ -37,43 +39,39 @@ async def test_resolve_schedules_survey_and_reopen_cancels_it(
         ticket_id = ticket.id
     clock.advance(hours=3)  # resolved Friday 13:00
     async with db.write() as s:
-        found = await s.get(Ticket, ticket_id)
-        assert found is not None
-        ticket = found
-        scheduled = await resolve_ticket(s, ticket, cfg, clock.now(), actor="agent:1")
+        ticket = await s.get_one(Ticket, ticket_id)
+        await resolve_ticket(s, ticket, settings=cfg, now=clock.now(), actor="agent:1")
         assert ticket.due_callback == clock.now() + timedelta(days=2)
+        scheduled = await list_followups(s, ticket_id=ticket_id, kinds=SURVEY_KINDS)
         survey = next(f for f in scheduled if f.kind == "survey")
         assert survey.due_at == clock.now() + timedelta(hours=2)  # 15:00, not quiet
         assert survey.due_at < ticket.due_callback
-        with pytest.raises(TicketStateError):
-            await resolve_ticket(s, ticket, cfg, clock.now(), actor="agent:1")
         text = explain_sla(ticket, scheduled, cfg, clock.now())
         assert "call-back within 2d" in text and "repair-safety" in text and "survey" in text
     clock.advance(hours=1)
     async with db.write() as s:
-        found = await s.get(Ticket, ticket_id)
-        assert found is not None
-        ticket = found
-        await reopen_ticket(s, ticket, cfg, clock.now(), actor="agent:1", reason="still broken")
+        ticket = await s.get_one(Ticket, ticket_id)
+        await reopen_ticket(
+            s, ticket, settings=cfg, now=clock.now(), actor="agent:1", reason="still broken"
+        )
         due = await start_rework(s, ticket, cfg, clock.now(), actor="agent:1")
         assert due == clock.now() + timedelta(hours=24)
         assert ticket.due_callback is None and ticket.status == "open"
+    # The phone call-back task of the earlier resolution no longer alerts anyone; the rework
+    # deadline does.
+    alerts = LoggingAlerts()
+    clock.advance(days=3)
+    await FollowupWorker(db, cfg, clock, sla_handlers(alerts, clock)).run_until_idle()
+    titles = [a["title"] for a in alerts.sent]
+    assert "rework deadline reached" in titles
+    assert not any("call the resident" in t for t in titles)
     async with db.session() as s:
-        rows = (
-            (await s.execute(select(Followup).where(Followup.ticket_id == ticket_id)))
-            .scalars()
-            .all()
-        )
-        by_kind = {r.kind: r.status for r in rows}
-        assert by_kind["survey"] == FollowupStatus.CANCELLED
-        assert by_kind["phone_callback"] == FollowupStatus.CANCELLED
-        assert by_kind["rework_deadline"] == FollowupStatus.PENDING
         actions = (
             (await s.execute(select(TicketEvent.action).where(TicketEvent.ticket_id == ticket_id)))
             .scalars()
             .all()
         )
-        assert {"resolved", "reopened", "rework_ordered"} <= set(actions)
+        assert {"resolved", "reopened", "rework_ordered", "rework_deadline"} <= set(actions)
 
 
 @pytest.fixture
@@ -129,8 +127,8 @@ def test_cli_resolve_show_reopen_and_list(config_file: Path) -> None:
 
     result = runner.invoke(tickets_app, ["reopen", number, "--reason", "leaks again", *cfg])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(followups_app, ["list", "--status", "pending", "--ticket", number, *cfg])
-    assert "survey" not in result.output
+    result = runner.invoke(tickets_app, ["show", number, *cfg])
+    assert "reopened" in result.output and "status open" in result.output
 
 
 def test_cli_errors_are_one_line(config_file: Path) -> None:
@@ -141,7 +139,7 @@ def test_cli_errors_are_one_line(config_file: Path) -> None:
     assert "Traceback" not in result.output
     number = _open(config_file, kind="complaint", category="noise")
     result = runner.invoke(tickets_app, ["reopen", number, "--config", str(config_file)])
-    assert result.exit_code == 1 and "is not resolved" in result.output
+    assert result.exit_code == 1 and "already open" in result.output
 
 
 def test_cli_pause_resume_and_worker_once(config_file: Path) -> None:

@@ -1,8 +1,4 @@
-"""Resolving and reopening tickets with their SLA consequences, and explaining deadlines.
-
-``resolve_ticket`` and ``reopen_ticket`` are what ``kefu tickets resolve|reopen``, agent actions
-and the API call; they take the caller's session so everything lands in one transaction.
-"""
+"""``kefu sla show``: each deadline of a ticket, why it is what it is, pauses and follow-ups."""
 
 from __future__ import annotations
 
@@ -10,89 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.config import Settings
 from bot.followups.models import Followup
-from bot.followups.service import cancel_for_ticket
-from bot.followups.sla import SURVEY_KINDS, schedule_callback_survey
-from bot.sla.policies import WHICH, apply_deadlines, compute_deadlines, pauses_of, resume_sla
-from bot.store.models import Ticket, TicketEvent, TicketStatus
-
-CLOSED = {TicketStatus.RESOLVED, TicketStatus.CLOSED, TicketStatus.CANCELLED}
-
-
-class TicketStateError(ValueError):
-    """The ticket is not in a state that allows this (message is a sentence for the user)."""
-
-
-async def resolve_ticket(
-    session: AsyncSession,
-    ticket: Ticket,
-    settings: Settings,
-    now: datetime,
-    *,
-    actor: str,
-    note: str | None = None,
-) -> list[Followup]:
-    """Mark a ticket resolved, fix its call-back window and schedule the call-back survey.
-
-    Repairs get the survey (at ``sla.survey_delay``, inside the window, outside quiet hours),
-    a reminder and a phone call-back task; every kind with a call-back policy does. Returns
-    the follow-ups scheduled.
-    """
-    if ticket.status in CLOSED:
-        raise TicketStateError(f"ticket {ticket.number} is already {ticket.status}")
-    if ticket.sla_paused_at is not None:
-        await resume_sla(session, ticket, settings, now, actor=actor)
-    ticket.status = TicketStatus.RESOLVED
-    ticket.resolved_at = now
-    ticket.updated_at = now
-    if ticket.first_response_at is None:
-        ticket.first_response_at = now
-    session.add(
-        TicketEvent(
-            ticket_id=ticket.id,
-            actor=actor,
-            action="resolved",
-            data={"note": note} if note else {},
-            created_at=now,
-        )
-    )
-    deadlines = await apply_deadlines(session, ticket, settings, now)
-    if deadlines.callback is None:
-        return []
-    return await schedule_callback_survey(session, ticket, settings, now)
-
-
-async def reopen_ticket(
-    session: AsyncSession,
-    ticket: Ticket,
-    settings: Settings,
-    now: datetime,
-    *,
-    actor: str,
-    reason: str | None = None,
-) -> None:
-    """Reopen a resolved/closed ticket: pending surveys are cancelled, deadlines recomputed."""
-    if ticket.status not in CLOSED:
-        raise TicketStateError(f"ticket {ticket.number} is not resolved (it is {ticket.status})")
-    previous = ticket.status
-    ticket.status = TicketStatus.OPEN
-    ticket.resolved_at = None
-    ticket.closed_at = None
-    ticket.updated_at = now
-    await cancel_for_ticket(session, ticket.id, SURVEY_KINDS)
-    session.add(
-        TicketEvent(
-            ticket_id=ticket.id,
-            actor=actor,
-            action="reopened",
-            data={"from": previous, **({"reason": reason} if reason else {})},
-            created_at=now,
-        )
-    )
-    await apply_deadlines(session, ticket, settings, now)
+from bot.sla.policies import WHICH, compute_deadlines, pauses_of
+from bot.store.models import Ticket
 
 
 def _fmt(dt: datetime | None, settings: Settings) -> str:
