@@ -67,8 +67,8 @@ class SinkHandler:
         )
 
 
-def worker_process(url: str, worker_id: str, batch: int, stop: Any, ready: Any) -> None:
-    """A worker process: run until ``stop`` is set."""
+def worker_process(url: str, worker_id: str, batch: int, stop: Any, ready: Any, cpu: Any) -> None:
+    """A worker process: run until ``stop`` is set; report the CPU seconds it used."""
 
     async def main() -> None:
         settings = load_settings(
@@ -85,6 +85,7 @@ def worker_process(url: str, worker_id: str, batch: int, stop: Any, ready: Any) 
         )
         await worker.next_due()  # connect before the clock starts
         ready.set()
+        cpu_start = time.process_time()
         stop_event = asyncio.Event()
 
         async def watch() -> None:
@@ -95,6 +96,7 @@ def worker_process(url: str, worker_id: str, batch: int, stop: Any, ready: Any) 
         watcher = asyncio.create_task(watch())
         await worker.run_forever(stop_event, idle=timedelta(milliseconds=50))
         await watcher
+        cpu.put(time.process_time() - cpu_start)
         await db.dispose()
 
     asyncio.run(main())
@@ -129,9 +131,9 @@ def run_phase(
         conn.execute(text("TRUNCATE bench_sink"))
         conn.execute(text("DELETE FROM followups"))
     ctx = mp.get_context("spawn")
-    stop, readies = ctx.Event(), [ctx.Event() for _ in range(workers)]
+    stop, readies, cpu = ctx.Event(), [ctx.Event() for _ in range(workers)], ctx.Queue()
     procs = [
-        ctx.Process(target=worker_process, args=(url, f"{name}-w{i}", batch, stop, readies[i]))
+        ctx.Process(target=worker_process, args=(url, f"{name}-w{i}", batch, stop, readies[i], cpu))
         for i in range(workers)
     ]
     for p in procs:
@@ -151,6 +153,7 @@ def run_phase(
                 break
             time.sleep(0.2)
     stop.set()
+    cpu_seconds = sum(cpu.get(timeout=60) for _ in procs)
     for p in procs:
         p.join(60)
     with engine.connect() as conn:
@@ -185,6 +188,7 @@ def run_phase(
         "lag_p99": float(p99),
         "lag_max": float(worst),
         "per_worker": {w: c for w, c in per_worker},  # type: ignore[dict-item]
+        "cpu_us_per_row": cpu_seconds / count * 1e6 if count else float("nan"),
     }
 
 
@@ -193,7 +197,7 @@ def report(name: str, r: dict[str, Any]) -> None:
         f"{name:<9} rows={int(r['rows']):>7}  dup={int(r['duplicates'])}  "
         f"undone={int(r['not_done'])}  throughput={r['throughput']:>8.0f}/s  "
         f"lag p50={r['lag_p50']:.3f}s p99={r['lag_p99']:.3f}s max={r['lag_max']:.3f}s  "
-        f"per worker={r['per_worker']}",
+        f"worker CPU={r['cpu_us_per_row']:.0f}us/row  per worker={r['per_worker']}",
         flush=True,
     )
 
@@ -204,7 +208,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--rate", type=float, default=1200.0, help="paced arrivals per second")
-    parser.add_argument("--baseline-rows", type=int, default=10_000)
+    parser.add_argument("--baseline-rows", type=int, default=3_000)
     args = parser.parse_args()
 
     server = os.environ.get("KEFU_TEST_POSTGRES_URL", DEFAULT_SERVER)
@@ -219,9 +223,11 @@ def main() -> None:
         with engine.begin() as conn:
             conn.execute(text(SINK_DDL))
         engine.dispose()
+        load = " ".join(f"{x:.1f}" for x in os.getloadavg())
         print(
             f"follow-up dispatch on PostgreSQL, {args.workers} worker processes, "
-            f"batch {args.batch}; targets >= 1000/s, lag p99 < 2 s",
+            f"batch {args.batch}; targets >= 1000/s, lag p99 < 2 s; "
+            f"{os.cpu_count()} CPUs, load average {load}",
             flush=True,
         )
         backlog = run_phase(url, "backlog", args.rows, args.workers, args.batch, None, 1.0)
