@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 FALLBACK_INTENT = "nlu_fallback"
 OUT_OF_SCOPE_INTENT = "out_of_scope"
 RETRIEVAL_INTENT = "inquiry"
+# Response-selector class for inquiries that no FAQ topic answers (never shown to callers).
+NO_FAQ_KEY = "inquiry/__none__"
 # A fixed reference time for entity features during training (values do not matter, types do).
 _TRAINING_NOW = datetime.fromisoformat("2026-01-05T10:00:00+08:00")
 _HASH_CHARS = 16
@@ -93,6 +95,13 @@ def fit_arrays(
     y = [intent for _, intent in data.examples]
     rx = [feats(text) for text, _ in data.responses]
     ry = [key for _, key in data.responses]
+    if ry:
+        # Inquiries that no FAQ topic answers teach the selector to say "none of these", so a
+        # general question is not answered with the nearest FAQ topic.
+        faq_texts = {text for text, _ in data.responses}
+        general = [t for t, i in data.examples if i == RETRIEVAL_INTENT and t not in faq_texts]
+        rx += [feats(text) for text in general]
+        ry += [NO_FAQ_KEY] * len(general)
     arrays = fit(x, y, rx, ry, estimators=estimators)
     arrays["lookups"] = {k: list(v) for k, v in data.lookups.items()}
     arrays["format"] = FEATURE_VERSION
@@ -293,23 +302,32 @@ class Interpreter:
             "response_selector": {},
         }
         if self.scorer.rs_keys:
-            rs_rank = self._rank(self.scorer.rs_keys, self.scorer.response_probs(idx, weights), 5)
-            top = rs_rank[0]
-            key = top["name"] if top["confidence"] >= self.nlu.faq_threshold else None
-            result["response_selector"] = {
-                RETRIEVAL_INTENT: {
-                    "response": {
-                        "intent_response_key": key,
-                        "utter_action": f"utter_{key}" if key else None,
-                        "confidence": top["confidence"],
-                    },
-                    "ranking": [
-                        {"intent_response_key": r["name"], "confidence": r["confidence"]}
-                        for r in rs_rank
-                    ],
-                }
-            }
+            result["response_selector"] = self._select_response(idx, weights)
         return result
+
+    def _select_response(self, idx: np.ndarray, weights: np.ndarray) -> dict[str, Any]:
+        """Rasa's response-selector output for the FAQ (``inquiry/<topic>``) keys."""
+        probs = self.scorer.response_probs(idx, weights)
+        keys = self.scorer.rs_keys
+        ranking = [r for r in self._rank(keys, probs, 6) if r["name"] != NO_FAQ_KEY][:5]
+        key: str | None = ranking[0]["name"] if ranking else None
+        confidence: float = ranking[0]["confidence"] if ranking else 0.0
+        none_p = float(probs[keys.index(NO_FAQ_KEY)]) if NO_FAQ_KEY in keys else 0.0
+        if confidence < self.nlu.faq_threshold or none_p > confidence:
+            key = None
+        return {
+            RETRIEVAL_INTENT: {
+                "response": {
+                    "intent_response_key": key,
+                    "utter_action": f"utter_{key}" if key else None,
+                    "confidence": confidence,
+                },
+                "ranking": [
+                    {"intent_response_key": r["name"], "confidence": r["confidence"]}
+                    for r in ranking
+                ],
+            }
+        }
 
     @staticmethod
     def _rank(names: list[str], probs: np.ndarray, limit: int) -> list[dict[str, Any]]:

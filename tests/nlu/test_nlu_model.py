@@ -84,7 +84,10 @@ def test_response_selector(interpreter: Interpreter) -> None:
     assert selector["response"]["intent_response_key"] == "inquiry/office_hours"
     assert selector["response"]["utter_action"] == "utter_inquiry/office_hours"
     assert selector["ranking"][0]["intent_response_key"] == "inquiry/office_hours"
-    assert len(selector["ranking"]) == 2
+    assert len(selector["ranking"]) == 2  # the internal "no FAQ topic" class is not shown
+    general = interpreter.parse("你哋有冇賣濾水器呀", now=NOW)["response_selector"]["inquiry"]
+    assert general["response"]["intent_response_key"] is None
+    assert general["response"]["utter_action"] is None
 
 
 def test_thresholds_give_fallback_and_out_of_scope(nlu_settings: Settings) -> None:
