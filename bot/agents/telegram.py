@@ -38,6 +38,7 @@ from bot.agents.registry import by_telegram_id, find_agent, supervisors
 from bot.agents.relay import GroupRelay, close_topic, refresh_card
 from bot.agents.service import CLAIM_REMINDER, CLAIM_SUPERVISOR, EngineLike, Outcome, Takeover
 from bot.channels.base import Attachment, OutboundMessage
+from bot.channels.telegram.channel import RETRYABLE, RetryLater
 from bot.clock import Clock
 from bot.config import Settings
 from bot.followups.models import Followup
@@ -301,6 +302,8 @@ class AgentDesk:
                 await self._on_button(update.callback_query)
             elif update.message is not None:
                 await self._on_message(update.message)
+        except RETRYABLE as exc:  # the store is down: have the update delivered again
+            raise RetryLater(f"agents' group update {update.update_id}: {exc}") from exc
         except Exception:
             log.exception("agents' group update %s failed", update.update_id)
         return True
@@ -571,6 +574,14 @@ class AgentDesk:
         """Handlers for :class:`bot.followups.FollowupWorker`: claim reminder, then supervisors."""
         handler = ClaimCheck(self)
         return {CLAIM_REMINDER: handler, CLAIM_SUPERVISOR: handler}
+
+    def attach_followups(self, worker: Any) -> None:
+        """Make a :class:`bot.followups.FollowupWorker` (e.g. ``App.followup_worker()``) post
+        SLA alerts to the agents' groups and run the claim reminders."""
+        from bot.followups.sla import sla_handlers
+
+        worker.handlers.update(sla_handlers(self.alerts(), self.clock))
+        worker.handlers.update(self.followup_handlers())
 
     def alerts(self) -> GroupAlerts:
         """The :class:`bot.followups.sla.Alerts` posting to the agents' groups."""

@@ -3,13 +3,17 @@ and the fake Bot API server with a forum supergroup (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from bot.agents.models import TopicState
+from bot.store.db import Database
 from bot.store.models import ConversationEvent, Owner
-from tests.agents.support import GROUP, Harness
+from tests.agents.support import GROUP, Harness, agent_settings
+from tests.fakes.bot_api import FakeBotAPI
 
 
 def _photo_in_topic(harness: Harness, user: Any, thread_id: int, caption: str) -> dict[str, Any]:
@@ -126,3 +130,41 @@ async def test_escalate_claim_relay_both_ways_note_release(harness: Harness) -> 
             .all()
         )
     assert [o["owner"] for o in owners] == ["agent", "bot"]
+
+
+async def test_kefu_run_wires_the_agents_group(fake_api: FakeBotAPI, tmp_path: Path) -> None:
+    """``serve_telegram`` (what ``kefu run`` runs) with an agents' group: real polling, the
+    relay and the customer pump as background tasks, the system clock."""
+    from bot.agents.registry import add_agent
+    from bot.channels.telegram.app import serve_telegram
+    from bot.clock import SystemClock
+
+    url = f"sqlite:///{tmp_path / 'run.db'}"
+    settings = agent_settings(fake_api, tmp_path, url, relay_poll="0.1s", coalesce_window="0s")
+    settings.telegram.poll_timeout = 1
+    db = Database(url)
+    db.upgrade()
+    await add_agent(db, 7001, name="Alice", role="agent", now=SystemClock().now())
+    await db.dispose()
+    alice = fake_api.user(7001, "Alice", username="alice")
+    customer = fake_api.user(520, "Mak", language_code="en")
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve_telegram(settings, token=fake_api.token, stop=stop))
+    try:
+        fake_api.queue(fake_api.text_update(customer, "/agent"))
+        await fake_api.until(lambda: bool(fake_api.sent(GROUP)), timeout=30)
+        card = fake_api.last_bot_message(GROUP, with_keyboard=True)
+        thread = card["message_thread_id"]
+        fake_api.queue(
+            fake_api.callback_update(alice, chat_id=GROUP, message_id=card["message_id"])
+        )
+        await fake_api.until(lambda: any("Alice" in t for t in fake_api.texts(customer.id)), 30)
+        fake_api.queue(fake_api.text_update(customer, "my door lock is broken"))
+        await fake_api.until(
+            lambda: any("door lock" in str(c.params.get("text")) for c in fake_api.sent(GROUP)), 30
+        )
+        fake_api.queue(fake_api.group_update(alice, GROUP, "On my way", thread_id=thread))
+        await fake_api.until(lambda: "Alice: On my way" in fake_api.texts(customer.id), 30)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)

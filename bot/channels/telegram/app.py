@@ -191,6 +191,9 @@ async def serve_telegram(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     bot = TelegramBot(settings, app.engine, token=token, db=app.db, webhook_secret=webhook_secret)
+    from bot.agents.telegram import attach_agents
+
+    desk = attach_agents(bot, app)  # the agents' forum groups (issue 6); None without groups
     delay = 1.0
     try:
         while True:
@@ -206,8 +209,12 @@ async def serve_telegram(
                 if stop.is_set():
                     return
                 delay = min(delay * 2, 60.0)
+        if desk is not None:
+            await desk.start()
         await stop.wait()
     finally:
+        if desk is not None:
+            await desk.stop()
         await bot.stop()
         await app.close()
 
