@@ -3,7 +3,13 @@ and run by leased workers. APScheduler only wakes the workers."""
 
 from bot.followups.models import CUSTOMER_FACING, Followup, FollowupKind, FollowupStatus
 from bot.followups.service import cancel_for_ticket, list_followups, schedule
-from bot.followups.worker import FollowupHandler, FollowupWorker, claim_due, complete
+from bot.followups.worker import (
+    FollowupHandler,
+    FollowupWorker,
+    RetryLater,
+    claim_due,
+    complete,
+)
 
 __all__ = [
     "CUSTOMER_FACING",
@@ -12,6 +18,7 @@ __all__ = [
     "FollowupKind",
     "FollowupStatus",
     "FollowupWorker",
+    "RetryLater",
     "cancel_for_ticket",
     "claim_due",
     "complete",

@@ -331,6 +331,9 @@ class FollowupWorker:
             try:
                 async with session.begin_nested():
                     await handler.handle(row, session)
+            except RetryLater as exc:
+                self._retry(row, now, exc)
+                continue
             except Exception as exc:
                 log.warning("follow-up %s (%s) failed: %r", row.id, row.kind, exc)
                 self._fail(row, now, _error_text(exc))
@@ -361,10 +364,14 @@ class FollowupWorker:
                 await self._mark_done(session, done, now)
         except Exception as exc:
             cause = exc.__cause__ if isinstance(exc, _HandlerFailed) and exc.__cause__ else exc
-            log.warning("follow-up %s failed: %r", followup_id, cause)
+            if not isinstance(cause, RetryLater):
+                log.warning("follow-up %s failed: %r", followup_id, cause)
             async with self.db.write() as session:
                 for row in await self._lock_ours(session, [followup_id]):
-                    self._fail(row, now, _error_text(cause))
+                    if isinstance(cause, RetryLater):
+                        self._retry(row, now, cause)
+                    else:
+                        self._fail(row, now, _error_text(cause))
 
     async def _lock_ours(self, session: AsyncSession, ids: list[int]) -> list[Followup]:
         stmt = (
@@ -395,6 +402,14 @@ class FollowupWorker:
         row.attempts = max(0, row.attempts - 1)  # not a real attempt
         return True
 
+    def _retry(self, row: Followup, now: datetime, exc: RetryLater) -> None:
+        row.status = FollowupStatus.PENDING
+        row.due_at = now + exc.after
+        row.last_error = f"retry: {exc}"[:2000]
+        row.lease_owner = None
+        row.lease_until = None
+        row.attempts = max(0, row.attempts - 1)  # waiting is not failing
+
     def _fail(self, row: Followup, now: datetime, error: str, *, final: bool = False) -> None:
         row.last_error = error[:2000]
         row.lease_owner = None
@@ -409,6 +424,15 @@ class FollowupWorker:
         row.due_at = now + min(
             timedelta(seconds=30 * 2 ** max(0, row.attempts - 1)), timedelta(hours=1)
         )
+
+
+class RetryLater(Exception):
+    """Raised by a handler when now is not the moment (e.g. the customer is mid-conversation):
+    the follow-up is tried again ``after`` later, without counting as a failed attempt."""
+
+    def __init__(self, reason: str = "not now", after: timedelta = timedelta(minutes=1)) -> None:
+        super().__init__(reason)
+        self.after = after
 
 
 class _HandlerFailed(Exception):

@@ -301,8 +301,15 @@ def quiet_hours_calendar(settings: Settings) -> Calendar | None:
     spec = settings.sla.quiet_hours
     if not spec:
         return None
-    cfg = CalendarSettings(hours={"daily": [spec]})
-    return Calendar.from_settings("quiet_hours", cfg, settings.timezone)
+    key = (spec, settings.timezone)
+    cached = _QUIET.get(key)
+    if cached is None:
+        cfg = CalendarSettings(hours={"daily": [spec]})
+        cached = _QUIET[key] = Calendar.from_settings("quiet_hours", cfg, settings.timezone)
+    return cached
+
+
+_QUIET: dict[tuple[str, str], Calendar] = {}
 
 
 def end_of_quiet_hours(settings: Settings, when: datetime) -> datetime:

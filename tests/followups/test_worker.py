@@ -20,6 +20,7 @@ from bot.followups import (
     FollowupKind,
     FollowupStatus,
     FollowupWorker,
+    RetryLater,
     cancel_for_ticket,
     claim_due,
     schedule,
@@ -260,6 +261,30 @@ async def test_one_failing_row_in_a_fast_batch_does_not_repeat_the_others(
     await FollowupWorker(db, cfg_for(db), clock, {"test": handler}).run_until_idle()
     assert sorted(await sink_keys(db)) == ["k0", "k1", "k2", "k4", "k5"]
     assert await statuses(db) == {"done": 5, "pending": 1}
+
+
+async def test_retry_later_waits_without_using_up_attempts(
+    db: Database, clock: FrozenClock
+) -> None:
+    class Busy(SinkHandler):
+        busy = True
+
+        async def handle(self, followup: Followup, session: Any) -> None:
+            if self.busy:
+                raise RetryLater("customer is mid-conversation", timedelta(minutes=5))
+            await super().handle(followup, session)
+
+    await add(db, 2, clock.now())
+    handler = Busy("w")
+    worker = FollowupWorker(db, cfg_for(db, sla={"max_attempts": 1}), clock, {"test": handler})
+    for _ in range(3):
+        await worker.run_until_idle()
+        clock.advance(minutes=5)
+    assert await statuses(db) == {"pending": 2}
+    handler.busy = False
+    await worker.run_until_idle()
+    assert await statuses(db) == {"done": 2}
+    assert sorted(await sink_keys(db)) == ["k0", "k1"]
 
 
 async def test_cancelled_while_claimed_is_not_run(db: Database, clock: FrozenClock) -> None:
