@@ -376,3 +376,18 @@ async def test_webhook_health_and_bad_body(webhook_bot: TelegramBot, fake_api: F
             headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
         )
         assert bad.status_code == 400
+
+
+def test_run_without_token_explains_how_to_try_locally(
+    fake_api: FakeBotAPI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.channels.telegram import run_telegram
+
+    settings = tg_settings(fake_api, tmp_path)
+    assert run_telegram(settings, environ={}) == 2
+    err = capsys.readouterr().err
+    assert "TELEGRAM_BOT_TOKEN" in err and "kefu chat" in err
+    webhook = tg_settings(fake_api, tmp_path, mode="webhook")
+    assert run_telegram(webhook, environ={"TELEGRAM_BOT_TOKEN": fake_api.token}) == 2
+    assert "TELEGRAM_WEBHOOK_SECRET" in capsys.readouterr().err
+    assert fake_api.calls == []

@@ -316,3 +316,16 @@ async def test_kefu_run_killed_mid_form_continues_nothing_sent_twice(
     finally:
         process.kill()
         process.wait(10)
+
+
+async def test_chosen_language_gets_its_own_command_menu(kefu: Kefu, fake_api: FakeBotAPI) -> None:
+    chat = Chat(fake_api, fake_api.user(3601, language_code="en"))
+    await chat.say("/lang")
+    await chat.press("简体中文")
+    await fake_api.until(lambda: bool(fake_api.calls_to("setMyCommands", scope={
+        "type": "chat", "chat_id": chat.user.id})))  # fmt: skip
+    (menu,) = fake_api.calls_to("setMyCommands", scope={"type": "chat", "chat_id": chat.user.id})
+    assert menu.params["commands"][0] == {"command": "start", "description": "开始／选择语言"}
+    await chat.say("/lang")
+    await chat.press("English")  # the English app's global menu fits again
+    await fake_api.until(lambda: bool(fake_api.calls_to("deleteMyCommands")))

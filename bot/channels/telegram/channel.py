@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import (
     Bot,
+    BotCommandScopeChat,
     InputFile,
     Message,
     ReplyKeyboardRemove,
@@ -138,6 +139,7 @@ class TelegramChannel:
         self._contact_keyboard: set[str] = set()
         self._sending: set[int] = set()
         self._hints: OrderedDict[str, str] = OrderedDict()  # chat -> Telegram language_code
+        self._chat_menus: dict[int, str] = {}  # chat -> language of its own command menu
 
     # ------------------------------------------------------------------ public API
 
@@ -305,6 +307,29 @@ class TelegramChannel:
     async def _handle(self, inbound: InboundMessage, chat_id: int) -> None:
         outs = await self._engine_call(self.engine.handle(inbound))
         await self.deliver(outs, chat_id)
+        if _may_change_language(inbound):
+            await self._sync_chat_menu(chat_id, inbound.language_hint)
+
+    async def _sync_chat_menu(self, chat_id: int, hint: str | None) -> None:
+        """Give a chat the command menu in its chosen language when the global menu for its
+        Telegram client language would show another (e.g. 简体中文 chosen in an English app)."""
+        if self.db is None:
+            return
+        language = await self._language(chat_id, hint)
+        code = (hint or "")[:2].lower()
+        shown = self.command_languages.get(code, self.command_languages.get(""))
+        current = self._chat_menus.get(chat_id, shown)
+        if language == current:
+            return
+        scope = BotCommandScopeChat(chat_id)
+        try:
+            if language == shown:
+                await self.bot.delete_my_commands(scope=scope)
+            else:
+                await self.bot.set_my_commands(command_menu(self.texts, language), scope=scope)
+            self._chat_menus[chat_id] = language
+        except TelegramError as exc:
+            log.warning("command menu of chat %s not set: %s", chat_id, exc)
 
     async def _engine_call(self, awaitable: Awaitable[Any]) -> Any:
         try:
@@ -566,6 +591,11 @@ def _photo_input(image: Attachment) -> Any:
     if image.path:
         return InputFile(Path(image.path).read_bytes(), filename=Path(image.path).name)
     return image.file_id or image.url
+
+
+def _may_change_language(inbound: InboundMessage) -> bool:
+    text = (inbound.payload or inbound.text or "").strip().lower()
+    return text.startswith(("/set_language", "/lang", "/start"))
 
 
 def _chat_key(update: Update) -> str:

@@ -45,6 +45,7 @@ class Poller:
         max_in_flight: int = 1000,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
+        busy_wait: float = 0.1,
         allowed_updates: Sequence[str] = ALLOWED_UPDATES,
     ) -> None:
         self.bot = bot
@@ -54,6 +55,7 @@ class Poller:
         self.max_in_flight = max_in_flight
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.busy_wait = busy_wait
         self.allowed_updates = list(allowed_updates)
         self._running: dict[int, asyncio.Task[bool]] = {}
         self._unfinished: set[int] = set()  # running, or failed and waiting to come back
@@ -83,15 +85,16 @@ class Poller:
                     self._failures = min(self._failures + 1, 16)
                     delay = min(self.max_backoff, self.backoff * 2 ** (self._failures - 1))
                     await self._sleep(delay)
-                if len(self._running) >= self.max_in_flight:
-                    await self._wait_any()
-                    continue
+                if self._running:
+                    # Telegram's offset is one cursor: fetching new updates now would bring the
+                    # running ones back too. Let the batch finish (or give slow ones a moment)
+                    # so that usually the next fetch asks only for new updates.
+                    await asyncio.wait(set(self._running.values()), timeout=self.busy_wait)
+                    if len(self._running) >= self.max_in_flight:
+                        continue
                 updates = await self._fetch()
-                if updates is None:
-                    continue
-                started = self._dispatch(updates)
-                if updates and not started and self._running:
-                    await self._wait_any()  # only redeliveries of running updates came back
+                if updates is not None:
+                    self._dispatch(updates)
         finally:
             await self._drain()
 
@@ -100,7 +103,7 @@ class Poller:
             self.bot.get_updates(
                 offset=self.offset,
                 limit=self.limit,
-                timeout=0 if self._failures or self._failed_this_round else self.timeout,
+                timeout=0 if self._running or self._failed_this_round else self.timeout,
                 allowed_updates=self.allowed_updates,
             )
         )
@@ -164,10 +167,6 @@ class Poller:
                 self._failures = 0
         else:
             self._failed_this_round = True
-
-    async def _wait_any(self) -> None:
-        if self._running:
-            await asyncio.wait(set(self._running.values()), return_when=asyncio.FIRST_COMPLETED)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
