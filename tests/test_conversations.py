@@ -10,7 +10,8 @@ later steps without ``as`` go back to the transcript's ``user``. ``expect.conver
 other users' conversations (``{USER: {key: value}}``), ticket expectations may name their owner
 (``contact: USER``), and ``messages.longest_inbound`` is the length of the longest stored inbound
 text (a long message is stored whole). A top-level ``xfail: REASON`` marks a transcript that shows
-a known bug: it must fail (strict), so fixing the bug makes the run say so.
+a known bug: it must fail (strict), so fixing the bug makes the run say so; ``xfail: {postgres:
+REASON}`` does that on one backend only. On PostgreSQL every transcript starts on emptied tables.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import select
+from sqlalchemy import inspect, select, text
 
 from bot.app import App, build_app
 from bot.channels.base import Button, InboundMessage, OutboundMessage
 from bot.clock import FrozenClock
 from bot.config import Settings, parse_duration
+from bot.store.db import Database
 from bot.store.models import ChannelIdentity, Conversation, Message, Ticket
 
 HERE = Path(__file__).parent / "conversations"
@@ -100,8 +102,15 @@ async def test_conversation(
     path: Path, settings: Settings, shared_interpreter: Any, request: pytest.FixtureRequest
 ) -> None:
     spec = _load(path)
-    if spec.get("xfail"):
-        request.applymarker(pytest.mark.xfail(reason=str(spec["xfail"]), strict=True))
+    backend = "postgres" if settings.database.url.startswith("postgresql") else "sqlite"
+    reason = spec.get("xfail")
+    if isinstance(reason, dict):
+        reason = reason.get(backend)
+    if reason:
+        request.applymarker(pytest.mark.xfail(reason=str(reason), strict=True))
+    if backend == "postgres":
+        # The PostgreSQL database is shared by the module: every transcript starts empty.
+        await _empty_database(settings.database.url)
     start = datetime.fromisoformat(spec.get("now", "2026-11-27T10:00:00+08:00"))
     clock = FrozenClock(start, TZ)
     if spec.get("settings"):
@@ -132,6 +141,20 @@ async def test_conversation(
         await _check_end(spec.get("expect") or {}, player, user, path.name)
     finally:
         await player.app.close()
+
+
+async def _empty_database(url: str) -> None:
+    database = Database(url)
+    try:
+        async with database.session() as session:
+            names = await session.run_sync(
+                lambda sync: inspect(sync.connection()).get_table_names()
+            )
+            tables = ", ".join(f'"{n}"' for n in names if n != "alembic_version")
+            if tables:
+                await session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        await database.dispose()
 
 
 def _check(
