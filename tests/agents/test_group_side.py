@@ -20,7 +20,7 @@ from bot.followups import FollowupWorker
 from bot.followups.sla import SlaAlertHandler
 from bot.sla.policies import apply_deadlines
 from bot.store.db import Database
-from bot.store.models import Owner, Ticket, TicketEvent, TicketStatus
+from bot.store.models import ConversationEvent, Owner, Ticket, TicketEvent, TicketStatus
 from bot.tickets import open_ticket
 from tests.agents.support import GROUP, Harness, agent_settings
 from tests.fakes.bot_api import FakeBotAPI, FakeUser
@@ -347,3 +347,56 @@ async def test_out_of_hours_customer_is_told_when_agents_are_back(
     finally:
         await harness.close()
     assert isinstance(GroupPost.__tablename__, str)
+
+
+async def test_queue_mine_assign_and_only_the_holder_talks(harness: Harness) -> None:
+    api = harness.api
+    alice = await harness.register(7001, "Alice")
+    bob = await harness.register(7002, "Bob")
+    first, first_id = await _escalated(harness, 540, "Siu")
+    second, _ = await _escalated(harness, 541, "Tam")
+    one, two = await harness.topics()
+    await harness.feed(api.group_update(alice, GROUP, "Hello?", thread_id=one.thread_id))
+    await harness.feed(api.group_update(alice, GROUP, "/claim", thread_id=one.thread_id))
+    await harness.feed(api.group_update(bob, GROUP, "I can help", thread_id=one.thread_id))
+    await harness.feed(api.group_update(bob, GROUP, "/queue"))
+    await harness.feed(api.group_update(alice, GROUP, "/mine"))
+    await harness.relay()
+    notices = [str(c.params.get("text")) for c in harness.group_calls(one.thread_id)]
+    assert any("請先按「認領」" in n for n in notices)  # Alice before claiming
+    assert any("Alice 正在處理" in n for n in notices)  # Bob is not the holder
+    general = [c for c in harness.group_calls() if not c.params.get("message_thread_id")]
+    queue, mine = (str(c.params["text"]) for c in general[-2:])
+    assert "未完成個案（2）" in queue and "Siu" in queue and "Tam" in queue
+    assert "Alice" in queue and "沒有時限" in queue  # no ticket, no deadline
+    assert "我的個案（1）" in mine and "Siu" in mine and "Tam" not in mine
+    assert not any("Hello?" in t or "I can help" in t for t in harness.to_customer(first))
+
+    # Alice hands it to Bob: now only Bob's messages reach the customer.
+    await harness.feed(api.group_update(alice, GROUP, "/assign @bob", thread_id=one.thread_id))
+    conversation = await harness.conversation(first.id)
+    async with harness.app.db.session() as session:
+        bob_row = (await session.execute(select(Agent).where(Agent.name == "Bob"))).scalar_one()
+    assert (conversation.owner, conversation.agent_id) == (Owner.AGENT, bob_row.id)
+    assert "Bob" in harness.to_customer(first)[-1]
+    await harness.feed(api.group_update(bob, GROUP, "Bob here", thread_id=one.thread_id))
+    assert harness.to_customer(first)[-1] == "Bob: Bob here"
+    await harness.feed(api.group_update(alice, GROUP, "/resolve", thread_id=one.thread_id))
+    await harness.relay()
+    assert (await harness.topics())[0].state == TopicState.CLAIMED  # Alice may no longer
+    assert "只有他或主管" in str(harness.group_calls(one.thread_id)[-1].params["text"])
+    async with harness.app.db.session() as session:
+        owners = (
+            (
+                await session.execute(
+                    select(ConversationEvent.data).where(
+                        ConversationEvent.conversation_id == conversation.id,
+                        ConversationEvent.event == "owner",
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert [o["owner"] for o in owners] == ["agent", "agent"]
+    assert first_id == one.id and two.state == TopicState.QUEUED
