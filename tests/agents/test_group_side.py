@@ -354,7 +354,7 @@ async def test_queue_mine_assign_and_only_the_holder_talks(harness: Harness) -> 
     alice = await harness.register(7001, "Alice")
     bob = await harness.register(7002, "Bob")
     first, first_id = await _escalated(harness, 540, "Siu")
-    second, _ = await _escalated(harness, 541, "Tam")
+    await _escalated(harness, 541, "Tam")
     one, two = await harness.topics()
     await harness.feed(api.group_update(alice, GROUP, "Hello?", thread_id=one.thread_id))
     await harness.feed(api.group_update(alice, GROUP, "/claim", thread_id=one.thread_id))
