@@ -34,11 +34,12 @@ def slot_text(value: Any) -> str:
 
 
 def validate_unit(
-    value: Any, dispatcher: CollectingDispatcher, previous: Any = None
+    value: Any, dispatcher: CollectingDispatcher, previous: Any = None, *, asked: bool = True
 ) -> dict[str, Any]:
     """A unit (dict of block/unit/floor/room) from an entity or the user's own words.
 
-    A partial correction (「不是，是1503室」) keeps the block and unit already given.
+    A partial correction (「不是，是1503室」) keeps the block and unit already given. When the
+    flat was not the question (``asked`` false), an unusable one is dropped without a word.
     """
     unit = value if isinstance(value, dict) else parse_unit(slot_text(value))
     if unit and (unit.get("room") or unit.get("floor")):
@@ -46,7 +47,8 @@ def validate_unit(
         if isinstance(previous, dict) and not (unit.get("block") or unit.get("unit")):
             unit = {k: previous[k] for k in ("block", "unit") if previous.get(k)} | unit
         return {"unit": unit}
-    dispatcher.utter_message(response="utter_invalid_unit")
+    if asked:  # a partial flat mentioned in passing is simply asked for later
+        dispatcher.utter_message(response="utter_invalid_unit")
     return {"unit": None}
 
 

@@ -81,7 +81,12 @@ class ValidateRepairForm(FormValidationAction):
     def validate_unit(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return validate_unit(value, dispatcher, previous_value(tracker, "unit"))
+        return validate_unit(
+            value,
+            dispatcher,
+            previous_value(tracker, "unit"),
+            asked=tracker.get_slot("requested_slot") == "unit",
+        )
 
     def validate_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

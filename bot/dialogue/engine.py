@@ -10,6 +10,7 @@ what was not sent yet instead of running again.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import re
 import unicodedata
@@ -423,7 +424,7 @@ class Engine:
                 conversation_id=conversation.id,
                 direction="in",
                 channel_message_id=message.message_id,
-                text=message.text,
+                text=_storable(message.text),
                 data=_inbound_data(message),
                 sender="user",
                 created_at=now,
@@ -448,8 +449,9 @@ class Engine:
                 inbound=inbound,
                 now=now,
                 channel=message.channel,
-                slots=dict(conversation.slots or {}),
-                state=dict(conversation.state or {}),
+                # Deep copies: nested values changed in place must show up as changes.
+                slots=copy.deepcopy(conversation.slots or {}),
+                state=copy.deepcopy(conversation.state or {}),
             )
             if not turn.slots.get("language"):
                 turn.slots["language"] = (
@@ -572,7 +574,7 @@ class Engine:
                 conversation_id=conversation.id,
                 direction="in",
                 channel_message_id=message.message_id,
-                text=message.text,
+                text=_storable(message.text),
                 data=_inbound_data(message) | {"failed": True},
                 sender="user",
                 created_at=now,
@@ -678,8 +680,12 @@ class Engine:
         else:
             parse = self.interpreter.parse(text, now=turn.now)
             language = parse.get("language") or self.detect_language(text)
-            if language in LANGUAGES and _confident_language(text, language, turn.language):
+            established = bool(turn.state.get("language_known"))
+            if language in LANGUAGES and (
+                not established or _confident_language(text, language, turn.language)
+            ):
                 turn.slots["language"] = language
+                turn.state["language_known"] = True
         return parse
 
     async def _not_ours(self, turn: Turn, intent: str) -> None:
@@ -1009,6 +1015,8 @@ class Engine:
             turn.events.append(event)
             if kind == "slot":
                 turn.slots[event["name"]] = event.get("value")
+                if event["name"] == "language":
+                    turn.state["language_known"] = True
             elif kind == "active_loop":
                 if event.get("name") is None:
                     self.deactivate_form(turn)
@@ -1149,6 +1157,11 @@ def _mostly_entities(parse: dict[str, Any]) -> bool:
             return True  # from a button: nothing but the value
         covered += len(re.sub(r"[\s\W_]", "", text[start:end]))
     return covered / letters >= 0.5
+
+
+def _storable(text: str) -> str:
+    """The text as a database can keep it: PostgreSQL refuses NUL characters in text."""
+    return (text or "").replace("\x00", "\ufffd")
 
 
 def _clean(text: str) -> str:
