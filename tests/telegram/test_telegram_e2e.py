@@ -329,3 +329,34 @@ async def test_chosen_language_gets_its_own_command_menu(kefu: Kefu, fake_api: F
     await chat.say("/lang")
     await chat.press("English")  # the English app's global menu fits again
     await fake_api.until(lambda: bool(fake_api.calls_to("deleteMyCommands")))
+
+
+@pytest.mark.postgres
+async def test_two_webhook_workers_same_update_at_once(
+    fake_api: FakeBotAPI, tmp_path: Path, pg_url: str, clock: FrozenClock, interpreter: Any
+) -> None:
+    """Telegram retries an update while the first delivery is still running, and the proxy
+    sends the retry to the other worker: both answer 200, the user gets one reply."""
+    workers = []
+    for n in range(2):
+        settings = tg_settings(
+            fake_api, tmp_path / f"w{n}", pg_url, mode="webhook",
+            webhook={"listen": "127.0.0.1", "port": 0, "path": "/hook"},
+        )  # fmt: skip
+        worker = Kefu(fake_api, settings, clock, interpreter)
+        await worker.start()
+        workers.append(worker)
+    try:
+        urls = [w.bot.webhook.url for w in workers if w.bot and w.bot.webhook]
+        user = fake_api.user(3701, language_code="en")
+        for text in ("hello", "The lift on floor 3 is making a loud noise"):
+            update = fake_api.text_update(user, text)
+            before = len(fake_api.sent(user.id))
+            answers = await asyncio.gather(
+                *(fake_api.post_webhook(update, url=url, secret=SECRET) for url in urls)
+            )
+            assert [a.status_code for a in answers] == [200, 200]
+            assert len(fake_api.sent(user.id)) == before + 1, fake_api.texts(user.id)
+    finally:
+        for worker in workers:
+            await worker.stop()

@@ -160,6 +160,7 @@ class TelegramBot:
                 await self._poll_task
         if self.webhook is not None:
             await self.webhook.stop()
+        await self.channel.close()
         with contextlib.suppress(Exception):
             await self.application.stop()
         with contextlib.suppress(Exception):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections import OrderedDict
@@ -19,8 +20,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from telegram import (
     Bot,
     BotCommandScopeChat,
@@ -130,7 +132,6 @@ class TelegramChannel:
         self.db = db
         self.command_languages = command_languages or default_command_languages(default_language)
         self.hooks: list[UpdateHook] = []
-        self._slots = asyncio.Semaphore(concurrency)
         self._chat_locks: OrderedDict[str, asyncio.Lock] = OrderedDict()
         self._blocked: dict[str, tuple[int, float]] = {}
         self._pressed = _LRU()
@@ -140,6 +141,12 @@ class TelegramChannel:
         self._sending: set[int] = set()
         self._hints: OrderedDict[str, str] = OrderedDict()  # chat -> Telegram language_code
         self._chat_menus: dict[int, str] = {}  # chat -> language of its own command menu
+        self._lock_engine: AsyncEngine | None = None
+        # Chats held at once across workers; each holds one connection while it runs.
+        self._lock_pool_size = max(1, min(concurrency, 16))
+        self._slots = asyncio.Semaphore(
+            self._lock_pool_size if db is not None and db.dialect == "postgresql" else concurrency
+        )
 
     # ------------------------------------------------------------------ public API
 
@@ -156,7 +163,7 @@ class TelegramChannel:
                     # An earlier update of this chat failed: keep the chat's order.
                     raise RetryLater(f"chat {key} waits for update {failed_id}")
             try:
-                async with self._slots:
+                async with self._slots, self._shared_lock(key):
                     await self._route(update)
             except RetryLater:
                 earlier = self._blocked.get(key, (update.update_id, 0.0))[0]
@@ -209,13 +216,13 @@ class TelegramChannel:
         for out in pending:
             by_chat.setdefault(str(out.chat_id), []).append(out)
 
-        async def one_chat(chat: str, outs: list[OutboundMessage]) -> None:
-            async with self._chat_lock(chat):
-                await self.deliver(outs)
+        async def one_chat(chat: str) -> None:
+            async with self.chat_lock(chat):
+                # Again under the lock: another worker may have sent them meanwhile.
+                fresh = await self._engine_call(self.engine.unsent(CHANNEL))
+                await self.deliver([o for o in fresh if str(o.chat_id) == chat])
 
-        results = await asyncio.gather(
-            *(one_chat(c, o) for c, o in by_chat.items()), return_exceptions=True
-        )
+        results = await asyncio.gather(*(one_chat(c) for c in by_chat), return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 log.warning("outbox flush incomplete: %s", result)
@@ -231,7 +238,63 @@ class TelegramChannel:
             except TelegramError as exc:
                 log.warning("setMyCommands(%s) failed: %s", code or "default", exc)
 
+    @asynccontextmanager
+    async def chat_lock(self, chat_id: int | str) -> AsyncIterator[None]:
+        """Hold a chat for this task alone, in this process and (PostgreSQL) in every worker.
+
+        Take it around :meth:`deliver` when sending outside :meth:`process_update`.
+        """
+        key = str(chat_id)
+        async with self._chat_lock(key), self._shared_lock(key):
+            yield
+
+    async def close(self) -> None:
+        """Release the connections of the cross-worker chat locks."""
+        if self._lock_engine is not None:
+            await self._lock_engine.dispose()
+            self._lock_engine = None
+
     # ------------------------------------------------------------------ routing
+
+    @asynccontextmanager
+    async def _shared_lock(self, key: str) -> AsyncIterator[None]:
+        """A PostgreSQL advisory lock on the chat for the whole turn, delivery included.
+
+        The engine's row lock covers its own transaction only; without this, a redelivery that
+        reaches another worker while the first is still sending would replay the same replies.
+        Session-level locks die with their connection, so a crashed worker frees its chats.
+        """
+        if self.db is None or self.db.dialect != "postgresql":
+            yield
+            return
+        if self._lock_engine is None:
+            self._lock_engine = create_async_engine(
+                self.db.async_url,
+                pool_size=self._lock_pool_size,
+                max_overflow=0,
+                pool_pre_ping=True,
+                pool_timeout=60,
+            )
+        lock_id = _lock_id(key)
+        try:
+            conn = await self._lock_engine.connect()
+        except RETRYABLE as exc:
+            raise RetryLater(f"store unavailable: {exc}") from exc
+        try:
+            try:
+                await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_id})
+            except RETRYABLE as exc:
+                raise RetryLater(f"store unavailable: {exc}") from exc
+            try:
+                yield
+            finally:
+                try:
+                    await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_id})
+                    await conn.commit()
+                except Exception:
+                    await conn.invalidate()  # never return a connection still holding a lock
+        finally:
+            await conn.close()
 
     @asynccontextmanager
     async def _chat_lock(self, key: str) -> AsyncIterator[None]:
@@ -591,6 +654,12 @@ def _photo_input(image: Attachment) -> Any:
     if image.path:
         return InputFile(Path(image.path).read_bytes(), filename=Path(image.path).name)
     return image.file_id or image.url
+
+
+def _lock_id(key: str) -> int:
+    """A signed 64-bit advisory lock id for a chat of this channel."""
+    digest = hashlib.blake2b(f"{CHANNEL}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _may_change_language(inbound: InboundMessage) -> bool:
