@@ -12,7 +12,7 @@ from bot.channels.telegram.ratelimit import KefuRateLimiter
 from tests.fakes.bot_api import FakeBotAPI
 
 
-def _bot(api: FakeBotAPI, limiter: KefuRateLimiter) -> ExtBot[None]:
+def _bot(api: FakeBotAPI, limiter: KefuRateLimiter) -> ExtBot[int]:
     return ExtBot(api.token, base_url=api.base_url, rate_limiter=limiter)
 
 
