@@ -225,7 +225,9 @@ _AMOUNT_PREFIX = re.compile(
     rf"(?<![a-z])({_alternation(_CURRENCY_PREFIX)})\s?({_NUMBER})(\s?[kK千万])?(?![\d])"
 )
 _AMOUNT_SUFFIX = re.compile(
-    rf"(?<![\d.,])({_NUMBER}(?:\s?[k千万])?|{_CN_NUM})\s?({_alternation(_CURRENCY_SUFFIX)})"
+    # not inside a longer number; a plain comma before is fine (，880元 becomes ,880元 by NFKC)
+    rf"(?<![\d.])(?<!\d,)({_NUMBER}(?:\s?[k千万])?|{_CN_NUM})\s?"
+    rf"({_alternation(_CURRENCY_SUFFIX)})"
     r"(?![a-z])"
 )
 
@@ -276,18 +278,21 @@ def _amount_entity(value: float, currency: str | None) -> dict[str, Any]:
 # unit (block / unit / floor / room)
 
 _NUM_OR_LETTER = rf"(?:[a-z]\d{{0,2}}|\d{{1,3}}[a-z]?|{_CN_SMALL})"
+# An English flat/block value: with a digit (12B, 3, A1), or one letter standing alone
+# ("Block C", not "blocks" / "block my").
+_EN_VALUE = r"([a-z]?\d{1,4}[a-z]?|(?<=[\s.#])[a-z])(?![a-z0-9])"
 _UNIT_ATOMS: list[tuple[str, re.Pattern[str]]] = [
     # 3-2-1502 (mainland block-entrance-room shorthand)
     ("triple", re.compile(r"(?<![\d\-/])(\d{1,3})-(\d{1,2})-(\d{3,4})(?![\d\-/])")),
     ("block", re.compile(rf"(?:第)?({_NUM_OR_LETTER})\s?(?:号楼|栋|幢|座|期楼)")),
     (
         "block",
-        re.compile(
-            r"(?<![a-z])(?:block|blk|tower|bldg|building)\.?\s?([a-z]?\d{0,3}[a-z]?)(?![a-z0-9])"
-        ),
+        re.compile(r"(?<![a-z])(?:block|blk|tower|bldg|building)\.?\s?" + _EN_VALUE),
     ),
     ("unit", re.compile(rf"({_NUM_OR_LETTER})\s?单元")),
-    ("unit", re.compile(r"(?<![a-z])unit\s?#?\s?([a-z]?\d{1,4}[a-z]?)(?![a-z0-9])")),
+    ("unit", re.compile(r"(?<![a-z])unit\s?#?\s?" + _EN_VALUE)),
+    # 5樓之2 (Taiwan): floor 5, flat 2
+    ("floor_of", re.compile(r"(\d{1,3})\s?(?:楼|层)之(\d{1,3})")),
     ("floor", re.compile(rf"(\d{{1,3}}|{_CN_SMALL}|[gm])\s?(?:楼|层|/f|樓)(?!梯|宇|盘|主)")),
     ("floor", re.compile(r"(?<![a-z0-9])(\d{1,3}|g)\s?/\s?f(?![a-z])")),
     ("floor", re.compile(r"(?<![a-z0-9])(\d{1,3})(?:st|nd|rd|th)?\s?(?:floor|fl)(?![a-z])")),
@@ -295,9 +300,7 @@ _UNIT_ATOMS: list[tuple[str, re.Pattern[str]]] = [
     ("room", re.compile(r"(?<![\d])([a-z]?\d{1,5}[a-z]?|[a-z])\s?(?:室|号房|房|号铺|铺)")),
     (
         "room",
-        re.compile(
-            r"(?<![a-z])(?:flat|room|rm|apt|apartment|suite)\.?\s?#?\s?([a-z]?\d{0,5}[a-z]?)(?![a-z0-9])"
-        ),
+        re.compile(r"(?<![a-z])(?:flat|room|rm|apt|apartment|suite)\.?\s?#?\s?" + _EN_VALUE),
     ),
 ]
 _BARE_ROOM = re.compile(r"[\s\-]?(\d{3,4}[a-z]?)(?![\d])")
@@ -333,7 +336,9 @@ def _unit_atoms(norm: str) -> list[tuple[int, int, str, dict[str, str | None]]]:
     atoms: list[tuple[int, int, str, dict[str, str | None]]] = []
     for kind, pattern in _UNIT_ATOMS:
         for match in pattern.finditer(norm):
-            if kind == "triple":
+            if kind == "floor_of":
+                parts = {"floor": _clean_part(match.group(1)), "room": _clean_part(match.group(2))}
+            elif kind == "triple":
                 parts = {
                     "block": _clean_part(match.group(1)),
                     "unit": _clean_part(match.group(2)),
@@ -575,13 +580,10 @@ _PARTS = {
     "夜间": (21, "pm"),
     "morning": (9, "am"),
     "in the morning": (9, "am"),
-    "this morning": (9, "am"),
     "afternoon": (14, "pm"),
     "in the afternoon": (14, "pm"),
-    "this afternoon": (14, "pm"),
     "evening": (19, "pm"),
     "in the evening": (19, "pm"),
-    "this evening": (19, "pm"),
     "night": (20, "pm"),
     "at night": (20, "pm"),
     "noon": (12, "noon"),
@@ -596,6 +598,9 @@ _DAY_PARTS = {
     "听朝": (1, "早上"),
     "明早": (1, "早上"),
     "tonight": (0, "evening"),
+    "this morning": (0, "morning"),
+    "this afternoon": (0, "afternoon"),
+    "this evening": (0, "evening"),
 }
 
 _DT_ATOMS: list[tuple[str, re.Pattern[str]]] = [
@@ -808,7 +813,9 @@ def _datetime_group(group: list[_DtAtom], now: datetime) -> tuple[datetime, str]
         if not (0 <= hour <= 24 and 0 <= minute <= 59):
             return None
         meridiem = meridiem or (part_info[1] if part_info else None)
-        if meridiem == "pm" and hour < 12:
+        if meridiem == "pm" and hour == 12 and part_info and part_info[0] >= 18:
+            hour = 24  # 晚上十二點: midnight at the end of that day
+        elif meridiem == "pm" and hour < 12:
             hour += 12
         elif meridiem == "am" and hour == 12:
             hour = 0
@@ -817,19 +824,22 @@ def _datetime_group(group: list[_DtAtom], now: datetime) -> tuple[datetime, str]
         elif meridiem is None and 1 <= hour <= 7:
             # "三點" at a service desk means the afternoon.
             hour += 12
-        if hour == 24:
-            hour = 0
         grain = "minute" if minute else "hour"
     elif part_info is not None:
         hour, minute, grain = part_info[0], 0, "part_of_day"
     else:
         hour, minute, grain = 0, 0, "day"
+    if hour == 24:
+        hour, extra = 0, timedelta(days=1)
+    else:
+        extra = timedelta()
     if day is None:
         day = today
         candidate = datetime(day.year, day.month, day.day, hour, minute, tzinfo=now.tzinfo)
-        if candidate <= now:
+        if candidate + extra <= now:
             day = today + timedelta(days=1)
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=now.tzinfo), grain
+    when = datetime(day.year, day.month, day.day, hour, minute, tzinfo=now.tzinfo) + extra
+    return when, grain
 
 
 def _datetimes(norm: str, now: datetime) -> list[_Candidate]:

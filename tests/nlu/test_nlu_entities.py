@@ -108,6 +108,8 @@ def test_phone_region_and_invalid() -> None:
             "unit 12B",
         ),
         ("第三座", {"block": "3", "unit": None, "floor": None, "room": None}, "第三座"),
+        ("A棟5樓之2", {"block": "A", "unit": None, "floor": "5", "room": "2"}, "A棟5樓之2"),
+        ("住3-2-1502", {"block": "3", "unit": "2", "floor": "15", "room": "1502"}, "3-2-1502"),
     ],
 )
 def test_units(text: str, value: dict[str, Any], surface: str) -> None:
@@ -147,6 +149,7 @@ def test_unit_format_roundtrip_and_key() -> None:
         ("RMB 200", 200.0, "CNY", "RMB 200"),
         ("NT$500", 500.0, "TWD", "NT$500"),
         ("三百块", 300.0, "CNY", "三百块"),
+        ("被扣了两次，880元", 880.0, None, "880元"),
     ],
 )
 def test_amounts(text: str, value: float, currency: str | None, surface: str) -> None:
@@ -168,6 +171,8 @@ def test_amounts(text: str, value: float, currency: str | None, surface: str) ->
         ("下星期五", "2026-12-04T00:00:00+08:00", "day", "下星期五"),
         ("next monday 10am", "2026-11-30T10:00:00+08:00", "hour", "next monday 10am"),
         ("今晚8點", "2026-11-27T20:00:00+08:00", "hour", "今晚8點"),
+        ("晚上十二點", "2026-11-28T00:00:00+08:00", "hour", "晚上十二點"),
+        ("no power since this morning", "2026-11-27T09:00:00+08:00", "part_of_day", "this morning"),
     ],
 )
 def test_datetimes(text: str, iso: str, grain: str, surface: str) -> None:
@@ -216,7 +221,22 @@ def test_lookups_longest_match_and_several_entities() -> None:
     assert not extract_entities("shoplifting", now=NOW, lookups=lookups)
 
 
-@pytest.mark.parametrize("text", ["快一點啦", "我的order幾時到", "有幾個人", "ok", "", "三"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "快一點啦",
+        "我的order幾時到",
+        "有幾個人",
+        "ok",
+        "",
+        "三",
+        "the drain is blocked",
+        "the blocks are dirty",
+        "block my car",
+        "a flat on the floor",
+        "building in progress",
+    ],
+)
 def test_no_false_entities(text: str) -> None:
     assert extract_entities(text, now=NOW) == []
 
@@ -228,3 +248,36 @@ def test_several_entities_sorted_with_raw_spans() -> None:
     assert entities[0]["value"] == "SO88412" and span(text, entities[0]) == "ＳＯ８８４１２"
     for entity in entities:
         assert 0 <= entity["start"] < entity["end"] <= len(text)
+
+
+def test_annotated_examples_in_the_data_are_found() -> None:
+    """Inline annotations in dialogues/ and the test file are found (same type, overlapping)."""
+    import yaml
+    from nlu_helpers import ROOT
+
+    from bot.nlu.data import _example_lines, annotated_entities
+
+    ours = {"unit", "order_id", "phone", "datetime", "amount", "email"}
+    files = [*sorted((ROOT / "dialogues").rglob("*.yml")), ROOT / "tests/nlu/test_messages.yml"]
+    total, found, missed = 0, 0, []
+    for path in files:
+        content = yaml.safe_load(path.read_text("utf-8"))
+        if not isinstance(content, dict):
+            continue
+        for item in content.get("nlu") or []:
+            for line in _example_lines(item.get("examples")) if "intent" in item else []:
+                text, expected = annotated_entities(line)
+                got = extract_entities(text, now=NOW)
+                for entity in (e for e in expected if e["entity"] in ours):
+                    total += 1
+                    if any(
+                        g["entity"] == entity["entity"]
+                        and g["start"] < entity["end"]
+                        and entity["start"] < g["end"]
+                        for g in got
+                    ):
+                        found += 1
+                    else:
+                        missed.append((entity["value"], text))
+    assert total >= 20
+    assert found / total >= 0.95, missed
