@@ -37,6 +37,7 @@ class PostKind(enum.StrEnum):
     RELAY_COPY = "relay_copy"  # a customer's photo/document, copied from the private chat
     CARD = "card"  # the escalation card with its buttons
     NOTICE = "notice"  # anything else the bot says in the group
+    TOPIC = "topic"  # a topic created (recorded as sent: it uses the group's budget too)
 
 
 class Agent(Base):

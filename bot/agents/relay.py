@@ -258,11 +258,14 @@ class GroupRelay:
     # ------------------------------------------------------------------ sending
 
     async def _send(self, chat_id: int, post: _Post, now: datetime, budget: int) -> int:
-        """Send one post; returns how many messages it used (2 after recreating a topic)."""
+        """Send one post if the budget allows; returns how many messages it used (creating a
+        topic counts as one: Telegram posts a service message for it)."""
         used = 0
         topic = post.topic
         if topic is not None and topic.thread_id is None:
-            await self._create_topic(topic, now)
+            used += await self._create_topic(topic, now)
+            if budget - used <= 0:
+                return used
         elif topic is not None and (topic.data or {}).get("reopen"):
             await self._reopen_topic(topic)
         try:
@@ -272,8 +275,8 @@ class GroupRelay:
                 log.warning(
                     "topic %s of escalation %s is gone: recreating it", topic.thread_id, topic.id
                 )
-                await self._create_topic(topic, now, recreated=True)
-                if post.first.kind != PostKind.CARD:
+                used += await self._create_topic(topic, now, recreated=True)
+                if post.first.kind != PostKind.CARD and budget - used > 0:
                     used += await self._repost_card(chat_id, topic, now)
                 if budget - used <= 0:
                     return used
@@ -397,7 +400,8 @@ class GroupRelay:
 
     async def _create_topic(
         self, topic: AgentTopic, now: datetime, *, recreated: bool = False
-    ) -> None:
+    ) -> int:
+        """Create the topic in Telegram and map it; returns the messages used (1)."""
         try:
             created = await self.bot.create_forum_topic(topic.group_chat_id, topic.name)
         except Forbidden as exc:
@@ -422,10 +426,17 @@ class GroupRelay:
                     data=data,
                 )
             )
+            # Counted in the group's budget like any post.
+            row = self.takeover.post(session, topic, PostKind.TOPIC, now=now, text=topic.name)
+            row.sent_at = now
+            row.attempts = 1
+            await session.flush()
+            row.post_id = row.id
         topic.thread_id = created.message_thread_id
         topic.card_message_id = None
         topic.topic_closed = False
         topic.data = data
+        return 1
 
     async def _reopen_topic(self, topic: AgentTopic) -> None:
         assert topic.thread_id is not None

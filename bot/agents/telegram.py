@@ -120,10 +120,10 @@ class AgentDesk:
         now: datetime = turn.now
         events: list[dict[str, Any]] = turn.events
         topic = await self.takeover.open_topic(session, conversation.id)
-        if topic is not None and conversation.owner == Owner.BOT:
-            if any(e.get("event") == "resume" for e in events):
-                await self.takeover.cancel(session, topic, now)
-                self.relay.wake()
+        left_queue = any(e.get("event") == "resume" for e in events)
+        if topic is not None and conversation.owner == Owner.BOT and left_queue:
+            await self.takeover.cancel(session, topic, now)
+            self.relay.wake()
             return
         reason, ticket = await self._trigger(session, conversation, events, now)
         if reason is not None and (topic is None or topic.state == TopicState.QUEUED):
@@ -139,11 +139,10 @@ class AgentDesk:
             sender = contact.display_name or f"#{conversation.chat_id}"
             await self.takeover.relay_customer_message(session, topic, turn.inbound, sender, now)
             self.relay.wake()
-        elif reason is None and conversation.owner == Owner.QUEUE and topic is None:
-            # Queued without a topic (e.g. groups were configured later): escalate now.
-            if any(e.get("event") == "pause" for e in events):
-                return
+        elif topic is None and conversation.owner == Owner.QUEUE:
+            # Queued without a topic (e.g. the groups were configured later): escalate now.
             await self.takeover.escalate(session, conversation, reason="human", now=now)
+            await self._remember_notices(session, conversation.id, now)
             self.relay.wake()
 
     async def _trigger(
@@ -154,11 +153,14 @@ class AgentDesk:
         now: datetime,
     ) -> tuple[str | None, Ticket | None]:
         cfg = self.settings.agents
+        escalated = select(AgentTopic.ticket_id).where(AgentTopic.ticket_id.is_not(None))
         opened = list(
             (
                 await session.execute(
                     select(Ticket).where(
-                        Ticket.conversation_id == conversation.id, Ticket.created_at >= now
+                        Ticket.conversation_id == conversation.id,
+                        Ticket.created_at >= now,
+                        Ticket.id.not_in(escalated),  # a ticket is escalated once
                     )
                 )
             ).scalars()
@@ -194,6 +196,7 @@ class AgentDesk:
                             Ticket.survey_score.is_not(None),
                             Ticket.survey_score <= cfg.escalate_survey_score,
                             Ticket.updated_at >= now,
+                            Ticket.id.not_in(escalated.where(AgentTopic.state.in_(OPEN_STATES))),
                         )
                     )
                 )
@@ -459,8 +462,9 @@ class AgentDesk:
             await self.takeover.first_response(session, topic, now)
             chat_id = conversation.chat_id
             channel = conversation.channel
+        await self.deliver_to_customer(outs)
         if document is not None and channel == "telegram":
-            # Documents are copied as they are; the stored row keeps the record.
+            # Documents are copied as they are; the stored row above keeps the record.
             try:
                 await self.bot.copy_message(
                     chat_id, from_chat_id=message.chat.id, message_id=message.message_id
@@ -469,7 +473,6 @@ class AgentDesk:
                 log.warning(
                     "document for conversation %s not copied: %s", topic.conversation_id, exc
                 )
-        await self.deliver_to_customer(outs)
 
     async def _command(
         self, message: Message, agent: Agent, topic: AgentTopic | None, thread_id: int | None

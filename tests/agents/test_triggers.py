@@ -75,7 +75,7 @@ async def test_two_misunderstandings_escalate_when_configured(
         customer = fake_api.user(532, "Bo", language_code="en")
         await harness.say(customer, "something about my flat")
         assert (await harness.conversation(customer.id)).owner == Owner.BOT
-        await harness.say(customer, "question about the lift")
+        await harness.say(customer, "regarding my place")
         assert (await harness.conversation(customer.id)).owner == Owner.QUEUE
         [topic] = await harness.topics()
         assert topic.reason == "fallback" and topic.state == TopicState.QUEUED
@@ -87,7 +87,7 @@ async def test_two_misunderstandings_escalate_when_configured(
 async def test_without_the_setting_a_person_is_only_offered(harness: Harness) -> None:
     customer = harness.api.user(533, "Cy", language_code="en")
     await harness.say(customer, "something about my flat")
-    await harness.say(customer, "question about the lift")
+    await harness.say(customer, "regarding my place")
     assert (await harness.conversation(customer.id)).owner == Owner.BOT
     assert await harness.topics() == []
 
