@@ -354,14 +354,14 @@ class FollowupWorker:
         async with self.db.write() as session:
             rows = await self._lock_ours(session, ids)
             done = await self._run_rows(session, rows, now, savepoints=savepoints)
-            await self._mark_done(session, done, now)
+            await self._mark_done(session, done, max(now, self.clock.now()))
 
     async def _process_one_sqlite(self, followup_id: int, now: datetime) -> None:
         try:
             async with self.db.write() as session:
                 rows = await self._lock_ours(session, [followup_id])
                 done = await self._run_rows(session, rows, now, savepoints=False)
-                await self._mark_done(session, done, now)
+                await self._mark_done(session, done, max(now, self.clock.now()))
         except Exception as exc:
             cause = exc.__cause__ if isinstance(exc, _HandlerFailed) and exc.__cause__ else exc
             if not isinstance(cause, RetryLater):
