@@ -400,3 +400,39 @@ async def test_queue_mine_assign_and_only_the_holder_talks(harness: Harness) -> 
         )
     assert [o["owner"] for o in owners] == ["agent", "agent"]
     assert first_id == one.id and two.state == TopicState.QUEUED
+
+
+@pytest.mark.postgres
+async def test_two_processes_relay_each_post_once(
+    fake_api: FakeBotAPI, tmp_path: Path, postgres_server: str, clock: FrozenClock, interpreter: Any
+) -> None:
+    """Two workers (separate pools, separate relays) on one PostgreSQL database: the advisory
+    lock lets one relay at a time, so no post goes out twice."""
+    from tests.conftest import create_pg_database, drop_pg_database
+
+    url = create_pg_database(postgres_server)
+    Database(url).upgrade()
+    one = Harness(fake_api, agent_settings(fake_api, tmp_path, url), clock, interpreter)
+    two = Harness(fake_api, agent_settings(fake_api, tmp_path, url), clock, interpreter)
+    await one.start()
+    await two.start()
+    try:
+        customers = [fake_api.user(700 + i, f"P{i}", language_code="en") for i in range(6)]
+        for customer in customers:
+            await one.say(customer, "/agent")
+        for n in range(30):
+            await one.feed(fake_api.text_update(customers[n % 6], f"burst {n:02d}"))
+        for _ in range(40):
+            clock.advance(seconds=2)
+            await asyncio.gather(one.desk.relay.run_once(), two.desk.relay.run_once())
+        posts = await one.posts()
+        assert all(p.sent_at is not None for p in posts)
+        assert len(fake_api.calls_to("createForumTopic")) == 6
+        relayed = [c for c in fake_api.sent(GROUP) if "reply_markup" not in c.params]  # not cards
+        body = "\n".join(str(c.params.get("text")) for c in relayed)
+        counts = {n: body.count(f"burst {n:02d}") for n in range(30)}
+        assert set(counts.values()) == {1}, counts
+    finally:
+        await one.close()
+        await two.close()
+        drop_pg_database(postgres_server, url)
