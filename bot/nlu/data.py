@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 # Bump when features or training change so that existing models count as stale.
-FEATURE_VERSION = "kefu-nlu-4"
+FEATURE_VERSION = "kefu-nlu-5"
 
 # libyaml's safe loader is ~10x faster than the pure-Python one; data loads at every start.
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

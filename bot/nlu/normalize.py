@@ -118,8 +118,25 @@ def classifier_text(text: str, max_chars: int) -> str:
     return fold_for_features(normalize(text[: max_chars * 2])[:max_chars])
 
 
+def _punctuation_table() -> dict[int, str | None]:
+    ranges = (range(0x20, 0x2E80), range(0x3000, 0x3040), range(0xFE30, 0xFF70))
+    table: dict[int, str | None] = {
+        code: " "
+        for r in ranges
+        for code in r
+        if unicodedata.category(chr(code)).startswith("P") and chr(code) not in "#%@&"
+    }
+    for apostrophe in "'\u2019\u02bc":
+        table[ord(apostrophe)] = None  # don't -> dont, one token
+    return table
+
+
+_PUNCTUATION = _punctuation_table()
+
+
 def fold_for_features(norm: str) -> str:
     """Collapse repeats (好好好好→好好), fold digits to 0, space CJK/Latin runs apart."""
+    norm = norm.translate(_PUNCTUATION)  # "broken." is the word "broken"
     norm = _REPEATS.sub(r"\1\1", norm)
     norm = _DIGITS.sub("0", norm)
     norm = _BOUNDARY.sub(" ", norm)
