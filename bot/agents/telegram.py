@@ -96,12 +96,33 @@ class AgentDesk:
             observers.append(self.observe)
 
     async def start(self) -> None:
-        """Start relaying to the groups and delivering queued customer notices."""
+        """Check the groups, start relaying to them and delivering queued customer notices."""
+        await self.check_groups()
         self._stop.clear()
         self._tasks = [
             asyncio.create_task(self.relay.run_forever(self._stop), name="agents-relay"),
             asyncio.create_task(self._pump_forever(), name="agents-customer-pump"),
         ]
+
+    async def check_groups(self) -> list[str]:
+        """Warn (and return why) when a group is not a forum or the bot cannot manage topics."""
+        problems: list[str] = []
+        for group in self.settings.agents.all_groups():
+            try:
+                chat = await self.bot.get_chat(group.chat_id)
+                if not chat.is_forum:
+                    problems.append(f"agents group {group.name} ({group.chat_id}) has no topics")
+                member = await self.bot.get_chat_member(group.chat_id, self.bot.id)
+                if not getattr(member, "can_manage_topics", False):
+                    problems.append(
+                        f"the bot is not an admin with 'Manage topics' in agents group "
+                        f"{group.name} ({group.chat_id})"
+                    )
+            except Exception as exc:  # a start-up check: never stop the bot for it
+                problems.append(f"agents group {group.name} ({group.chat_id}): {exc!r}")
+        for problem in problems:
+            log.warning("%s", problem)
+        return problems
 
     async def stop(self) -> None:
         """Stop the background tasks."""

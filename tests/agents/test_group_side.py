@@ -436,3 +436,29 @@ async def test_two_processes_relay_each_post_once(
         await one.close()
         await two.close()
         drop_pg_database(postgres_server, url)
+
+
+async def test_group_check_warns_when_the_bot_cannot_manage_topics(harness: Harness) -> None:
+    api = harness.api
+    rights: dict[str, Any] = {"can_manage_topics": True}
+
+    def get_chat(params: dict[str, Any], files: dict[str, Any]) -> Any:
+        return api.chats[int(params["chat_id"])] | {"accent_color_id": 0, "max_reaction_count": 11}
+
+    def get_chat_member(params: dict[str, Any], files: dict[str, Any]) -> Any:
+        member = {"status": "administrator", "user": api.bot_user.to_dict(),
+                  "can_be_edited": False, "is_anonymous": False, "can_manage_chat": True,
+                  "can_delete_messages": True, "can_manage_video_chats": False,
+                  "can_restrict_members": False, "can_promote_members": False,
+                  "can_change_info": False, "can_invite_users": True,
+                  "can_post_stories": False, "can_edit_stories": False,
+                  "can_delete_stories": False}  # fmt: skip
+        return member | rights
+
+    # Telegram methods the fake server does not offer yet (getChat, getChatMember).
+    api._m_getchat = get_chat  # type: ignore[attr-defined]
+    api._m_getchatmember = get_chat_member  # type: ignore[attr-defined]
+    assert await harness.desk.check_groups() == []
+    rights["can_manage_topics"] = False
+    [problem] = await harness.desk.check_groups()
+    assert "Manage topics" in problem
