@@ -121,6 +121,7 @@ def test_model_files_and_hash(nlu_settings: Settings, interpreter: Interpreter) 
     meta = json.loads(models[0].with_suffix(".json").read_text("utf-8"))
     assert meta["data_sha256"].startswith(interpreter.model_hash)
     assert len(meta["model_sha256"]) == 64
+    assert meta["response_keys"] == ["inquiry/office_hours", "inquiry/pets"]
 
 
 def test_missing_model_without_auto_train(fixture_data_dir: Path, tmp_path: Path) -> None:
