@@ -42,6 +42,7 @@ WINDOW = timedelta(seconds=60)
 MAX_POST_CHARS = 3800  # Telegram allows 4096; leave room for the header
 _LOCK_KEY = 0x6B6566750006  # "kefu" + issue 6: one relaying process at a time on PostgreSQL
 _RETRY_SOON = timedelta(seconds=2)
+_MAX_BACKOFF = timedelta(minutes=5)
 
 
 def thread_missing(exc: TelegramError) -> bool:
@@ -100,14 +101,20 @@ class GroupRelay:
         self.poll = cfg.relay_poll
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._backoff: dict[int, tuple[int, datetime]] = {}
 
     def wake(self) -> None:
-        """New rows may be waiting (called after a transaction that wrote some commits)."""
-        self._wake.set()
+        """New rows may be waiting: run a round soon (callers are usually still inside the
+        transaction that wrote them, so the round waits a moment for the commit)."""
+        try:
+            asyncio.get_running_loop().call_later(0.05, self._wake.set)
+        except RuntimeError:
+            self._wake.set()
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Relay until ``stop`` is set; errors are logged and retried."""
         while not stop.is_set():
+            self._wake.clear()  # rows written while this round runs wake the next one
             try:
                 next_at = await self.run_once()
             except Exception:
@@ -116,7 +123,6 @@ class GroupRelay:
             wait = self.poll.total_seconds()
             if next_at is not None:
                 wait = min(wait, max((next_at - self.clock.now()).total_seconds(), 0.05))
-            self._wake.clear()
             waiter = asyncio.ensure_future(self._wake.wait())
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait({waiter, stopper}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
@@ -234,11 +240,14 @@ class GroupRelay:
     async def _relay_group(
         self, chat_id: int, rows: list[GroupPost], topics: dict[int, AgentTopic], now: datetime
     ) -> datetime | None:
+        failures, until = self._backoff.get(chat_id, (0, now))
+        if now < until:
+            return until
         posts, held = self._plan(rows, topics, now)
         sent, oldest = await self._sent_in_window(chat_id, now)
         budget = self.per_minute - sent
         wake: list[datetime] = [held] if held is not None else []
-        for index, post in enumerate(posts):
+        for post in posts:
             if budget <= 0:
                 base = oldest or now
                 wake.append(max(base + WINDOW, now + timedelta(milliseconds=100)))
@@ -246,13 +255,16 @@ class GroupRelay:
             try:
                 budget -= await self._send(chat_id, post, now, budget)
             except _StopGroup as exc:
-                log.warning("group %s: %s; retrying soon", chat_id, exc)
-                wake.append(now + _RETRY_SOON)
+                # Back off (2 s, 4 s, ... 5 min) so a group the bot cannot post to is not hammered.
+                failures += 1
+                delay = min(_RETRY_SOON * 2 ** (failures - 1), _MAX_BACKOFF)
+                self._backoff[chat_id] = (failures, now + delay)
+                log.warning("group %s: %s; retrying in %ss", chat_id, exc, delay.total_seconds())
+                wake.append(now + delay)
                 break
+            self._backoff.pop(chat_id, None)
             if oldest is None:
                 oldest = now
-            if index == len(posts) - 1:
-                break
         return min(wake) if wake else None
 
     # ------------------------------------------------------------------ sending

@@ -462,3 +462,20 @@ async def test_group_check_warns_when_the_bot_cannot_manage_topics(harness: Harn
     rights["can_manage_topics"] = False
     [problem] = await harness.desk.check_groups()
     assert "Manage topics" in problem
+
+
+async def test_a_group_refusing_posts_is_retried_with_backoff(harness: Harness) -> None:
+    api = harness.api
+    api.fail("createForumTopic", 400, times=3,
+             description="Bad Request: not enough rights to create a topic")  # fmt: skip
+    customer = api.user(550, "Chow", language_code="en")
+    await harness.say(customer, "/agent")
+    tries = []
+    for _ in range(20):  # 20 s of the relay running every second
+        await harness.relay()
+        tries.append(len(api.calls_to("createForumTopic")))
+        harness.clock.advance(seconds=1)
+    assert tries[0] == 1 and tries[1] == 1  # not hammered: 2 s, 4 s, 8 s apart
+    assert tries[-1] == 4  # the fourth try succeeded
+    [topic] = await harness.topics()
+    assert topic.thread_id is not None and len(harness.group_calls(topic.thread_id)) == 1
