@@ -33,7 +33,7 @@ def _settings(config: Path | None) -> Settings:
         raise typer.Exit(2) from None
 
 
-def train_command(config: Path | None = None) -> None:
+def train_command(config: ConfigOption = None) -> None:
     """Train the NLU model from ``dialogues/`` and write it under ``models/``."""
     from bot.nlu.interpreter import ModelError, train
 
@@ -125,11 +125,7 @@ def eval_command(
 def _standalone() -> typer.Typer:
     app = typer.Typer(no_args_is_help=True)
 
-    @app.command("train")
-    def _train(config: ConfigOption = None) -> None:
-        """Train the NLU model."""
-        train_command(config)
-
+    app.command("train")(train_command)
     app.command("parse")(parse_command)
     app.command("eval")(eval_command)
     return app
