@@ -615,8 +615,14 @@ _DT_ATOMS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
     (
+        "weekend",
+        re.compile(r"(?:(?:(下|这|今|本)个?)?周末)|(?<![a-z])(?:(this|next)\s+)?weekend(?![a-z])"),
+    ),
+    (
         "date_zh",
-        re.compile(rf"(\d{{1,2}}|{_CN_SMALL})\s?月\s?(\d{{1,2}}|{_CN_SMALL})\s?(?:日|号)?"),
+        re.compile(
+            rf"(?:(20\d\d)\s?年\s?)?(\d{{1,2}}|{_CN_SMALL})\s?月\s?(\d{{1,2}}|{_CN_SMALL})\s?(?:日|号)?"
+        ),
     ),
     (
         "day_zh",
@@ -653,6 +659,7 @@ _DT_SLOTS = {
     "rel": ("day",),
     "weekday_zh": ("day",),
     "weekday_en": ("day",),
+    "weekend": ("day",),
     "date_zh": ("day",),
     "day_zh": ("day",),
     "date_iso": ("day",),
@@ -711,6 +718,12 @@ def _resolve_day(atom: _DtAtom, today: date) -> tuple[date, str | None] | None:
         if prefix in ("这", "今", "本"):
             return monday + timedelta(days=target), None
         return today + timedelta(days=(target - today.weekday()) % 7), None
+    if kind == "weekend":
+        prefix = m.group(1) or m.group(2)
+        saturday = today - timedelta(days=today.weekday()) + timedelta(days=5)
+        if prefix in ("下", "next"):
+            return saturday + timedelta(days=7), None
+        return (today if today.weekday() == 6 else saturday), None
     if kind == "weekday_en":
         word = m.group(2)
         prefix = m.group(1)
@@ -726,7 +739,9 @@ def _resolve_day(atom: _DtAtom, today: date) -> tuple[date, str | None] | None:
     day: int | None
     explicit_year = False
     if kind == "date_zh":
-        month, day = _int(m.group(1)), _int(m.group(2))
+        month, day = _int(m.group(2)), _int(m.group(3))
+        if m.group(1):
+            year, explicit_year = int(m.group(1)), True
     elif kind == "day_zh":
         month, day = today.month, _int(m.group(1))
         if day is not None and day < today.day:
@@ -795,7 +810,7 @@ def _datetime_group(group: list[_DtAtom], now: datetime) -> tuple[datetime, str]
     part: str | None = None
     time: tuple[int, int, str | None] | None = None
     for atom in group:
-        if atom.kind in ("daypart", "rel") or atom.kind.startswith(("weekday", "date", "day_")):
+        if atom.kind in ("daypart", "rel") or atom.kind.startswith(("week", "date", "day_")):
             resolved = _resolve_day(atom, today)
             if resolved is None:
                 return None

@@ -172,6 +172,15 @@ def test_amounts(text: str, value: float, currency: str | None, surface: str) ->
         ("next monday 10am", "2026-11-30T10:00:00+08:00", "hour", "next monday 10am"),
         ("今晚8點", "2026-11-27T20:00:00+08:00", "hour", "今晚8點"),
         ("晚上十二點", "2026-11-28T00:00:00+08:00", "hour", "晚上十二點"),
+        ("2027年1月3號", "2027-01-03T00:00:00+08:00", "day", "2027年1月3號"),
+        ("個週末得唔得", "2026-11-28T00:00:00+08:00", "day", "週末"),
+        ("下個週末", "2026-12-05T00:00:00+08:00", "day", "下個週末"),
+        (
+            "next weekend morning",
+            "2026-12-05T09:00:00+08:00",
+            "part_of_day",
+            "next weekend morning",
+        ),
         ("no power since this morning", "2026-11-27T09:00:00+08:00", "part_of_day", "this morning"),
     ],
 )
