@@ -244,6 +244,8 @@ def test_lookups_longest_match_and_several_entities() -> None:
         "block my car",
         "a flat on the floor",
         "building in progress",
+        "8號風球會唔會開",
+        "2號閘",
     ],
 )
 def test_no_false_entities(text: str) -> None:
