@@ -1,9 +1,10 @@
 """YAML conversation transcripts (tests/conversations/*.yml), played through the real engine.
 
-Each step is ``user: TEXT`` (or ``press: BUTTON TITLE`` / ``press: N``, ``restart: true``,
-``advance: 2h``) with expectations on Kefu's replies (``bot`` fragments that must appear,
-``bot_not`` fragments that must not, ``buttons`` titles that must be offered). ``expect`` checks
-the tickets and the conversation at the end.
+Each step is ``user: TEXT`` (or ``press: BUTTON TITLE`` / ``press: N`` / ``press: [TITLE, ...]``
+for the first of several titles that is offered, ``restart: true``, ``advance: 2h``) with
+expectations on Kefu's replies (``bot`` fragments that must appear, ``bot_not`` fragments that
+must not, ``bot_any`` fragments of which one must, ``buttons`` titles that must be offered).
+``expect`` checks the tickets and the conversation at the end.
 
 A step may say ``as: USER`` to speak as another user (a second resident in the same transcript);
 later steps without ``as`` go back to the transcript's ``user``. ``expect.conversations`` checks
@@ -91,7 +92,9 @@ class Player:
         if isinstance(which, int):
             button = self.buttons[which - 1]
         else:
-            matches = [b for b in self.buttons if b.title == which]
+            # A list names alternatives: the first one offered is pressed.
+            wanted = which if isinstance(which, list) else [which]
+            matches = [b for w in wanted for b in self.buttons if b.title == w]
             assert matches, f"no button {which!r} in {[b.title for b in self.buttons]}"
             button = matches[0]
         return button.title, button.payload
@@ -167,6 +170,9 @@ def _check(
         assert fragment in text, f"{where}: expected {fragment!r} in replies:\n{log}"
     for fragment in _as_list(step.get("bot_not")):
         assert fragment not in text, f"{where}: did not expect {fragment!r} in replies:\n{log}"
+    if "bot_any" in step:
+        fragments = _as_list(step["bot_any"])
+        assert any(f in text for f in fragments), f"{where}: none of {fragments} in:\n{log}"
     for title in _as_list(step.get("buttons")):
         assert title in titles, f"{where}: expected button {title!r}, got {titles}\n{log}"
     if "replies" in step:
