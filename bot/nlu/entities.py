@@ -297,7 +297,7 @@ _UNIT_ATOMS: list[tuple[str, re.Pattern[str]]] = [
     ("floor", re.compile(r"(?<![a-z0-9])(\d{1,3}|g)\s?/\s?f(?![a-z])")),
     ("floor", re.compile(r"(?<![a-z0-9])(\d{1,3})(?:st|nd|rd|th)?\s?(?:floor|fl)(?![a-z])")),
     ("floor", re.compile(r"(?<![a-z])(?:floor|level)\s?(\d{1,3})(?![\d])")),
-    ("room", re.compile(r"(?<![\d])([a-z]?\d{1,5}[a-z]?|[a-z])\s?(?:室|号房|房|号铺|铺)")),
+    ("room", re.compile(r"(?<![\d])([a-z]?\d{1,5}[a-z]?|[a-z])\s?(?:室|号房|房|号铺|铺|号单位)")),
     (
         "room",
         re.compile(r"(?<![a-z])(?:flat|room|rm|apt|apartment|suite)\.?\s?#?\s?" + _EN_VALUE),

@@ -110,6 +110,11 @@ def test_phone_region_and_invalid() -> None:
         ("第三座", {"block": "3", "unit": None, "floor": None, "room": None}, "第三座"),
         ("A棟5樓之2", {"block": "A", "unit": None, "floor": "5", "room": "2"}, "A棟5樓之2"),
         ("住3-2-1502", {"block": "3", "unit": "2", "floor": "15", "room": "1502"}, "3-2-1502"),
+        (
+            "B座8樓3號單位漏水",
+            {"block": "B", "unit": None, "floor": "8", "room": "3"},
+            "B座8樓3號單位",
+        ),
     ],
 )
 def test_units(text: str, value: dict[str, Any], surface: str) -> None:
