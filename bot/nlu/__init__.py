@@ -2,10 +2,28 @@
 
 Public API (other packages code against this)::
 
-    interpreter = load_interpreter(settings)          # trains if needed and allowed
+    interpreter = load_interpreter(settings)           # trains first if needed and allowed
     result = interpreter.parse("部電梯壞咗", now=clock.now())
-    train(settings)                                    # `kefu train`
-    detect_language("我的order幾時到")                 # "zh-Hant"
+    train(settings)                                     # `kefu train`
+    detect_language("我的order幾時到")                  # "zh-Hant"
+
+``parse`` returns Rasa's parse format plus ``language`` and never raises::
+
+    {"text": ..., "intent": {"name": "repair", "confidence": 0.97},
+     "intent_ranking": [... up to 10 real candidates ...],
+     "entities": [{"entity": "unit", "value": {...}, "start": 0, "end": 10,
+                   "extractor": "KefuUnitExtractor"}, ...],
+     "language": "zh-Hant" | "zh-Hans" | "en" | None,
+     "response_selector": {"inquiry": {"response": {"intent_response_key": "inquiry/pets"|None,
+                                                    "utter_action": ..., "confidence": ...},
+                                       "ranking": [... top 5 FAQ keys ...]}}}
+
+``intent.name`` is ``nlu_fallback`` when the top candidate is below ``nlu.threshold`` or within
+``nlu.margin`` of the second (ask which of the two was meant), and ``out_of_scope`` below
+``nlu.oos_threshold`` or when nothing in the message is known. ``intent_response_key`` is None
+when no FAQ topic is confident (below ``nlu.faq_threshold``, or a general question).
+Entity helpers (``parse_unit``, ``format_unit``, ``unit_key``, ``parse_phone``,
+``parse_datetime``, ``extract_entities``) live in :mod:`bot.nlu.entities`.
 """
 
 from bot.nlu.interpreter import (
