@@ -42,7 +42,7 @@ from bot.channels.telegram.channel import RETRYABLE, RetryLater
 from bot.clock import Clock
 from bot.config import Settings
 from bot.followups.models import Followup
-from bot.store.db import Database
+from bot.store.db import Database, StoreUnavailable
 from bot.store.models import (
     Contact,
     Conversation,
@@ -135,7 +135,23 @@ class AgentDesk:
     # ------------------------------------------------------------------ engine observer
 
     async def observe(self, turn: Any) -> None:
-        """Called at the end of every user turn, inside its transaction."""
+        """Called at the end of every user turn, inside its transaction.
+
+        A failure here is logged and undone (a savepoint on PostgreSQL) without failing the
+        customer's turn.
+        """
+        try:
+            if self.db.is_sqlite:
+                await self._observe(turn)
+            else:
+                async with turn.session.begin_nested():
+                    await self._observe(turn)
+        except StoreUnavailable:
+            raise
+        except Exception:
+            log.exception("takeover: turn of conversation %s not observed", turn.conversation.id)
+
+    async def _observe(self, turn: Any) -> None:
         session: AsyncSession = turn.session
         conversation: Conversation = turn.conversation
         now: datetime = turn.now
