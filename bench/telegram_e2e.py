@@ -66,6 +66,7 @@ class Result:
     seconds: float
     latencies: list[float]
     missing: int
+    breakdown: str = ""
 
     @property
     def rate(self) -> float:
@@ -82,7 +83,47 @@ class Result:
             f"{self.name:<28} {self.messages:>6} msgs {self.rate:>8.1f} msg/s "
             f"p50 {self.pct(0.5):>7.1f} ms  p99 {self.pct(0.99):>7.1f} ms"
             + (f"  MISSING {self.missing}" if self.missing else "")
+            + (f"\n{'':<30}{self.breakdown}" if self.breakdown else "")
         )
+
+
+class TimedEngine:
+    """Delegates to the engine and adds up the time spent in it (where the time goes)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.spent: dict[str, list[float]] = {"handle": [], "mark_sent": []}
+
+    async def handle(self, message: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return await self.engine.handle(message)
+        finally:
+            self.spent["handle"].append(time.perf_counter() - started)
+
+    async def mark_sent(self, outbound_id: int, channel_message_id: str | None = None) -> None:
+        started = time.perf_counter()
+        try:
+            await self.engine.mark_sent(outbound_id, channel_message_id)
+        finally:
+            self.spent["mark_sent"].append(time.perf_counter() - started)
+
+    async def mark_unreachable(self, channel: str, chat_id: str) -> None:
+        await self.engine.mark_unreachable(channel, chat_id)
+
+    async def unsent(self, channel: str, *, limit: int = 500) -> Any:
+        return await self.engine.unsent(channel, limit=limit)
+
+    def reset(self) -> None:
+        for values in self.spent.values():
+            values.clear()
+
+    def summary(self) -> str:
+        parts = []
+        for name, values in self.spent.items():
+            if values:
+                parts.append(f"{name} mean {1000 * sum(values) / len(values):.1f} ms")
+        return "of which engine." + ", engine.".join(parts) + " (wall time, waits included)"
 
 
 class Load:
@@ -198,13 +239,15 @@ async def run_kefu(
         settings = kefu_settings(api, db_url, Path(tmp))
         app = build_app(settings)
         try:
-            async with TelegramBot(settings, app.engine, token=api.token, db=app.db):
+            timed = TimedEngine(app.engine)
+            async with TelegramBot(settings, timed, token=api.token, db=app.db):
                 load = Load(api, users, 20_000)
                 # Warm-up (first NLU call, connection pools), not measured.
                 for user in load.users[:5]:
                     load.inject(user, "hello")
                 await api.until(lambda: all(api.sent_count(u.id) for u in load.users[:5]), 60)
                 load.sent.clear()
+                timed.reset()
                 if rate:
                     result = await load.open_loop(rate, seconds)
                 else:
@@ -212,6 +255,7 @@ async def run_kefu(
         finally:
             await app.close()
         result.name = name
+        result.breakdown = timed.summary()
         return result
 
 

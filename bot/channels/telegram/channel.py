@@ -459,7 +459,6 @@ class TelegramChannel:
             await self._answer(query.id)
             return
         chat_id = message.chat.id
-        language = await self._language(chat_id, query.from_user.language_code)
         accessible = isinstance(message, Message)
         buttons = (
             flat(message.reply_markup.inline_keyboard)
@@ -473,6 +472,7 @@ class TelegramChannel:
         if data is not None and data.startswith(KEY_PREFIX):
             payload = await self._payload_for_key(chat_id, message.message_id, data)
         if payload is None or (accessible and match is None) or pressed in self._pressed:
+            language = await self._language(chat_id, query.from_user.language_code)
             await self._answer(query.id, self.texts.text("utter_telegram_button_expired", language))
             return
         self._pressed.add(pressed)
