@@ -8,7 +8,9 @@ import unicodedata
 from bot.nlu.normalize import CJK_CLASS, to_simplified, to_traditional
 
 # Cantonese-only characters: written Cantonese is Hong Kong usage, so they mean Traditional.
-CANTONESE_CHARS = frozenset("咗冇嘅喺啲嘢唔佢哋乜咩嚟嗰嘥揾攞睇諗冚瞓𨋢")
+CANTONESE_CHARS = frozenset(
+    "咗冇嘅喺啲嘢唔佢哋乜咩嚟嗰嘥揾攞睇諗冚瞓𨋢咁噉囉喎嘞咋㗎嚿攰嬲揸啱餸畀"
+)
 # Characters that s2t changes but which are also ordinary Traditional characters (只有, 裡面,
 # 皇后, 關係...); they are no evidence of Simplified script.
 _AMBIGUOUS_SIMPLIFIED = frozenset(

@@ -14,6 +14,8 @@ from bot.nlu import detect_language
         ("幾時送到", "zh-Hant"),
         ("冇熱水", "zh-Hant"),  # Cantonese-only character
         ("唔該", "zh-Hant"),
+        ("就咁先", "zh-Hant"),
+        ("啱", "zh-Hant"),
         ("我的order幾時到", "zh-Hant"),
         ("請問管理處幾點開門", "zh-Hant"),
         ("裡面只有一個人", "zh-Hant"),  # 只/面 are Traditional too
