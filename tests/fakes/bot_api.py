@@ -663,6 +663,16 @@ class FakeBotAPI:
         msg = self._user_message(user, video=video)
         return {"update_id": self.next_update_id(), "message": msg}
 
+    def animation_update(self, user: FakeUser) -> dict[str, Any]:
+        """A GIF: Telegram sends it with both ``animation`` and ``document``."""
+        file = self.add_file(b"GIF89a", kind="animations", ext=".mp4")
+        base = {"file_id": file.file_id, "file_unique_id": file.file_unique_id,
+                "file_size": file.size}  # fmt: skip
+        animation = {**base, "width": 320, "height": 240, "duration": 2}
+        document = {**base, "file_name": "funny.gif.mp4", "mime_type": "video/mp4"}
+        msg = self._user_message(user, animation=animation, document=document)
+        return {"update_id": self.next_update_id(), "message": msg}
+
     def location_update(self, user: FakeUser) -> dict[str, Any]:
         msg = self._user_message(user, location={"latitude": 22.28, "longitude": 114.16})
         return {"update_id": self.next_update_id(), "message": msg}

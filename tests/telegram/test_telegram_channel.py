@@ -170,6 +170,7 @@ async def test_everything_else_is_answered_or_ignored(
         fake_api.voice_update(user),
         fake_api.video_update(user),
         fake_api.location_update(user),
+        fake_api.animation_update(user),
         fake_api.edited_update(user, "hello, edited"),
         fake_api.group_update(user, group["id"], "hi bot"),
         fake_api.channel_post_update(-100777, "news"),
@@ -179,16 +180,17 @@ async def test_everything_else_is_answered_or_ignored(
     fake_api.queue(*updates)
     await fake_api.until(lambda: not fake_api.pending_update_ids(), timeout=10)
     texts = fake_api.texts(user.id)[1:]
-    assert texts.count("抱歉，我暂时只能看懂文字、照片和文件。请用文字告诉我你需要什么帮助。") == 4
+    assert texts.count("抱歉，我暂时只能看懂文字、照片和文件。请用文字告诉我你需要什么帮助。") == 5
     assert any("修改" in t for t in texts)
-    assert len(texts) == 5
+    assert len(texts) == 6
     assert fake_api.sent(group["id"]) == [] and fake_api.sent(-100777) == []
     forged = fake_api.calls_to("answerCallbackQuery")
     assert len(forged) == 1 and forged[0].ok
     assert [m.text for m in engine.inbound] == ["hello"]
     # Still alive.
+    assert not fake_api.calls_to("getFile")
     fake_api.queue(fake_api.text_update(user, "still there?"))
-    await fake_api.until_sent(user.id, 7)
+    await fake_api.until_sent(user.id, 8)
 
 
 async def test_duplicate_delivery_is_processed_once(
@@ -391,3 +393,19 @@ def test_run_without_token_explains_how_to_try_locally(
     assert run_telegram(webhook, environ={"TELEGRAM_BOT_TOKEN": fake_api.token}) == 2
     assert "TELEGRAM_WEBHOOK_SECRET" in capsys.readouterr().err
     assert fake_api.calls == []
+
+
+async def test_slow_turn_shows_typing(
+    polling_bot: TelegramBot, fake_api: FakeBotAPI, engine: StubEngine
+) -> None:
+    user = fake_api.user(1016)
+    engine.delays[str(user.id)] = 2.0
+    fake_api.queue(fake_api.text_update(user, "slow"))
+    await fake_api.until_sent(user.id, 1)
+    (typing,) = fake_api.calls_to("sendChatAction", chat_id=user.id)
+    assert typing.params["action"] == "typing"
+    assert typing.at < fake_api.sent(user.id)[0].at
+    engine.delays.clear()
+    fake_api.queue(fake_api.text_update(user, "fast"))
+    await fake_api.until_sent(user.id, 2)
+    assert len(fake_api.calls_to("sendChatAction")) == 1

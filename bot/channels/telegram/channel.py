@@ -31,7 +31,7 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.constants import ChatType
+from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.channels.base import Attachment, InboundMessage, OutboundMessage
@@ -62,6 +62,7 @@ RETRYABLE: tuple[type[BaseException], ...] = (
     RetryAfter,
 )
 _BLOCK_EXPIRY = 600.0  # seconds a chat waits for the redelivery of a failed update
+_TYPING_AFTER = 1.5  # seconds before a slow turn shows "typing..."
 
 
 class RetryLater(Exception):
@@ -142,6 +143,7 @@ class TelegramChannel:
         self._hints: OrderedDict[str, str] = OrderedDict()  # chat -> Telegram language_code
         self._chat_menus: dict[int, str] = {}  # chat -> language of its own command menu
         self._lock_engine: AsyncEngine | None = None
+        self._background: set[asyncio.Future[None]] = set()
         # Chats held at once across workers; each holds one connection while it runs.
         self._lock_pool_size = max(1, min(concurrency, 16))
         self._slots = asyncio.Semaphore(
@@ -337,6 +339,8 @@ class TelegramChannel:
             return
         if message.text is not None:
             await self._turn(update, message, text=message.text)
+        elif message.animation is not None:  # a GIF also carries a `document`: not a file
+            await self._say_once(update, message.chat.id, "utter_telegram_unsupported")
         elif message.photo or message.document:
             await self._on_media(update, message)
         elif message.contact is not None:
@@ -368,10 +372,24 @@ class TelegramChannel:
         await self._handle(self._inbound(update, message, **fields), message.chat.id)
 
     async def _handle(self, inbound: InboundMessage, chat_id: int) -> None:
-        outs = await self._engine_call(self.engine.handle(inbound))
+        # A slow turn (a busy database, a backend lookup) shows "typing..." meanwhile.
+        typing = asyncio.get_running_loop().call_later(_TYPING_AFTER, self._typing, chat_id)
+        try:
+            outs = await self._engine_call(self.engine.handle(inbound))
+        finally:
+            typing.cancel()
         await self.deliver(outs, chat_id)
         if _may_change_language(inbound):
             await self._sync_chat_menu(chat_id, inbound.language_hint)
+
+    def _typing(self, chat_id: int) -> None:
+        async def send() -> None:
+            with contextlib.suppress(TelegramError):
+                await self.bot.send_chat_action(chat_id, ChatAction.TYPING)
+
+        task = asyncio.ensure_future(send())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _sync_chat_menu(self, chat_id: int, hint: str | None) -> None:
         """Give a chat the command menu in its chosen language when the global menu for its
