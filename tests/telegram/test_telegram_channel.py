@@ -409,3 +409,49 @@ async def test_slow_turn_shows_typing(
     fake_api.queue(fake_api.text_update(user, "fast"))
     await fake_api.until_sent(user.id, 2)
     assert len(fake_api.calls_to("sendChatAction")) == 1
+
+
+async def test_long_payload_found_after_restart_from_the_outbox(
+    fake_api: FakeBotAPI, engine: StubEngine, tmp_path: Path, sqlite_url: str
+) -> None:
+    """A fresh process has no memory of the short keys it sent: it finds the payload in the
+    stored outbound message that carried the keyboard."""
+    from datetime import UTC, datetime
+
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+    from bot.store.db import Database
+    from bot.store.models import Contact, Conversation, Message
+
+    long_payload = '/inform{"unit": "' + "九龍灣宏照道" * 6 + '"}'
+    key = payload_key(long_payload)
+    user = fake_api.user(1017, language_code="en")
+    db = Database(sqlite_url)
+    settings = tg_settings(fake_api, tmp_path)
+    async with TelegramBot(settings, engine, token=fake_api.token, db=db) as bot:
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton("That one", callback_data=key)]])
+        sent = await bot.bot.send_message(user.id, "Which unit?", reply_markup=markup)
+        now = datetime.now(UTC)
+        async with db.write() as session:
+            contact = Contact(created_at=now, updated_at=now)
+            session.add(contact)
+            await session.flush()
+            conversation = Conversation(
+                contact_id=contact.id, channel="telegram", chat_id=str(user.id),
+                created_at=now, updated_at=now,
+            )  # fmt: skip
+            session.add(conversation)
+            await session.flush()
+            out = OutboundMessage(text="Which unit?", buttons=(Button("That one", long_payload),))
+            session.add(
+                Message(
+                    conversation_id=conversation.id, direction="out", text=out.text,
+                    data=out.to_dict(), channel_message_id=str(sent.message_id),
+                    created_at=now, sent_at=now,
+                )
+            )  # fmt: skip
+        fake_api.queue(fake_api.callback_update(user, text="That one"))
+        await fake_api.until_sent(user.id, 2)
+    await db.dispose()
+    assert engine.inbound[-1].payload == long_payload
+    assert engine.inbound[-1].text == "That one"
