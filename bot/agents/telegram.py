@@ -707,7 +707,10 @@ class GroupAlerts:
                 .limit(1)
             )
         ).scalar_one_or_none()
-        if topic is None and ticket.conversation_id is not None:
+        critical = level == "critical"
+        if topic is None and critical and ticket.conversation_id is not None:
+            # Breaches and emergencies get a topic with a card (the bot keeps the chat until
+            # someone claims it); warnings and call-back tasks go to the General topic.
             conversation = await session.get(Conversation, ticket.conversation_id)
             if conversation is not None:
                 reason = "emergency" if ticket.priority == Priority.URGENT else "sla"
@@ -720,14 +723,25 @@ class GroupAlerts:
                     tell_customer=False,
                     take_over=False,
                 )
+        group = None
         if topic is None:
-            log.warning("alert for %s (%s) has no agent group to go to", ticket.number, title)
-            return
-        mentions, links = await self.desk.mentions(session) if level == "critical" else ("", [])
+            group = self.desk.settings.agents.route(ticket.kind, ticket.category)
+            if group is None:
+                log.warning("alert for %s (%s) has no agent group to go to", ticket.number, title)
+                return
+        mentions, links = await self.desk.mentions(session) if critical else ("", [])
         text = takeover.text(
             f"utter_agents_alert_{level}", ticket=ticket.number, title=title, supervisors=mentions
         )
-        takeover.post(session, topic, PostKind.NOTICE, now=now, text=text, data={"mentions": links})
+        takeover.post(
+            session,
+            topic,
+            PostKind.NOTICE,
+            now=now,
+            text=text,
+            data={"mentions": links},
+            group_chat_id=group.chat_id if group is not None else None,
+        )
         self.desk.relay.wake()
 
 

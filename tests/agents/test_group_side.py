@@ -329,6 +329,11 @@ async def test_sla_breach_alert_posts_to_the_tickets_topic(harness: Harness) -> 
     assert topic.ticket_id == ticket.id and topic.state == TopicState.QUEUED
     texts = [str(c.params.get("text")) for c in harness.group_calls(topic.thread_id)]
     assert any("deadline breached" in t and "Carol" in t for t in texts)
+    general = [c for c in harness.group_calls() if not c.params.get("message_thread_id")]
+    # 75 % warnings go to the General topic (the order of rows due at once may vary).
+    warnings = [str(c.params["text"]) for c in general]
+    assert warnings and all(w.startswith("⚠️") and ticket.number in w for w in warnings)
+    assert not any("Carol" in w for w in warnings)
     assert (await harness.conversation(customer.id)).owner == Owner.BOT  # not taken over
 
 
