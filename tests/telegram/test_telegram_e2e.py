@@ -360,3 +360,26 @@ async def test_two_webhook_workers_same_update_at_once(
     finally:
         for worker in workers:
             await worker.stop()
+
+
+async def test_429_then_success_and_403_blocked_user(kefu: Kefu, fake_api: FakeBotAPI) -> None:
+    chat = Chat(fake_api, fake_api.user(3801, language_code="en"))
+    fake_api.fail("sendMessage", 429, retry_after=1, chat_id=chat.user.id)
+    assert "Hello" in await chat.say("hello")
+    assert [c.status for c in fake_api.calls_to("sendMessage", chat_id=chat.user.id)] == [429, 200]
+
+    blocked = fake_api.user(3802, language_code="en")
+    fake_api.block(blocked.id)
+    (update_id,) = fake_api.queue(fake_api.text_update(blocked, "hello"))
+    await fake_api.until(lambda: update_id not in fake_api.pending_update_ids(), 20)
+    assert kefu.app is not None
+    async with kefu.app.db.session() as session:
+        contacts = (await session.execute(select(Contact).where(Contact.unreachable))).scalars()
+        assert len(list(contacts)) == 1
+        unsent = await session.execute(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.direction == "out", Message.sent_at.is_(None))
+        )
+        assert unsent.scalar_one() == 0
+    assert [c.status for c in fake_api.calls_to("sendMessage", chat_id=blocked.id)] == [403]
