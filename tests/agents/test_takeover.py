@@ -168,3 +168,29 @@ async def test_kefu_run_wires_the_agents_group(fake_api: FakeBotAPI, tmp_path: P
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
+
+
+async def test_documents_are_relayed_both_ways(harness: Harness) -> None:
+    api = harness.api
+    alice = await harness.register(7001, "Alice")
+    customer = api.user(521, "Poon", language_code="en")
+    await harness.say(customer, "/agent")
+    await harness.relay()
+    [topic] = await harness.topics()
+    assert topic.thread_id is not None
+    await harness.feed(api.group_update(alice, GROUP, "/claim", thread_id=topic.thread_id))
+    await harness.feed(api.document_update(customer, caption="my receipt"))
+    harness.clock.advance(seconds=5)
+    await harness.relay()
+    [copy] = api.calls_to("copyMessage", chat_id=GROUP)
+    assert "my receipt" in copy.params["caption"] and "Poon" in copy.params["caption"]
+
+    file = api.add_file(b"%PDF-1.4 invoice", kind="documents", ext=".pdf")
+    document = {"file_id": file.file_id, "file_unique_id": file.file_unique_id,
+                "file_name": "invoice.pdf", "mime_type": "application/pdf",
+                "file_size": file.size}  # fmt: skip
+    message = api._user_message(alice, GROUP, topic.thread_id, document=document)
+    await harness.feed({"update_id": api.next_update_id(), "message": message})
+    [back] = api.calls_to("copyMessage", chat_id=customer.id)
+    assert back.params["from_chat_id"] == GROUP
+    assert harness.to_customer(customer)[-2] == "Alice sent:"  # then the document itself
