@@ -1,6 +1,6 @@
 """Benchmark: follow-up dispatch on PostgreSQL with 2 worker processes.
 
-    python bench/followups.py [--rows 100000] [--workers 2] [--baseline-rows 10000]
+    python bench/followups.py [--rows 100000] [--workers 2] [--rate 1200] [--baseline-rows 3000]
 
 Creates a throw-away database on the server in KEFU_TEST_POSTGRES_URL (default
 postgresql+psycopg://postgres@127.0.0.1:5432/test), then measures, each with fresh rows:
