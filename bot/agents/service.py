@@ -147,8 +147,8 @@ class Takeover:
 
         Reuses the conversation's open topic, or reopens the ticket's old one. With
         ``take_over=False`` (staff alerts) the bot keeps the conversation until someone claims
-        it. Returns ``None``
-        when no agent group is configured (the conversation stays with whoever owns it).
+        it. Returns ``None`` when no agent group is configured (the conversation stays with
+        whoever owns it).
         """
         if ticket is None:
             ticket = await self._current_ticket(session, conversation.id)

@@ -516,7 +516,10 @@ class AgentDesk:
     ) -> None:
         chat_id = message.chat.id
         head, _, arg = (message.text or "").partition(" ")
-        name = head[1:].split("@", 1)[0].lower()
+        name, _, addressee = head[1:].partition("@")
+        name = name.lower()
+        if addressee and addressee.lower() != (self.bot.username or "").lower():
+            return  # a command for another bot in the group
         arg = arg.strip()
         if name in ("queue", "mine"):
             await self._list(chat_id, thread_id, agent, mine=name == "mine")
