@@ -105,9 +105,22 @@ def serve(args: argparse.Namespace) -> int:
         interpreter.parse(text, now=now)
         latencies.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.thread_time() - c0) * 1000)
+    rng = random.Random(3)
+    junk = [
+        "".join(rng.choice("0123456789 ") for _ in range(100_000)),
+        "明天下午三點 3棟2單元1502室 HK$1,500 " * 4000,
+        "漏水電梯煤氣味" * 15_000,
+        bytes(rng.randrange(256) for _ in range(100_000)).decode("utf-8", errors="replace"),
+    ]
+    worst = 0.0
+    for text in junk:
+        c0 = time.thread_time()
+        interpreter.parse(text, now=now)
+        worst = max(worst, (time.thread_time() - c0) * 1000)
     print(
         json.dumps(
             {
+                "worst_junk_cpu_ms": worst,
                 "latencies": latencies,
                 "cpu": cpu,
                 "rss_start": rss_start,
@@ -187,6 +200,7 @@ def main() -> int:
         f"p99 {percentile(served['cpu'], 99):.3f} ms  (excludes waiting for the CPU; wall "
         f"time above includes it, so it grows when other processes compete for the core)"
     )
+    print(f"pathological 100k-char inputs: worst {served['worst_junk_cpu_ms']:.1f} ms CPU")
     load1 = os.getloadavg()[0]
     print(f"machine load      {load1:.1f} (1 min) on {os.cpu_count()} CPUs")
     print(

@@ -11,6 +11,7 @@ Nothing here raises on bad input: :func:`extract_entities` returns ``[]`` at wor
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -28,7 +29,10 @@ log = logging.getLogger(__name__)
 
 # Entities scan at most this many characters of a message: enough for any real message, and it
 # bounds the worst case on pathological input.
-ENTITY_SCAN_CHARS = 4000
+ENTITY_SCAN_CHARS = 2000
+# No real message holds more phone numbers, dates or flats than this; the cap bounds the cost of
+# expensive parsing (phonenumbers, date arithmetic) on junk.
+MAX_PER_KIND = 20
 
 _CN_DIGITS = "零〇一二两三四五六七八九十"
 _CN_NUM = f"[{_CN_DIGITS}百千万亿点壹贰叁肆伍陆柒捌玖拾佰仟]+"
@@ -58,6 +62,22 @@ def _int(text: str | None) -> int | None:
     if value is None or value != int(value):
         return None
     return int(value)
+
+
+class _Spans:
+    """Which characters are already taken by a kept match (linear, not pairwise, overlap test)."""
+
+    def __init__(self) -> None:
+        self.taken = bytearray()
+
+    def claim(self, start: int, end: int) -> bool:
+        """Take ``[start, end)`` if none of it is taken; return whether it was free."""
+        if end > len(self.taken):
+            self.taken.extend(bytes(end - len(self.taken)))
+        if self.taken.find(1, start, end) != -1:
+            return False
+        self.taken[start:end] = b"\x01" * (end - start)
+        return True
 
 
 @dataclass
@@ -156,7 +176,7 @@ def _parse_phone(text: str, region: str) -> str | None:
 
 def _phones(norm: str, region: str) -> list[_Candidate]:
     out: list[_Candidate] = []
-    for match in _PHONE_CANDIDATE.finditer(norm):
+    for match in itertools.islice(_PHONE_CANDIDATE.finditer(norm), MAX_PER_KIND):
         raw = match.group(0)
         value = parse_phone(raw, region)
         if value is None:
@@ -352,11 +372,9 @@ def _unit_atoms(norm: str) -> list[tuple[int, int, str, dict[str, str | None]]]:
             atoms.append((match.start(), match.end(), kind, parts))
     # keep the longest atom where they overlap
     atoms.sort(key=lambda a: (-(a[1] - a[0]), a[0]))
-    kept: list[tuple[int, int, str, dict[str, str | None]]] = []
-    for atom in atoms:
-        if all(atom[1] <= k[0] or atom[0] >= k[1] for k in kept):
-            kept.append(atom)
-    kept.sort()
+    spans = _Spans()
+    kept = [atom for atom in atoms if spans.claim(atom[0], atom[1])]
+    kept.sort(key=lambda a: a[0])
     return kept
 
 
@@ -373,7 +391,7 @@ def _units(norm: str) -> list[_Candidate]:
                 continue
         groups.append((start, end, dict(parts)))
     out: list[_Candidate] = []
-    for start, end, parts in groups:
+    for start, end, parts in groups[:MAX_PER_KIND]:
         if not parts.get("room") and (parts.get("block") or parts.get("unit")):
             bare = _BARE_ROOM.match(norm, end)
             if bare and norm[bare.end() : bare.end() + 1] not in (
@@ -694,10 +712,8 @@ def _dt_atoms(norm: str) -> list[_DtAtom]:
         for m in pattern.finditer(norm)
     ]
     atoms.sort(key=lambda a: (-(a.end - a.start), a.start))
-    kept: list[_DtAtom] = []
-    for atom in atoms:
-        if all(atom.end <= k.start or atom.start >= k.end for k in kept):
-            kept.append(atom)
+    spans = _Spans()
+    kept = [atom for atom in atoms if spans.claim(atom.start, atom.end)]
     kept.sort(key=lambda a: a.start)
     return kept
 
@@ -875,7 +891,7 @@ def _datetimes(norm: str, now: datetime) -> list[_Candidate]:
                 continue
         groups.append([atom])
     out: list[_Candidate] = []
-    for group in groups:
+    for group in groups[:MAX_PER_KIND]:
         if len(group) == 1 and _weak_alone(group[0], norm):
             continue
         resolved = _datetime_group(group, now)
@@ -1023,11 +1039,8 @@ def _matcher(lookups: LookupMatcher | Mapping[str, Iterable[str]] | None) -> Loo
 
 def _resolve(candidates: list[_Candidate]) -> list[_Candidate]:
     candidates.sort(key=lambda c: (-(c.end - c.start), c.priority, c.start))
-    kept: list[_Candidate] = []
-    for cand in candidates:
-        if all(cand.end <= k.start or cand.start >= k.end for k in kept):
-            kept.append(cand)
-    return kept
+    spans = _Spans()
+    return [cand for cand in candidates if spans.claim(cand.start, cand.end)]
 
 
 def extract_entities(
