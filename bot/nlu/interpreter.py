@@ -247,7 +247,13 @@ def load_interpreter(
             others = list(settings.models_dir.glob("nlu-*.joblib"))
             state = "is stale (the training data changed)" if others else "is missing"
             raise ModelError(f"NLU model in {settings.models_dir} {state}; run `kefu train`")
-        train(settings)
+        # The data may change while we train: load what was trained, under its own hash.
+        result = train(settings)
+        model_path, meta_path, data_sha = (
+            result.model_path,
+            result.metadata_path,
+            result.data_sha256,
+        )
     arrays = _read_artifact(model_path, meta_path, data_sha)
     return Interpreter(arrays, settings, clock=clock, model_path=model_path)
 
