@@ -84,6 +84,13 @@ class DialogueSettings(Section):
     max_form_retries: int = 3
     max_message_chars: int = 1000
     fallbacks_before_human: int = 2
+    # A form left unanswered this long is dropped when the user writes about something else.
+    form_timeout: timedelta = timedelta(hours=12)
+
+    @field_validator("form_timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
 
 
 # --- SLA: calendars, policies, follow-ups (issue 5; used by bot.sla and bot.followups) ---------

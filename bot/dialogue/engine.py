@@ -777,16 +777,26 @@ class Engine:
         entity_slots = self._extract(turn, form, requested=None, entities_only=True)
         fills_requested = requested is not None and requested in entity_slots
         spec = self.domain.forms.get(form, {})
+        idle = turn.now - turn.conversation.updated_at
+        if not fills_requested and idle > self.settings.dialogue.form_timeout:
+            # Back after days: a new message starts afresh instead of answering an old question.
+            self.deactivate_form(turn)
+            self.utter(turn, "utter_form_expired")
+            await self._run_rule(turn, intent)
+            return
         interrupts = spec.get("interrupt_intents") or []
         if (
             intent in interrupts
             and requested not in (spec.get("free_text_slots") or [])
             and not fills_requested
-            and self._confident(parse)
+            and float(parse["intent"].get("confidence", 0)) >= max(self.settings.nlu.threshold, 0.6)
             and _substantial(text)
         ):
-            # A new request in the middle of, say, a survey: leave the form and serve it.
+            # A new request where a flat, a rating or a choice was expected: leave the form
+            # (saying so, if the form wants it said) and serve the new request.
             self.deactivate_form(turn)
+            if spec.get("left_response"):
+                self.utter(turn, str(spec["left_response"]))
             await self._run_rule(turn, intent)
             return
         if not entity_slots and intent in INTERRUPTING and self._confident(parse):
@@ -889,7 +899,8 @@ class Engine:
                 (s for s in self.domain.required_slots(form) if turn.slots.get(s) is None), None
             )
         retries: dict[str, int] = turn.state.setdefault("retries", {})
-        if attempted and requested and next_slot == requested:
+        # A "no" at a summary is a wish to edit, not a failed answer.
+        if attempted and requested and next_slot == requested and not requested.endswith("_confirmed"):
             retries[requested] = retries.get(requested, 0) + 1
             if retries[requested] >= self.settings.dialogue.max_form_retries:
                 retries[requested] = 0
@@ -1138,10 +1149,10 @@ _MESSAGE_KEYS = {
 
 
 def _substantial(text: str) -> bool:
-    """More than a one-word answer such as 「5」, 「五分」 or "good"."""
+    """A sentence, not a short answer such as 「5」, 「五分」, 「樓上那家」 or "room 5 please"."""
     cjk = len(re.findall(r"[\u3400-\u9fff]", text))
     words = len(re.findall(r"[A-Za-z]+", text))
-    return cjk >= 4 or words >= 3 or (cjk >= 2 and words >= 1)
+    return cjk >= 6 or words >= 4 or (cjk >= 3 and words >= 2)
 
 
 def _mostly_entities(parse: dict[str, Any]) -> bool:
