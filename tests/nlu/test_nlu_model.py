@@ -269,3 +269,24 @@ def test_fast_scorer_matches_sklearn(fixture_data_dir: Path) -> None:
         theirs = clf.predict_proba(vectorizer.transform([feats]))[0]  # type: ignore[attr-defined]
         assert list(clf.classes_) == scorer.classes  # type: ignore[attr-defined]
         assert ours == pytest.approx(theirs, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    "nlu_yaml",
+    [
+        # no retrieval intents: no response selector output
+        "- intent: greet\n  examples: |\n    - hi\n    - 你好\n"
+        "- intent: repair\n  examples: |\n    - 電梯壞咗\n    - broken lift\n",
+        # a single intent: a trivial but valid model
+        "- intent: greet\n  examples: |\n    - hi\n    - 你好\n",
+    ],
+)
+def test_small_data_sets(tmp_path: Path, nlu_yaml: str) -> None:
+    data = tmp_path / "dialogues"
+    data.mkdir()
+    (data / "nlu.yml").write_text('version: "3.1"\nnlu:\n' + nlu_yaml, "utf-8")
+    interp = load_interpreter(make_settings(data, tmp_path / "models"), auto_train=True)
+    result = interp.parse("hi there", now=NOW)
+    assert result["response_selector"] == {}
+    assert result["intent"]["name"]
+    assert result["intent_ranking"][0]["name"] == "greet"
