@@ -9,6 +9,7 @@ the transaction that caused it). :class:`GroupRelay` sends the rows in order per
 * a customer's texts are held ``coalesce_window`` and then posted as one message together with
   every later text of the same topic still waiting (under a backlog, more merge); nothing is
   dropped, and a post later than ``show_delay_after`` says how late it is;
+* an emergency's topic goes before the backlog of the others;
 * topics are created when their first post goes out; "message thread not found" (someone
   deleted the topic) recreates the topic, reposts the card and updates the mapping.
 
@@ -234,7 +235,9 @@ class GroupRelay:
                         post.rows.append(queue[i])
                         i += 1
                 posts.append(post)
-        posts.sort(key=lambda p: p.first.id)
+        # Emergencies first when the budget is short; otherwise oldest first. Each topic keeps
+        # its own order (its posts share the same urgency).
+        posts.sort(key=lambda p: (not (p.topic is not None and p.topic.urgent), p.first.id))
         return posts, held
 
     async def _relay_group(

@@ -484,3 +484,25 @@ async def test_a_group_refusing_posts_is_retried_with_backoff(harness: Harness) 
     assert tries[-1] == 4  # the fourth try succeeded
     [topic] = await harness.topics()
     assert topic.thread_id is not None and len(harness.group_calls(topic.thread_id)) == 1
+
+
+async def test_an_emergency_jumps_the_groups_backlog(harness: Harness) -> None:
+    api = harness.api
+    chatty = [(await _escalated(harness, 560 + i, f"Chatty {i}"))[0] for i in range(3)]
+    for n in range(45):  # photos are never merged: a backlog of more than a minute's budget
+        await harness.feed(api.photo_update(chatty[n % 3], caption=f"photo {n}"))
+        harness.clock.advance(seconds=1)
+        await harness.relay()
+    customer = api.user(569, "Urgent", language_code="en")
+    await _with_ticket(harness, customer, kind="repair", category="lift", priority="urgent",
+                       description="Trapped in the lift")  # fmt: skip
+    await harness.say(customer, "/agent")
+    for _ in range(300):
+        harness.clock.advance(seconds=1)
+        await harness.relay()
+        if len(api.calls_to("createForumTopic")) == 4:
+            break
+    [urgent] = [t for t in await harness.topics() if t.urgent]
+    assert urgent.thread_id is not None and urgent.name.startswith("🚨")
+    waiting = [p for p in await harness.posts() if p.sent_at is None and p.kind == "relay_copy"]
+    assert len(waiting) >= 5, "the emergency waited behind the whole backlog"
