@@ -273,7 +273,9 @@ class TelegramChannel:
             self._lock_engine = create_async_engine(
                 self.db.async_url,
                 pool_size=self._lock_pool_size,
-                max_overflow=0,
+                # Room for a second chat held inside a turn (an agent's message relayed to the
+                # customer's chat) and for the outbox flush, beyond the `_slots` turns.
+                max_overflow=self._lock_pool_size,
                 pool_pre_ping=True,
                 pool_timeout=60,
             )
