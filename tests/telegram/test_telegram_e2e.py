@@ -383,3 +383,45 @@ async def test_429_then_success_and_403_blocked_user(kefu: Kefu, fake_api: FakeB
         )
         assert unsent.scalar_one() == 0
     assert [c.status for c in fake_api.calls_to("sendMessage", chat_id=blocked.id)] == [403]
+
+
+async def test_a_due_survey_reaches_the_chat_once(
+    kefu: Kefu, fake_api: FakeBotAPI, clock: FrozenClock
+) -> None:
+    """The follow-up worker and the outbox sweep run from PTB's JobQueue, as in `kefu run`."""
+    from datetime import timedelta
+
+    from bot.store.models import Conversation
+    from bot.tickets import open_ticket
+    from bot.tickets.lifecycle import resolve_ticket
+
+    chat = Chat(fake_api, fake_api.user(3101, "黃小姐", language_code="zh-hk"))
+    assert await chat.say("你好")
+    assert kefu.app is not None and kefu.bot is not None
+    app = kefu.app
+    async with app.db.write() as session:
+        conversation = (
+            await session.execute(select(Conversation).where(Conversation.chat_id == "3101"))
+        ).scalar_one()
+        ticket = await open_ticket(
+            session,
+            kind="repair",
+            now=clock.now(),
+            actor="test",
+            description="浴室漏水",
+            category="water_leak",
+            contact_id=conversation.contact_id,
+            conversation_id=conversation.id,
+            language="zh-Hant",
+        )
+        await resolve_ticket(session, ticket, settings=app.settings, now=clock.now(), actor="staff")
+    before = len(fake_api.sent(3101))
+    kefu.bot.run_background(app.followup_worker(), timedelta(milliseconds=100))
+    await asyncio.sleep(0.5)
+    assert len(fake_api.sent(3101)) == before  # not due yet
+    clock.advance(app.settings.sla.survey_delay)
+    await fake_api.until(lambda: len(fake_api.sent(3101)) > before, 20)
+    await asyncio.sleep(0.5)  # several more sweeps and wake-ups: still one survey
+    new = fake_api.texts(3101)[before:]
+    assert len(new) == 1 and "評分" in new[0] and ticket.number in new[0]
+    assert "5 非常滿意" in chat.buttons()

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from bot.channels.telegram.texts import ChannelTexts
 from bot.channels.telegram.webhook import WebhookServer
 from bot.clock import Clock
 from bot.config import Settings, TelegramSettings
+from bot.followups import FollowupWorker
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -152,6 +154,25 @@ class TelegramBot:
             self._poll_task = asyncio.create_task(self.poller.run(), name="telegram-poller")
             log.info("polling Telegram as @%s", self.bot.username)
 
+    def run_background(self, worker: FollowupWorker | None, interval: timedelta) -> None:
+        """From PTB's JobQueue: wake the follow-up worker and sweep the outbox every
+        ``interval``, so what Kefu writes outside a turn (a due survey, an agent's reply
+        stored by another worker) reaches the chat. The jobs only wake work kept in the
+        database; nothing of Kefu's lives in the JobQueue."""
+        jobs = self.application.job_queue
+        if jobs is None:  # python-telegram-bot installed without the job-queue extra
+            raise RuntimeError("python-telegram-bot[job-queue] is required for follow-ups")
+        if worker is not None:
+            worker.attach(jobs, interval)
+        seconds = interval.total_seconds()
+        jobs.run_repeating(self._sweep_outbox, interval=seconds, first=seconds, name="outbox")
+
+    async def _sweep_outbox(self, _context: object) -> None:
+        try:
+            await self.channel.flush_outbox()
+        except RetryLater as exc:
+            log.debug("outbox sweep postponed: %s", exc)
+
     async def stop(self) -> None:
         """Stop listening, finish in-flight updates, close the HTTP client."""
         if self.poller is not None and self._poll_task is not None:
@@ -212,6 +233,10 @@ async def serve_telegram(
                 delay = min(delay * 2, 60.0)
         if desk is not None:
             await desk.start()
+        worker = app.followup_worker()
+        if desk is not None:
+            desk.attach_followups(worker)  # SLA alerts and claim reminders go to the agents
+        bot.run_background(worker, settings.sla.poll_interval)
         await stop.wait()
     finally:
         if desk is not None:
