@@ -23,6 +23,7 @@ from bot.followups import (
     RetryLater,
     cancel_for_ticket,
     claim_due,
+    complete,
     schedule,
 )
 from bot.followups.sla import LoggingAlerts, schedule_callback_survey, sla_handlers, survey_answered
@@ -409,3 +410,30 @@ async def test_scheduler_only_wakes_the_worker(db: Database, clock: FrozenClock)
     assert job.id.startswith("kefu-followups-")
     assert await statuses(db) == {"done": 3}
     assert len(await sink_keys(db)) == 3
+
+
+async def test_follow_ups_live_and_die_with_the_ticket_transaction(
+    db: Database, clock: FrozenClock
+) -> None:
+    cfg = cfg_for(db)
+
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort):
+        async with db.write() as s:
+            ticket = await open_ticket(s, kind="complaint", now=clock.now(), actor="t")
+            await apply_deadlines(s, ticket, cfg, clock.now())
+            assert (await s.execute(select(func.count()).select_from(Followup))).scalar_one() > 0
+            raise Abort
+    assert await statuses(db) == {}
+
+
+async def test_complete_only_for_the_lease_holder(db: Database, clock: FrozenClock) -> None:
+    await add(db, 1, clock.now())
+    [row] = await claim_due(db, "holder", clock.now(), 10, LEASE)
+    async with db.write() as s:
+        assert not await complete(s, row, clock.now(), worker_id="someone-else")
+        assert await complete(s, row, clock.now(), worker_id="holder")
+        assert not await complete(s, row, clock.now(), worker_id="holder")  # already done
+    assert await statuses(db) == {"done": 1}
