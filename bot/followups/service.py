@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -129,3 +129,23 @@ async def list_followups(
     if kinds is not None:
         stmt = stmt.where(Followup.kind.in_(list(kinds)))
     return (await session.execute(stmt)).scalars().all()
+
+
+async def prune(session: AsyncSession, before: datetime) -> int:
+    """Delete finished follow-ups (done, cancelled, failed) created before ``before``.
+
+    Their keys go with them, so only prune past any chance of the same key being scheduled
+    again (e.g. keep a few months). Returns how many rows were deleted.
+    """
+    stmt = (
+        delete(Followup)
+        .where(
+            Followup.status.in_(
+                [FollowupStatus.DONE, FollowupStatus.CANCELLED, FollowupStatus.FAILED]
+            ),
+            Followup.created_at < before,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(stmt)
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,5 +1,5 @@
-"""``kefu tickets list|show|resolve|reopen``, ``kefu sla show|pause|resume``,
-``kefu followups list|work`` (Typer sub-apps).
+"""``kefu tickets list|show|resolve|reopen``, ``kefu sla show|pause|resume|recompute``,
+``kefu followups list|work|prune`` (Typer sub-apps).
 
 The lead mounts them in ``bot/cli.py``::
 
@@ -26,8 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock, SystemClock
-from bot.config import ConfigError, Settings, load_settings
-from bot.followups.service import list_followups
+from bot.config import ConfigError, Settings, load_settings, parse_duration
+from bot.followups.service import list_followups, prune
 from bot.followups.sla import SURVEY_KINDS, LoggingAlerts, sla_handlers
 from bot.followups.worker import FollowupWorker
 from bot.logs import mask_phones
@@ -344,6 +344,27 @@ def followups_list(
             )
 
     _run_ticket_command(config, work)
+
+
+@followups_app.command("prune")
+def followups_prune(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Age of finished follow-ups to delete, e.g. 90d.")
+    ] = "90d",
+    config: ConfigOption = None,
+) -> None:
+    """Delete finished (done, cancelled, failed) follow-ups older than ``--older-than``."""
+    try:
+        age = parse_duration(older_than)
+    except ValueError as exc:
+        _fail(str(exc))
+
+    async def work(db: Database, settings: Settings, clock: Clock) -> None:
+        async with db.write() as session:
+            deleted = await prune(session, clock.now() - age)
+        typer.echo(f"{deleted} finished follow-ups deleted")
+
+    _with_db(config, work)
 
 
 @followups_app.command("work")

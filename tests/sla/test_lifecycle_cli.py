@@ -152,6 +152,12 @@ def test_cli_pause_resume_and_worker_once(config_file: Path) -> None:
     result = runner.invoke(followups_app, ["work", "--once", *cfg])
     assert result.exit_code == 0, result.output
     assert "follow-ups run" in result.output
+    result = runner.invoke(followups_app, ["prune", "--older-than", "0s", *cfg])
+    assert result.exit_code == 0, result.output
+    # the warnings and breaches of both deadlines, cancelled by the pause
+    assert "4 finished follow-ups deleted" in result.output
+    result = runner.invoke(followups_app, ["prune", "--older-than", "soon", *cfg])
+    assert result.exit_code == 2 and "not a duration" in result.output
 
 
 def test_explain_shows_breach() -> None:
