@@ -92,7 +92,7 @@ def actions_serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
     config: ConfigOption = None,
 ) -> None:
-    """Serve Kefu's actions as a standard Rasa action server (GET /health, /actions; POST /webhook)."""
+    """Serve Kefu's actions as a standard Rasa action server (/health, /actions, /webhook)."""
     settings = settings_or_exit(config)
     setup_logging(settings.log_level)
     from bot.actions.server import serve
@@ -141,6 +141,7 @@ def _mount_features() -> None:
     from bot.nlu.cli import nlu_app, train_command
     from bot.records.cli import fees_app, orders_app, residents_app
     from bot.reports.cli import report_command
+    from bot.sla.cli import followups_app, sla_app, tickets_app
 
     app.add_typer(nlu_app, name="nlu", help="Parse and evaluate with the NLU model.")
     app.command("train", help="Train the NLU model from dialogues/.")(train_command)
@@ -149,6 +150,9 @@ def _mount_features() -> None:
     app.add_typer(orders_app, name="orders", help="The built-in orders table.")
     app.add_typer(fees_app, name="fees", help="The fee ledger per unit.")
     app.command("report")(report_command)
+    app.add_typer(tickets_app, name="tickets", help="Tickets: list, show, resolve, reopen.")
+    app.add_typer(sla_app, name="sla", help="SLA deadlines of a ticket.")
+    app.add_typer(followups_app, name="followups", help="Scheduled follow-ups and their worker.")
 
 
 _mount_features()

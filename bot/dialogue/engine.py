@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from rasa_sdk.executor import ActionExecutor
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -147,16 +147,14 @@ class Engine:
     async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
         """Process one inbound message; return the replies to deliver (already stored)."""
         async with self._chat_lock(message.channel, message.chat_id):
-            if message.delivery_id:
-                replay = await self._replay(message)
-                if replay is not None:
-                    return replay
             try:
                 return await self._handle_locked(message)
             except StoreUnavailable:
                 raise
             except IntegrityError:
-                # A concurrent delivery of the same update (another process) won the race.
+                # The delivery (or the channel's message id) is known: this is a redelivery,
+                # perhaps racing the first one in another process. Its turn rolled back; send
+                # what the first delivery has not sent yet.
                 replay = await self._replay(message) if message.delivery_id else None
                 if replay is not None:
                     return replay
@@ -173,6 +171,19 @@ class Engine:
                 .where(Message.id == outbound_id)
                 .values(sent_at=self.clock.now(), channel_message_id=channel_message_id)
             )
+
+    async def mark_sent_many(self, sent: Sequence[tuple[int, str | None]]) -> None:
+        """:meth:`mark_sent` for several messages in one transaction."""
+        if not sent:
+            return
+        now = self.clock.now()
+        async with self.db.session() as session:
+            for outbound_id, channel_message_id in sent:
+                await session.execute(
+                    update(Message)
+                    .where(Message.id == outbound_id)
+                    .values(sent_at=now, channel_message_id=channel_message_id)
+                )
 
     async def unsent(
         self, channel: str, *, chat_id: str | None = None, limit: int = 500
@@ -471,15 +482,17 @@ class Engine:
     async def _load(
         self, session: AsyncSession, message: InboundMessage, now: datetime
     ) -> tuple[Contact, Conversation]:
-        identity = (
+        found = (
             await session.execute(
-                select(ChannelIdentity).where(
+                select(ChannelIdentity, Contact)
+                .join(Contact, Contact.id == ChannelIdentity.contact_id)
+                .where(
                     ChannelIdentity.channel == message.channel,
                     ChannelIdentity.external_id == message.user_id,
                 )
             )
-        ).scalar_one_or_none()
-        if identity is None:
+        ).one_or_none()
+        if found is None:
             contact = Contact(display_name=message.user_name, created_at=now, updated_at=now)
             session.add(contact)
             await session.flush()
@@ -493,7 +506,7 @@ class Engine:
             session.add(identity)
             await session.flush()
         else:
-            contact = await session.get_one(Contact, identity.contact_id)
+            contact = found[1]
         conversation = await self._find_conversation(
             session, message.channel, message.chat_id, lock=True
         )
@@ -533,14 +546,19 @@ class Engine:
         if turn.contact.language != turn.language:
             turn.contact.language = turn.language
             turn.contact.updated_at = turn.now
-        for event in turn.events:
-            turn.session.add(
-                ConversationEvent(
-                    conversation_id=conversation.id,
-                    event=str(event.get("event")),
-                    data=_jsonable(event),
-                    created_at=turn.now,
-                )
+        if turn.events:
+            # One executemany for the whole turn's events (no ids needed back).
+            await turn.session.execute(
+                insert(ConversationEvent),
+                [
+                    {
+                        "conversation_id": conversation.id,
+                        "event": str(event.get("event")),
+                        "data": _jsonable(event),
+                        "created_at": turn.now,
+                    }
+                    for event in turn.events
+                ],
             )
         stored = []
         for reply in turn.replies:
@@ -569,7 +587,7 @@ class Engine:
         """A bug must not lose what the user sent: store it and apologise."""
         now = self.clock.now()
         async with self.db.write() as session:
-            contact, conversation = await self._load(session, message, now)
+            _contact, conversation = await self._load(session, message, now)
             inbound = Message(
                 conversation_id=conversation.id,
                 direction="in",
@@ -900,7 +918,12 @@ class Engine:
             )
         retries: dict[str, int] = turn.state.setdefault("retries", {})
         # A "no" at a summary is a wish to edit, not a failed answer.
-        if attempted and requested and next_slot == requested and not requested.endswith("_confirmed"):
+        if (
+            attempted
+            and requested
+            and next_slot == requested
+            and not requested.endswith("_confirmed")
+        ):
             retries[requested] = retries.get(requested, 0) + 1
             if retries[requested] >= self.settings.dialogue.max_form_retries:
                 retries[requested] = 0

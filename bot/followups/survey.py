@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.dialogue.engine import Engine
+from bot.dialogue.engine import ConversationBusy, Engine
 from bot.followups.models import Followup, FollowupKind
+from bot.followups.worker import RetryLater
 from bot.store.models import Contact, Ticket, TicketStatus
 
 log = logging.getLogger(__name__)
 
 SURVEY_FORM = "survey_form"
+BUSY_RETRY = timedelta(minutes=15)
 
 
 class SurveyHandler:
@@ -21,6 +24,10 @@ class SurveyHandler:
     The question is written to the outbox in the follow-up's transaction, so it is sent once
     (by the channel's outbox delivery) even if the worker crashes right after.
     """
+
+    # Every effect goes through the follow-up's session (the outbox row, the form): the worker
+    # may run a batch of surveys in one transaction.
+    transactional = True
 
     def __init__(self, engine: Engine, *, reminder: bool = False) -> None:
         self.engine = engine
@@ -39,15 +46,19 @@ class SurveyHandler:
         if contact is None or contact.unreachable:
             return
         response = "utter_survey_reminder" if self.reminder else "utter_ask_survey_score"
-        # ConversationBusy propagates: the worker retries later, when the user is free.
-        await self.engine.start_form(
-            session,
-            ticket.conversation_id,
-            SURVEY_FORM,
-            slots={"survey_ticket": ticket.number},
-            response=response,
-            values={"ticket_number": ticket.number, "description": ticket.description[:60]},
-        )
+        try:
+            await self.engine.start_form(
+                session,
+                ticket.conversation_id,
+                SURVEY_FORM,
+                slots={"survey_ticket": ticket.number},
+                response=response,
+                values={"ticket_number": ticket.number, "description": ticket.description[:60]},
+            )
+        except ConversationBusy as exc:
+            # The customer is in the middle of something (or with an agent): ask later, without
+            # counting it as a failure.
+            raise RetryLater(str(exc), after=BUSY_RETRY) from exc
 
 
 def survey_handlers(engine: Engine) -> dict[str, SurveyHandler]:
