@@ -50,20 +50,16 @@ TZ = ZoneInfo("Asia/Hong_Kong")
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=TZ)
 
 
-def unit_text(i: int) -> str:
-    return f"{i % 9 + 1}棟{i // 9 % 4 + 1}單元{(i // 36) % 40 + 2}{i % 8 + 1:02d}室"
+def unit_text(n: int) -> str:
+    """A distinct unit for each n < 11 520: 9 blocks x 4 units x 40 floors x 8 rooms."""
+    block, unit, floor, room = n % 9 + 1, n // 9 % 4 + 1, n // 36 % 40 + 2, n // 1440 % 8 + 1
+    return f"{block}棟{unit}單元{floor}{room:02d}室"
 
 
 def write_files(folder: Path, units: int, months: int, orders: int) -> dict[str, Path]:
-    seen: set[str] = set()
-    unit_names: list[str] = []
-    i = 0
-    while len(unit_names) < units:
-        name = unit_text(i)
-        i += 1
-        if name not in seen:
-            seen.add(name)
-            unit_names.append(name)
+    if units > 11_520:
+        raise SystemExit("--units: at most 11520")
+    unit_names = [unit_text(n) for n in range(units)]
     residents = ["unit,name,phone,role,move_in"]
     fees = ["unit,period,item,amount,due_date,paid_amount,paid_at"]
     for n, name in enumerate(unit_names):
