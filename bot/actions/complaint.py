@@ -10,7 +10,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.display import category_ref
-from bot.actions.forms import MAX_DETAIL_CHARS, meaningful, slot_text, validate_phone
+from bot.actions.forms import (
+    MAX_DETAIL_CHARS,
+    meaningful,
+    slot_text,
+    validate_category,
+    validate_phone,
+)
 from bot.actions.tickets import open_ticket_from_form, submitted_message
 
 COMPLAINT_CATEGORIES = (
@@ -64,15 +70,14 @@ class ValidateComplaintForm(FormValidationAction):
     def validate_complaint_category(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if value in COMPLAINT_CATEGORIES:
-            return {"complaint_category": value}
-        text = slot_text(value)
-        if text and meaningful(text, 2):
-            details = slot_text(tracker.get_slot("complaint_details"))
-            merged = f"{details} / {text}" if details else text
-            return {"complaint_category": "other", "complaint_details": merged[:MAX_DETAIL_CHARS]}
-        dispatcher.utter_message(response="utter_invalid_complaint_category")
-        return {"complaint_category": None}
+        return validate_category(
+            "complaint_category",
+            value,
+            COMPLAINT_CATEGORIES,
+            "complaint_details",
+            dispatcher,
+            tracker,
+        )
 
     def validate_anonymous(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -62,6 +62,27 @@ def validate_phone(value: Any, dispatcher: CollectingDispatcher) -> dict[str, An
     return {"phone": None}
 
 
+def validate_category(
+    slot: str,
+    value: Any,
+    known: tuple[str, ...],
+    detail_slot: str,
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+) -> dict[str, Any]:
+    """A category from a button, or free words where a button was offered: then the words are
+    kept in the details (``detail_slot``) and the category is "other"."""
+    if value in known:
+        return {slot: value}
+    text = slot_text(value)
+    if text and meaningful(text, 2):
+        details = slot_text(tracker.get_slot(detail_slot))
+        merged = f"{details} / {text}" if details else text
+        return {slot: "other", detail_slot: merged[:MAX_DETAIL_CHARS]}
+    dispatcher.utter_message(response=f"utter_invalid_{slot}")
+    return {slot: None}
+
+
 def validate_time(
     slot: str, value: Any, dispatcher: CollectingDispatcher, now: datetime
 ) -> dict[str, Any]:

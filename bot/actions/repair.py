@@ -16,6 +16,7 @@ from bot.actions.forms import (
     previous_value,
     slot_text,
     tracker_now,
+    validate_category,
     validate_phone,
     validate_time,
     validate_unit,
@@ -67,16 +68,9 @@ class ValidateRepairForm(FormValidationAction):
     def validate_repair_category(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if value in REPAIR_CATEGORIES:
-            return {"repair_category": value}
-        # Free text where a button was offered: keep the words, file it under "other".
-        text = slot_text(value)
-        if text and meaningful(text, 2):
-            description = slot_text(tracker.get_slot("description"))
-            merged = f"{description} / {text}" if description else text
-            return {"repair_category": "other", "description": merged[:MAX_DETAIL_CHARS]}
-        dispatcher.utter_message(response="utter_invalid_repair_category")
-        return {"repair_category": None}
+        return validate_category(
+            "repair_category", value, REPAIR_CATEGORIES, "description", dispatcher, tracker
+        )
 
     def validate_unit(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -218,12 +218,13 @@ class AgentDesk:
                 if kind == "survey" and cfg.escalate_survey_score <= 0:
                     break
                 return (kind if kind in REASONS else "survey"), named
+        if any(
+            e.get("event") == "action" and (e.get("metadata") or {}).get("reason") == "fallback"
+            for e in events
+        ):
+            return "fallback", None  # the engine handed over after repeated misunderstanding
         if any(e.get("event") == "pause" for e in events):
             return "human", None
-        if cfg.escalate_on_fallback and any(
-            e.get("event") == "action" and e.get("name") == "action_offer_human" for e in events
-        ):
-            return "fallback", None
         if cfg.escalate_survey_score > 0:
             scored = (
                 (

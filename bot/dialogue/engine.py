@@ -431,28 +431,7 @@ class Engine:
         async with self.db.write() as session:
             contact, conversation = await self._load(session, message, now)
             text = _clean(message.text)
-            inbound = Message(
-                conversation_id=conversation.id,
-                direction="in",
-                channel_message_id=message.message_id,
-                text=_storable(message.text),
-                data=_inbound_data(message),
-                sender="user",
-                created_at=now,
-                sent_at=now,
-            )
-            session.add(inbound)
-            await session.flush()
-            if message.delivery_id:
-                session.add(
-                    InboundReceipt(
-                        channel=message.channel,
-                        delivery_id=message.delivery_id,
-                        message_id=inbound.id,
-                        created_at=now,
-                    )
-                )
-                await session.flush()
+            inbound = await self._store_inbound(session, message, conversation, now)
             turn = Turn(
                 session=session,
                 conversation=conversation,
@@ -526,6 +505,42 @@ class Engine:
             await session.flush()
         return contact, conversation
 
+    async def _store_inbound(
+        self,
+        session: AsyncSession,
+        message: InboundMessage,
+        conversation: Conversation,
+        now: datetime,
+        *,
+        failed: bool = False,
+    ) -> Message:
+        """Keep what the user sent and the delivery it came in (a redelivery fails here, on
+        the receipt's unique key, before anything else happens)."""
+        data = _inbound_data(message) | ({"failed": True} if failed else {})
+        inbound = Message(
+            conversation_id=conversation.id,
+            direction="in",
+            channel_message_id=message.message_id,
+            text=_storable(message.text),
+            data=data,
+            sender="user",
+            created_at=now,
+            sent_at=now,
+        )
+        session.add(inbound)
+        await session.flush()
+        if message.delivery_id:
+            session.add(
+                InboundReceipt(
+                    channel=message.channel,
+                    delivery_id=message.delivery_id,
+                    message_id=inbound.id,
+                    created_at=now,
+                )
+            )
+            await session.flush()
+        return inbound
+
     async def _find_conversation(
         self, session: AsyncSession, channel: str, chat_id: str, *, lock: bool = False
     ) -> Conversation | None:
@@ -588,27 +603,7 @@ class Engine:
         now = self.clock.now()
         async with self.db.write() as session:
             _contact, conversation = await self._load(session, message, now)
-            inbound = Message(
-                conversation_id=conversation.id,
-                direction="in",
-                channel_message_id=message.message_id,
-                text=_storable(message.text),
-                data=_inbound_data(message) | {"failed": True},
-                sender="user",
-                created_at=now,
-                sent_at=now,
-            )
-            session.add(inbound)
-            await session.flush()
-            if message.delivery_id:
-                session.add(
-                    InboundReceipt(
-                        channel=message.channel,
-                        delivery_id=message.delivery_id,
-                        message_id=inbound.id,
-                        created_at=now,
-                    )
-                )
+            inbound = await self._store_inbound(session, message, conversation, now, failed=True)
             language = conversation.language or self.settings.default_language
             reply = OutboundMessage(text=self.responses.text("utter_internal_error", language))
             row = Message(
@@ -630,6 +625,12 @@ class Engine:
         if message.contact_phone:
             self._learn_phone(turn, message.contact_phone)
         if not text and not message.payload:
+            if turn.conversation.owner != Owner.BOT:
+                # A person has (or will take) this chat: keep it for them, say nothing.
+                if message.attachments:
+                    self._add_attachments(turn, message)
+                await self._not_ours(turn, "")
+                return
             if message.attachments:
                 self._add_attachments(turn, message)
                 if turn.active_form:
@@ -739,7 +740,11 @@ class Engine:
         turn.state["fallbacks"] = count
         if count >= self.settings.dialogue.fallbacks_before_human:
             turn.state["fallbacks"] = 0
-            await self.run_action(turn, "action_offer_human")
+            # Offer a person, or (agents.escalate_on_fallback) hand over straight away.
+            if self.settings.agents.escalate_on_fallback:
+                await self.run_action(turn, "action_handoff", reason="fallback")
+            else:
+                await self.run_action(turn, "action_offer_human")
             return
         await self.run_action(turn, "action_clarify")
 
@@ -1035,7 +1040,10 @@ class Engine:
         )
         if result is None:
             return []
-        turn.events.append({"event": "action", "name": name})
+        event: dict[str, Any] = {"event": "action", "name": name}
+        if metadata:
+            event["metadata"] = metadata
+        turn.events.append(event)
         for message in result.responses:
             self._utter_message(turn, message)
         if result.responses and name.startswith("validate_"):

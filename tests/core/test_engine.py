@@ -182,3 +182,18 @@ async def test_unsent_lists_the_outbox_and_unreachable_clears_it(app: App) -> No
     assert pending
     await app.engine.mark_unreachable("test", CHAT["id"])
     assert [p for p in await app.engine.unsent("test") if p.chat_id == CHAT["id"]] == []
+
+
+async def test_the_bot_stays_quiet_while_a_person_owns_the_chat(app: App) -> None:
+    from bot.store.models import Owner
+
+    await app.engine.handle(msg("你好"))
+    async with app.db.session() as s:
+        conversation = (
+            await s.execute(select(Conversation).where(Conversation.chat_id == CHAT["id"]))
+        ).scalar_one()
+    await app.engine.set_owner(conversation.id, Owner.AGENT, agent_id=7)
+    photo = Attachment(kind="photo", path="/tmp/p.jpg", file_id="F9")
+    assert await app.engine.handle(msg("", attachments=(photo,))) == []
+    assert await app.engine.handle(msg("師傅幾時到")) == []
+    assert await count(app, Message, Message.direction == "in") == 3
