@@ -14,9 +14,9 @@ from sqlalchemy import select
 from bot.actions import runtime
 from bot.actions.display import unit_text, when_text
 from bot.actions.forms import tracker_now
+from bot.sla.policies import apply_deadlines
 from bot.store.models import Contact, Ticket
 from bot.tickets import list_for_contact, open_ticket
-from bot.sla.policies import apply_deadlines
 
 
 def _meta(tracker: Tracker) -> dict[str, Any]:

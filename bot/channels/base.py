@@ -25,7 +25,7 @@ class Attachment:
 
 @dataclass(frozen=True, slots=True)
 class Button:
-    """A fixed choice. ``payload`` is what pressing it sends, Rasa style: ``/intent{"slot": "v"}``."""
+    """A fixed choice; ``payload`` is what pressing it sends, Rasa style: ``/intent{"k": "v"}``."""
 
     title: str
     payload: str

@@ -72,13 +72,12 @@ def extract_slots(
                     found[slot] = entity.get("value")
                     break
             elif kind == "from_text":
-                if mapping.get("conditions") or (active_form and requested_slot == slot):
-                    if text.strip():
-                        found[slot] = text.strip()
+                asked = bool(mapping.get("conditions")) or (active_form and requested_slot == slot)
+                if asked and text.strip():
+                    found[slot] = text.strip()
             elif kind == "from_intent":
-                if mapping.get("intent") is not None and (
-                    mapping.get("conditions") or requested_slot == slot
-                ):
+                asked = bool(mapping.get("conditions")) or requested_slot == slot
+                if mapping.get("intent") is not None and asked:
                     found[slot] = mapping.get("value")
             if slot in found:
                 break

@@ -52,7 +52,7 @@ async def test_opening_is_audited_and_times_stay_aware(db: Database) -> None:
 async def test_naive_times_are_refused(db: Database) -> None:
     with pytest.raises(Exception, match="naive"):
         async with db.write() as s:
-            s.add(Contact(created_at=datetime(2026, 1, 1), updated_at=datetime(2026, 1, 1)))  # noqa: DTZ001
+            s.add(Contact(created_at=datetime(2026, 1, 1), updated_at=datetime(2026, 1, 1)))
 
 
 async def test_concurrent_tasks_never_share_a_number(db: Database) -> None:
