@@ -9,7 +9,6 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy import select
 
 from bot.actions import runtime
 from bot.actions.display import unit_text, when_text
@@ -125,11 +124,3 @@ class ActionMyTickets(Action):
         dispatcher.utter_message(response="utter_my_tickets", tickets=lines, count=len(tickets))
         return []
 
-
-async def ticket_for_contact(number: str, contact_id: int) -> Ticket | None:
-    """A ticket by number, only if it belongs to the contact (never another customer's)."""
-    async with runtime.transaction() as session:
-        result = await session.execute(
-            select(Ticket).where(Ticket.number == number.upper(), Ticket.contact_id == contact_id)
-        )
-        return result.scalar_one_or_none()

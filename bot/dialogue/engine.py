@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.actions import runtime
-from bot.channels.base import Attachment, Button, InboundMessage, OutboundMessage
+from bot.channels.base import Attachment, InboundMessage, OutboundMessage
 from bot.clock import Clock
 from bot.config import LANGUAGES, Settings
 from bot.dialogue.domain import Domain
@@ -1257,7 +1257,3 @@ def _jsonable(value: Any) -> Any:
         return value.isoformat()
     return str(value)
 
-
-def make_buttons(items: Sequence[tuple[str, str]]) -> list[Button]:
-    """Buttons from ``(title, payload)`` pairs."""
-    return [Button(title=t, payload=p) for t, p in items]
