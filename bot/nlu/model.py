@@ -74,7 +74,9 @@ def _fit_lr(x: Any, y: Sequence[str], c: float) -> LogisticRegression:
     from sklearn.linear_model import LogisticRegression
 
     # saga converges in well under a second here; lbfgs needs 10x longer on sparse n-grams.
-    clf = LogisticRegression(C=c, solver="saga", tol=TOL, max_iter=1000, class_weight=CLASS_WEIGHT)
+    clf = LogisticRegression(
+        C=c, solver="saga", tol=TOL, max_iter=1000, class_weight=CLASS_WEIGHT, random_state=0
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(x, list(y))

@@ -290,3 +290,17 @@ def test_small_data_sets(tmp_path: Path, nlu_yaml: str) -> None:
     assert result["response_selector"] == {}
     assert result["intent"]["name"]
     assert result["intent_ranking"][0]["name"] == "greet"
+
+
+def test_training_is_deterministic(fixture_data_dir: Path) -> None:
+    """Same data, same model: retraining must not flip borderline answers from run to run."""
+    import numpy as np
+
+    from bot.nlu.interpreter import fit_arrays
+
+    settings = make_settings(fixture_data_dir, fixture_data_dir / "unused")
+    data = load_training_data(fixture_data_dir)
+    first = fit_arrays(data, settings.nlu, "HK")
+    second = fit_arrays(data, settings.nlu, "HK")
+    assert np.array_equal(first["W"], second["W"])
+    assert np.array_equal(first["rs_W"], second["rs_W"])
