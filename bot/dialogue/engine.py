@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-import re
-import unicodedata
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -22,18 +20,29 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from rasa_sdk.executor import ActionExecutor
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.actions import runtime
-from bot.channels.base import Attachment, InboundMessage, OutboundMessage
+from bot.channels.base import InboundMessage, OutboundMessage
 from bot.clock import Clock
 from bot.config import LANGUAGES, Settings
 from bot.dialogue.domain import Domain
+from bot.dialogue.outbox import Outbox
 from bot.dialogue.payloads import parse_payload, to_entities
 from bot.dialogue.responses import Responses
 from bot.dialogue.slots import extract_slots
+from bot.dialogue.text import (
+    clean_text,
+    confident_language,
+    hint_language,
+    inbound_data,
+    jsonable,
+    mostly_entities,
+    storable,
+    substantial,
+)
 from bot.store.db import Database, StoreUnavailable
 from bot.store.models import (
     ChannelIdentity,
@@ -61,10 +70,6 @@ ENGINE_INTENTS = {
 # asked again) unless the message also fills a slot.
 INTERRUPTING = {"inquiry", "my_tickets", "greet", "thanks", "help", "choose_language", "start"}
 BUSINESS_INTENTS = ("inquiry", "repair", "complaint", "order", "payment")
-_CONTROL = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
-)
-_LANGUAGE_HINTS = {"zh-hk": "zh-Hant", "zh-tw": "zh-Hant", "zh-mo": "zh-Hant", "zh-hant": "zh-Hant"}
 
 
 class ConversationBusy(Exception):
@@ -113,7 +118,7 @@ class Turn:
         return str(value) if value else None
 
 
-class Engine:
+class Engine(Outbox):
     """The channel-neutral dialogue engine. Create one per process and share it."""
 
     def __init__(
@@ -162,118 +167,6 @@ class Engine:
             except Exception:
                 log.exception("turn failed for %s:%s", message.channel, message.chat_id)
                 return await self._store_after_failure(message)
-
-    async def mark_sent(self, outbound_id: int, channel_message_id: str | None = None) -> None:
-        """Record that the channel delivered an outbound message (so it is never resent)."""
-        async with self.db.session() as session:
-            await session.execute(
-                update(Message)
-                .where(Message.id == outbound_id)
-                .values(sent_at=self.clock.now(), channel_message_id=channel_message_id)
-            )
-
-    async def mark_sent_many(self, sent: Sequence[tuple[int, str | None]]) -> None:
-        """:meth:`mark_sent` for several messages in one transaction."""
-        if not sent:
-            return
-        now = self.clock.now()
-        async with self.db.session() as session:
-            for outbound_id, channel_message_id in sent:
-                await session.execute(
-                    update(Message)
-                    .where(Message.id == outbound_id)
-                    .values(sent_at=now, channel_message_id=channel_message_id)
-                )
-
-    async def unsent(
-        self, channel: str, *, chat_id: str | None = None, limit: int = 500
-    ) -> list[OutboundMessage]:
-        """Outbox rows of ``channel`` (or of one chat) not delivered yet, oldest first."""
-        conditions = [
-            Conversation.channel == channel,
-            Message.direction == "out",
-            Message.sent_at.is_(None),
-        ]
-        if chat_id is not None:
-            conditions.append(Conversation.chat_id == chat_id)
-        async with self.db.session() as session:
-            rows = await session.execute(
-                select(Message, Conversation.chat_id)
-                .join(Conversation, Conversation.id == Message.conversation_id)
-                .where(*conditions)
-                .order_by(Message.id)
-                .limit(limit)
-            )
-            return [
-                OutboundMessage.from_dict(m.data, id=m.id, chat_id=chat_id) for m, chat_id in rows
-            ]
-
-    async def mark_unreachable(self, channel: str, chat_id: str) -> None:
-        """The user blocked the bot (or similar): stop trying to reach them."""
-        async with self.db.session() as session:
-            conversation = await self._find_conversation(session, channel, chat_id)
-            if conversation is None:
-                return
-            await session.execute(
-                update(Contact)
-                .where(Contact.id == conversation.contact_id)
-                .values(unreachable=True)
-            )
-            await session.execute(
-                update(Message)
-                .where(Message.conversation_id == conversation.id, Message.sent_at.is_(None))
-                .values(sent_at=self.clock.now(), data=Message.data)
-            )
-
-    async def notify(
-        self,
-        conversation_id: int,
-        response: str,
-        values: dict[str, Any] | None = None,
-        *,
-        session: AsyncSession | None = None,
-        sender: str = "bot",
-    ) -> list[OutboundMessage]:
-        """Store a proactive message (survey, reminder, agent reply) in the outbox.
-
-        Pass ``session`` to write it in the caller's transaction (e.g. with the follow-up that
-        caused it). The caller delivers the returned messages and calls :meth:`mark_sent`.
-        """
-        if session is not None:
-            return await self._notify(session, conversation_id, response, values or {}, sender)
-        async with self.db.write() as own:
-            return await self._notify(own, conversation_id, response, values or {}, sender)
-
-    async def send_text(
-        self,
-        conversation_id: int,
-        text: str,
-        *,
-        sender: str,
-        images: Sequence[Attachment] = (),
-        session: AsyncSession | None = None,
-    ) -> list[OutboundMessage]:
-        """Store a message a person wrote (an agent's reply) in the outbox of a conversation."""
-
-        async def _store(own: AsyncSession) -> list[OutboundMessage]:
-            conversation = await own.get_one(Conversation, conversation_id)
-            message = OutboundMessage(text=text, images=tuple(images))
-            row = Message(
-                conversation_id=conversation.id,
-                direction="out",
-                text=text,
-                data=message.to_dict(),
-                sender=sender,
-                created_at=self.clock.now(),
-            )
-            own.add(row)
-            await own.flush()
-            return [OutboundMessage.from_dict(row.data, id=row.id, chat_id=conversation.chat_id)]
-
-        if session is not None:
-            return await _store(session)
-        async with self.db.write() as own:
-            return await _store(own)
 
     async def set_owner(
         self,
@@ -430,7 +323,7 @@ class Engine:
         now = self.clock.now()
         async with self.db.write() as session:
             contact, conversation = await self._load(session, message, now)
-            text = _clean(message.text)
+            text = clean_text(message.text)
             inbound = await self._store_inbound(session, message, conversation, now)
             turn = Turn(
                 session=session,
@@ -446,7 +339,7 @@ class Engine:
             if not turn.slots.get("language"):
                 turn.slots["language"] = (
                     contact.language
-                    or _hint_language(message.language_hint)
+                    or hint_language(message.language_hint)
                     or self.settings.default_language
                 )
             token = runtime.bind_session(session)
@@ -516,12 +409,12 @@ class Engine:
     ) -> Message:
         """Keep what the user sent and the delivery it came in (a redelivery fails here, on
         the receipt's unique key, before anything else happens)."""
-        data = _inbound_data(message) | ({"failed": True} if failed else {})
+        data = inbound_data(message) | ({"failed": True} if failed else {})
         inbound = Message(
             conversation_id=conversation.id,
             direction="in",
             channel_message_id=message.message_id,
-            text=_storable(message.text),
+            text=storable(message.text),
             data=data,
             sender="user",
             created_at=now,
@@ -541,16 +434,6 @@ class Engine:
             await session.flush()
         return inbound
 
-    async def _find_conversation(
-        self, session: AsyncSession, channel: str, chat_id: str, *, lock: bool = False
-    ) -> Conversation | None:
-        stmt = select(Conversation).where(
-            Conversation.channel == channel, Conversation.chat_id == chat_id
-        )
-        if lock and not self.db.is_sqlite:
-            stmt = stmt.with_for_update()
-        return (await session.execute(stmt)).scalar_one_or_none()
-
     async def _save(self, turn: Turn) -> list[OutboundMessage]:
         conversation = turn.conversation
         conversation.slots = turn.slots
@@ -569,7 +452,7 @@ class Engine:
                     {
                         "conversation_id": conversation.id,
                         "event": str(event.get("event")),
-                        "data": _jsonable(event),
+                        "data": jsonable(event),
                         "created_at": turn.now,
                     }
                     for event in turn.events
@@ -701,7 +584,7 @@ class Engine:
             language = parse.get("language") or self.detect_language(text)
             established = bool(turn.state.get("language_known"))
             if language in LANGUAGES and (
-                not established or _confident_language(text, language, turn.language)
+                not established or confident_language(text, language, turn.language)
             ):
                 turn.slots["language"] = language
                 turn.state["language_known"] = True
@@ -813,7 +696,7 @@ class Engine:
             and requested not in (spec.get("free_text_slots") or [])
             and not fills_requested
             and float(parse["intent"].get("confidence", 0)) >= max(self.settings.nlu.threshold, 0.6)
-            and _substantial(text)
+            and substantial(text)
         ):
             # A new request where a flat, a rating or a choice was expected: leave the form
             # (saying so, if the form wants it said) and serve the new request.
@@ -834,7 +717,7 @@ class Engine:
             for k, v in others.items()
             if turn.slots.get(k) is not None and turn.slots.get(k) != v
         }
-        if others and not fills_requested and requested is not None and _mostly_entities(parse):
+        if others and not fills_requested and requested is not None and mostly_entities(parse):
             # The message answers another question (「不是，是1503室」, or the flat when asked
             # for the category): take that answer, keep the open question open.
             candidates.pop(requested, None)
@@ -1122,35 +1005,6 @@ class Engine:
         merged.update(values)
         return merged
 
-    async def _notify(
-        self,
-        session: AsyncSession,
-        conversation_id: int,
-        response: str,
-        values: dict[str, Any],
-        sender: str,
-    ) -> list[OutboundMessage]:
-        conversation = await session.get_one(Conversation, conversation_id)
-        language = conversation.language or self.settings.default_language
-        slots = {
-            k: v for k, v in (conversation.slots or {}).items() if isinstance(v, str | int | float)
-        }
-        message = self.responses.render(response, language, slots | values)
-        if message is None:
-            return []
-        now = self.clock.now()
-        row = Message(
-            conversation_id=conversation.id,
-            direction="out",
-            text=message.text,
-            data=message.to_dict(),
-            sender=sender,
-            created_at=now,
-        )
-        session.add(row)
-        await session.flush()
-        return [OutboundMessage.from_dict(row.data, id=row.id, chat_id=conversation.chat_id)]
-
     # ------------------------------------------------------------------ helpers
 
     def _learn_phone(self, turn: Turn, phone: str) -> None:
@@ -1177,83 +1031,3 @@ _MESSAGE_KEYS = {
     "image",
     "attachment",
 }
-
-
-def _substantial(text: str) -> bool:
-    """A sentence, not a short answer such as 「5」, 「五分」, 「樓上那家」 or "room 5 please"."""
-    cjk = len(re.findall(r"[\u3400-\u9fff]", text))
-    words = len(re.findall(r"[A-Za-z]+", text))
-    return cjk >= 6 or words >= 4 or (cjk >= 3 and words >= 2)
-
-
-def _mostly_entities(parse: dict[str, Any]) -> bool:
-    """Whether the entities make up most of the message (so it is not free text)."""
-    text = parse.get("text") or ""
-    letters = len(re.sub(r"[\s\W_]", "", text))
-    if letters == 0:
-        return True
-    covered = 0
-    for entity in parse.get("entities") or []:
-        start, end = entity.get("start"), entity.get("end")
-        if start is None or end is None:
-            return True  # from a button: nothing but the value
-        covered += len(re.sub(r"[\s\W_]", "", text[start:end]))
-    return covered / letters >= 0.5
-
-
-def _storable(text: str) -> str:
-    """The text as a database can keep it: PostgreSQL refuses NUL characters in text."""
-    return (text or "").replace("\x00", "\ufffd")
-
-
-def _clean(text: str) -> str:
-    text = unicodedata.normalize("NFC", text or "")
-    return _CONTROL.sub("", text).strip()
-
-
-def _inbound_data(message: InboundMessage) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    if message.payload:
-        data["payload"] = message.payload
-    if message.attachments:
-        data["attachments"] = [a.to_dict() for a in message.attachments]
-    if message.contact_phone:
-        data["contact_shared"] = True
-    if message.delivery_id:
-        data["delivery_id"] = message.delivery_id
-    return data
-
-
-def _hint_language(hint: str | None) -> str | None:
-    if not hint:
-        return None
-    hint = hint.lower()
-    if hint in _LANGUAGE_HINTS:
-        return _LANGUAGE_HINTS[hint]
-    if hint.startswith("zh"):
-        return "zh-Hans"
-    if hint.startswith("en"):
-        return "en"
-    return None
-
-
-def _confident_language(text: str, detected: str, current: str) -> bool:
-    """Switch language only on real evidence: a lone "ok" keeps a Chinese conversation Chinese."""
-    if detected == current:
-        return True
-    if detected == "en":
-        return len(re.findall(r"[A-Za-z]{2,}", text)) >= 2
-    return True
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-

@@ -6,6 +6,7 @@ Create Date: 2026-11-27 08:00:00
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -22,7 +23,7 @@ PK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
 
-def _time(name: str, nullable: bool = False) -> sa.Column:  # type: ignore[type-arg]
+def _time(name: str, nullable: bool = False) -> sa.Column[Any]:
     return sa.Column(name, bot.store.types.AwareDateTime(timezone=True), nullable=nullable)
 
 

@@ -1,0 +1,178 @@
+"""The outbox side of the engine: every reply is stored before it is sent, and the channel
+says when it was. Messages written outside a user's turn (surveys, agents' replies) go through
+the same table, so a restart or a redelivery never loses one and never sends one twice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.channels.base import Attachment, OutboundMessage
+from bot.clock import Clock
+from bot.config import Settings
+from bot.dialogue.responses import Responses
+from bot.store.db import Database
+from bot.store.models import Contact, Conversation, Message
+
+
+class Outbox:
+    """Part of :class:`bot.dialogue.engine.Engine`: storing and confirming outbound messages."""
+
+    db: Database
+    clock: Clock
+    settings: Settings
+    responses: Responses
+
+    async def mark_sent(self, outbound_id: int, channel_message_id: str | None = None) -> None:
+        """Record that the channel delivered an outbound message (so it is never resent)."""
+        async with self.db.session() as session:
+            await session.execute(
+                update(Message)
+                .where(Message.id == outbound_id)
+                .values(sent_at=self.clock.now(), channel_message_id=channel_message_id)
+            )
+
+    async def mark_sent_many(self, sent: Sequence[tuple[int, str | None]]) -> None:
+        """:meth:`mark_sent` for several messages in one transaction."""
+        if not sent:
+            return
+        now = self.clock.now()
+        async with self.db.session() as session:
+            for outbound_id, channel_message_id in sent:
+                await session.execute(
+                    update(Message)
+                    .where(Message.id == outbound_id)
+                    .values(sent_at=now, channel_message_id=channel_message_id)
+                )
+
+    async def unsent(
+        self, channel: str, *, chat_id: str | None = None, limit: int = 500
+    ) -> list[OutboundMessage]:
+        """Outbox rows of ``channel`` (or of one chat) not delivered yet, oldest first."""
+        conditions = [
+            Conversation.channel == channel,
+            Message.direction == "out",
+            Message.sent_at.is_(None),
+        ]
+        if chat_id is not None:
+            conditions.append(Conversation.chat_id == chat_id)
+        async with self.db.session() as session:
+            rows = await session.execute(
+                select(Message, Conversation.chat_id)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .where(*conditions)
+                .order_by(Message.id)
+                .limit(limit)
+            )
+            return [
+                OutboundMessage.from_dict(m.data, id=m.id, chat_id=chat_id) for m, chat_id in rows
+            ]
+
+    async def mark_unreachable(self, channel: str, chat_id: str) -> None:
+        """The user blocked the bot (or similar): stop trying to reach them."""
+        async with self.db.session() as session:
+            conversation = await self._find_conversation(session, channel, chat_id)
+            if conversation is None:
+                return
+            await session.execute(
+                update(Contact)
+                .where(Contact.id == conversation.contact_id)
+                .values(unreachable=True)
+            )
+            await session.execute(
+                update(Message)
+                .where(Message.conversation_id == conversation.id, Message.sent_at.is_(None))
+                .values(sent_at=self.clock.now(), data=Message.data)
+            )
+
+    async def notify(
+        self,
+        conversation_id: int,
+        response: str,
+        values: dict[str, Any] | None = None,
+        *,
+        session: AsyncSession | None = None,
+        sender: str = "bot",
+    ) -> list[OutboundMessage]:
+        """Store a proactive message (survey, reminder, agent reply) in the outbox.
+
+        Pass ``session`` to write it in the caller's transaction (e.g. with the follow-up that
+        caused it). The caller delivers the returned messages and calls :meth:`mark_sent`.
+        """
+        if session is not None:
+            return await self._notify(session, conversation_id, response, values or {}, sender)
+        async with self.db.write() as own:
+            return await self._notify(own, conversation_id, response, values or {}, sender)
+
+    async def send_text(
+        self,
+        conversation_id: int,
+        text: str,
+        *,
+        sender: str,
+        images: Sequence[Attachment] = (),
+        session: AsyncSession | None = None,
+    ) -> list[OutboundMessage]:
+        """Store a message a person wrote (an agent's reply) in the outbox of a conversation."""
+
+        async def _store(own: AsyncSession) -> list[OutboundMessage]:
+            conversation = await own.get_one(Conversation, conversation_id)
+            message = OutboundMessage(text=text, images=tuple(images))
+            row = Message(
+                conversation_id=conversation.id,
+                direction="out",
+                text=text,
+                data=message.to_dict(),
+                sender=sender,
+                created_at=self.clock.now(),
+            )
+            own.add(row)
+            await own.flush()
+            return [OutboundMessage.from_dict(row.data, id=row.id, chat_id=conversation.chat_id)]
+
+        if session is not None:
+            return await _store(session)
+        async with self.db.write() as own:
+            return await _store(own)
+
+    async def _notify(
+        self,
+        session: AsyncSession,
+        conversation_id: int,
+        response: str,
+        values: dict[str, Any],
+        sender: str,
+    ) -> list[OutboundMessage]:
+        conversation = await session.get_one(Conversation, conversation_id)
+        language = conversation.language or self.settings.default_language
+        slots = {
+            k: v for k, v in (conversation.slots or {}).items() if isinstance(v, str | int | float)
+        }
+        message = self.responses.render(response, language, slots | values)
+        if message is None:
+            return []
+        now = self.clock.now()
+        row = Message(
+            conversation_id=conversation.id,
+            direction="out",
+            text=message.text,
+            data=message.to_dict(),
+            sender=sender,
+            created_at=now,
+        )
+        session.add(row)
+        await session.flush()
+        return [OutboundMessage.from_dict(row.data, id=row.id, chat_id=conversation.chat_id)]
+
+    async def _find_conversation(
+        self, session: AsyncSession, channel: str, chat_id: str, *, lock: bool = False
+    ) -> Conversation | None:
+        stmt = select(Conversation).where(
+            Conversation.channel == channel, Conversation.chat_id == chat_id
+        )
+        if lock and not self.db.is_sqlite:
+            stmt = stmt.with_for_update()
+        return (await session.execute(stmt)).scalar_one_or_none()
