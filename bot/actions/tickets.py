@@ -49,7 +49,8 @@ async def open_ticket_from_form(
     unit_display = None
     if isinstance(unit, dict):
         extra["unit"] = unit
-        unit_display = unit_text(unit, "zh-Hant")
+        # Staff read tickets in the office's language, whatever the customer wrote in.
+        unit_display = unit_text(unit, runtime.services().settings.default_language)
     elif unit:
         unit_display = str(unit)
     async with runtime.transaction() as session:

@@ -653,7 +653,10 @@ class Engine(Outbox):
         if "phone" in required and turn.contact.phone:
             turn.slots["phone"] = turn.contact.phone
         if "unit" in required and turn.contact.unit:
-            turn.slots["unit"] = turn.state.get("unit_value") or turn.contact.unit
+            from bot.nlu.entities import parse_unit
+
+            # Kept on the contact as text; the form works with the parsed parts.
+            turn.slots["unit"] = parse_unit(turn.contact.unit) or turn.contact.unit
 
     def _extract(
         self, turn: Turn, form: str | None, requested: str | None, *, entities_only: bool = False
