@@ -471,13 +471,20 @@ def format_unit(value: Mapping[str, Any] | None, language: str) -> str:
         if room:
             text += room + words["room"]
         return text
+    floor_text = None
+    if floor_shown:
+        floor_text = "G/F" if floor_shown == "G" else f"{floor_shown}/F"
+    if room and not unit and (not room.isdigit() or len(room) <= 2):
+        # Hong Kong style, smallest first: "Flat A, 12/F, Block B".
+        hk = [f"Flat {room}", floor_text, f"Block {block}" if block else None]
+        return ", ".join(p for p in hk if p)
     parts = []
     if block:
         parts.append(f"Block {block}")
     if unit:
         parts.append(f"Unit {unit}")
-    if floor_shown:
-        parts.append("G/F" if floor_shown == "G" else f"{floor_shown}/F")
+    if floor_text:
+        parts.append(floor_text)
     if room:
         parts.append(f"Room {room}")
     return ", ".join(parts)

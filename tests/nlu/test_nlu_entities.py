@@ -133,7 +133,7 @@ def test_unit_format_roundtrip_and_key() -> None:
         assert parse_unit(format_unit(value, language)) == value
     hk = {"block": "B", "unit": None, "floor": "12", "room": "A"}
     assert format_unit(hk, "zh-Hant") == "B座12樓A室"
-    assert format_unit(hk, "en") == "Block B, 12/F, Room A"
+    assert format_unit(hk, "en") == "Flat A, 12/F, Block B"  # Hong Kong order
     assert parse_unit(format_unit(hk, "en")) == hk
     assert unit_key(parse_unit("3棟2單元1502室")) == unit_key(parse_unit("3-2-1502"))
     assert unit_key(parse_unit("3栋2单元1502")) == unit_key(value)
