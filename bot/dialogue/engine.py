@@ -10,19 +10,30 @@ what was not sent yet instead of running again.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from rasa_sdk.executor import ActionExecutor
-from sqlalchemy import insert, select
+from sqlalchemy import (
+    BigInteger,
+    Table,
+    and_,
+    bindparam,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.actions import runtime
 from bot.channels.base import InboundMessage, OutboundMessage
@@ -36,6 +47,7 @@ from bot.dialogue.slots import extract_slots
 from bot.dialogue.text import (
     clean_text,
     confident_language,
+    copy_json,
     hint_language,
     inbound_data,
     jsonable,
@@ -55,6 +67,79 @@ from bot.store.models import (
 )
 
 log = logging.getLogger(__name__)
+
+# The hot path of a turn writes its rows with prebuilt Core statements (no ORM unit of work,
+# no statement construction per turn); the ORM objects of the turn are kept in step by hand.
+_MESSAGES = cast(Table, Message.__table__)
+_INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
+_INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
+_RECEIPTS = cast(Table, InboundReceipt.__table__)
+_INSERT_RECEIPT = insert(_RECEIPTS)
+# PostgreSQL: the inbound message and its receipt in one round trip (a data-modifying CTE).
+# A redelivery still fails on the receipt's unique key, and the message insert with it.
+_INBOUND_CTE = (
+    insert(_MESSAGES)
+    .values({c.key: bindparam(c.key) for c in _MESSAGES.c if c.key != "id"})
+    .returning(_MESSAGES.c.id)
+    .cte("inbound")
+)
+_INSERT_INBOUND_WITH_RECEIPT = (
+    insert(_RECEIPTS)
+    .from_select(
+        ["channel", "delivery_id", "message_id", "created_at"],
+        select(
+            bindparam("r_channel", type_=_RECEIPTS.c.channel.type),
+            bindparam("r_delivery_id", type_=_RECEIPTS.c.delivery_id.type),
+            _INBOUND_CTE.c.id,
+            bindparam("r_created_at", type_=_RECEIPTS.c.created_at.type),
+        ),
+    )
+    .returning(_RECEIPTS.c.message_id)
+)
+_INSERT_EVENTS = insert(cast(Table, ConversationEvent.__table__))
+_SET_INTENT = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("b_message_id"))
+    .values(intent=bindparam("b_intent"), confidence=bindparam("b_confidence"))
+)
+_UPDATE_ROW = {
+    model: update(table).where(table.c.id == bindparam("b_id"))
+    for model, table in (
+        (Conversation, cast(Table, Conversation.__table__)),
+        (Contact, cast(Table, Contact.__table__)),
+    )
+}
+# PostgreSQL: a turn's events (as one JSON array, kept in order) ride along with its reply.
+_EVENTS_FROM_JSON = text(
+    "INSERT INTO conversation_events (conversation_id, event, data, created_at) "
+    "SELECT :e_conversation_id, e.value ->> 'event', e.value -> 'data', :e_created_at "
+    "FROM jsonb_array_elements(:e_events) WITH ORDINALITY AS e(value, n) ORDER BY e.n"
+).bindparams(
+    bindparam("e_conversation_id", type_=BigInteger()),
+    bindparam("e_events", type_=JSONB()),
+    bindparam("e_created_at", type_=ConversationEvent.__table__.c.created_at.type),
+)
+_INSERT_MESSAGE_AND_EVENTS = _INSERT_MESSAGE.add_cte(_EVENTS_FROM_JSON.columns().cte("events"))
+# PostgreSQL: the inbound message's intent rides along with the conversation's update.
+_UPDATE_CONVERSATION_AND_INTENT = _UPDATE_ROW[Conversation].add_cte(_SET_INTENT.cte("intent"))
+# Contact and conversation of a known user in a known chat, in one statement.
+_LOAD = (
+    select(Contact, Conversation)
+    .select_from(ChannelIdentity)
+    .join(Contact, Contact.id == ChannelIdentity.contact_id)
+    .join(
+        Conversation,
+        and_(
+            Conversation.channel == bindparam("channel"),
+            Conversation.chat_id == bindparam("chat_id"),
+        ),
+    )
+    .where(
+        ChannelIdentity.channel == bindparam("channel"),
+        ChannelIdentity.external_id == bindparam("user_id"),
+    )
+)
+_LOAD_LOCKED = _LOAD.with_for_update(of=Conversation)
 
 # Intents the engine itself understands (commands and buttons), besides the NLU's.
 ENGINE_INTENTS = {
@@ -333,8 +418,8 @@ class Engine(Outbox):
                 now=now,
                 channel=message.channel,
                 # Deep copies: nested values changed in place must show up as changes.
-                slots=copy.deepcopy(conversation.slots or {}),
-                state=copy.deepcopy(conversation.state or {}),
+                slots=copy_json(conversation.slots or {}),
+                state=copy_json(conversation.state or {}),
             )
             if not turn.slots.get("language"):
                 turn.slots["language"] = (
@@ -347,13 +432,36 @@ class Engine(Outbox):
                 await self._turn(turn, message, text)
             finally:
                 runtime.unbind_session(token)
-            inbound.intent = (turn.parse.get("intent") or {}).get("name")
-            inbound.confidence = (turn.parse.get("intent") or {}).get("confidence")
-            return await self._save(turn)
+            intent = turn.parse.get("intent") or {}
+            inbound.intent = intent.get("name")
+            inbound.confidence = intent.get("confidence")
+            also: dict[str, Any] = {}
+            if inbound.intent is not None or inbound.confidence is not None:
+                also = {
+                    "b_message_id": inbound.id,
+                    "b_intent": inbound.intent,
+                    "b_confidence": inbound.confidence,
+                }
+                if self.db.is_sqlite:
+                    await (await session.connection()).execute(_SET_INTENT, also)
+                    also = {}
+            return await self._save(turn, intent=also)
 
     async def _load(
         self, session: AsyncSession, message: InboundMessage, now: datetime
     ) -> tuple[Contact, Conversation]:
+        known = (
+            await session.execute(
+                _LOAD if self.db.is_sqlite else _LOAD_LOCKED,
+                {
+                    "channel": message.channel,
+                    "chat_id": message.chat_id,
+                    "user_id": message.user_id,
+                },
+            )
+        ).one_or_none()
+        if known is not None:
+            return known[0], known[1]
         found = (
             await session.execute(
                 select(ChannelIdentity, Contact)
@@ -410,76 +518,151 @@ class Engine(Outbox):
         """Keep what the user sent and the delivery it came in (a redelivery fails here, on
         the receipt's unique key, before anything else happens)."""
         data = inbound_data(message) | ({"failed": True} if failed else {})
-        inbound = Message(
-            conversation_id=conversation.id,
-            direction="in",
-            channel_message_id=message.message_id,
-            text=storable(message.text),
-            data=data,
-            sender="user",
-            created_at=now,
-            sent_at=now,
-        )
-        session.add(inbound)
-        await session.flush()
-        if message.delivery_id:
-            session.add(
-                InboundReceipt(
-                    channel=message.channel,
-                    delivery_id=message.delivery_id,
-                    message_id=inbound.id,
-                    created_at=now,
-                )
-            )
-            await session.flush()
-        return inbound
+        values = {
+            "conversation_id": conversation.id,
+            "direction": "in",
+            "channel_message_id": message.message_id,
+            "reply_to_id": None,
+            "text": storable(message.text),
+            "data": data,
+            "intent": None,
+            "confidence": None,
+            "sender": "user",
+            "created_at": now,
+            "sent_at": now,
+        }
+        connection = await session.connection()
+        receipt = {
+            "channel": message.channel,
+            "delivery_id": message.delivery_id,
+            "created_at": now,
+        }
+        if message.delivery_id and not self.db.is_sqlite:
+            params = values | {f"r_{k}": v for k, v in receipt.items()}
+            result = await connection.execute(_INSERT_INBOUND_WITH_RECEIPT, params)
+            message_id = result.scalar_one()
+        else:
+            message_id = (await connection.execute(_INSERT_MESSAGE, values)).scalar_one()
+            if message.delivery_id:
+                await connection.execute(_INSERT_RECEIPT, receipt | {"message_id": message_id})
+        # A detached copy for observers; the row itself was written above.
+        return Message(id=message_id, **values)
 
-    async def _save(self, turn: Turn) -> list[OutboundMessage]:
+    async def _save(self, turn: Turn, *, intent: dict[str, Any]) -> list[OutboundMessage]:
         conversation = turn.conversation
-        conversation.slots = turn.slots
-        conversation.state = turn.state
-        conversation.language = turn.language
-        conversation.updated_at = turn.now
-        conversation.version = (conversation.version or 0) + 1
-        if turn.contact.language != turn.language:
-            turn.contact.language = turn.language
-            turn.contact.updated_at = turn.now
-        if turn.events:
-            # One executemany for the whole turn's events (no ids needed back).
-            await turn.session.execute(
-                insert(ConversationEvent),
-                [
-                    {
-                        "conversation_id": conversation.id,
-                        "event": str(event.get("event")),
-                        "data": jsonable(event),
-                        "created_at": turn.now,
-                    }
+        session = turn.session
+        await self._write_row(
+            session,
+            conversation,
+            {
+                "slots": turn.slots,
+                "state": turn.state,
+                "language": turn.language,
+                "updated_at": turn.now,
+                "version": (conversation.version or 0) + 1,
+            },
+            intent=intent,
+        )
+        await self._write_row(
+            session,
+            turn.contact,
+            {"language": turn.language, "updated_at": turn.now}
+            if turn.contact.language != turn.language
+            else {},
+        )
+        rows: list[dict[str, Any]] = [
+            {
+                "conversation_id": conversation.id,
+                "direction": "out",
+                "channel_message_id": None,
+                "reply_to_id": turn.inbound.id if turn.inbound else None,
+                "text": reply.text,
+                "data": reply.to_dict(),
+                "intent": None,
+                "confidence": None,
+                "sender": "bot",
+                "created_at": turn.now,
+                "sent_at": None,
+            }
+            for reply in turn.replies
+        ]
+        connection = await session.connection()
+        ids: list[int] = []
+        if turn.events and len(rows) == 1 and not self.db.is_sqlite:
+            # The usual turn on PostgreSQL: its events and its one reply in one statement.
+            events = {
+                "e_conversation_id": conversation.id,
+                "e_events": [
+                    {"event": str(event.get("event")), "data": jsonable(event)}
                     for event in turn.events
                 ],
-            )
-        stored = []
-        for reply in turn.replies:
-            row = Message(
-                conversation_id=conversation.id,
-                direction="out",
-                reply_to_id=turn.inbound.id if turn.inbound else None,
-                text=reply.text,
-                data=reply.to_dict(),
-                sender="bot",
-                created_at=turn.now,
-            )
-            turn.session.add(row)
-            stored.append(row)
-        await turn.session.flush()
+                "e_created_at": turn.now,
+            }
+            result = await connection.execute(_INSERT_MESSAGE_AND_EVENTS, rows[0] | events)
+            ids = [result.scalar_one()]
+            rows_left: list[dict[str, Any]] = []
+        else:
+            rows_left = rows
+            if turn.events:
+                # One executemany for the whole turn's events (no ids needed back).
+                await connection.execute(
+                    _INSERT_EVENTS,
+                    [
+                        {
+                            "conversation_id": conversation.id,
+                            "event": str(event.get("event")),
+                            "data": jsonable(event),
+                            "created_at": turn.now,
+                        }
+                        for event in turn.events
+                    ],
+                )
+        if len(rows_left) == 1:
+            ids = [(await connection.execute(_INSERT_MESSAGE, rows_left[0])).scalar_one()]
+        elif rows_left:
+            ids = list((await connection.execute(_INSERT_MESSAGES, rows_left)).scalars())
         for observer in self.observers:
             result = observer(turn)
             if asyncio.iscoroutine(result):
                 await result
         return [
-            OutboundMessage.from_dict(row.data, id=row.id, chat_id=conversation.chat_id)
-            for row in stored
+            OutboundMessage.from_dict(row["data"], id=row_id, chat_id=conversation.chat_id)
+            for row, row_id in zip(rows, ids, strict=True)
         ]
+
+    @staticmethod
+    async def _write_row(
+        session: AsyncSession,
+        obj: Any,
+        values: dict[str, Any],
+        *,
+        intent: dict[str, Any] | None = None,
+    ) -> None:
+        """Write ``values`` and the object's other changed columns with one Core UPDATE,
+        skipping what did not change, and leave the ORM object clean as a flush would.
+        ``intent``: parameters of the inbound message's intent update, done in the same
+        statement (a conversation on PostgreSQL)."""
+        state = inspect(obj)
+        committed = state.committed_state
+        columns = state.mapper.column_attrs
+        changes = {key: getattr(obj, key) for key in committed if key in columns}
+        loaded = state.dict
+        for key, value in values.items():
+            if value != committed.get(key, loaded.get(key)):
+                changes[key] = value
+            else:
+                changes.pop(key, None)
+        connection = await session.connection()
+        if changes and intent:
+            await connection.execute(
+                _UPDATE_CONVERSATION_AND_INTENT, {"b_id": obj.id, **changes, **intent}
+            )
+        elif changes:
+            await connection.execute(_UPDATE_ROW[type(obj)], {"b_id": obj.id, **changes})
+        elif intent:
+            await connection.execute(_SET_INTENT, intent)
+        for key, value in (values | changes).items():
+            set_committed_value(obj, key, value)
 
     async def _store_after_failure(self, message: InboundMessage) -> list[OutboundMessage]:
         """A bug must not lose what the user sent: store it and apologise."""
