@@ -5,9 +5,9 @@ the same table, so a restart or a redelivery never loses one and never sends one
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import Attachment, OutboundMessage
@@ -16,6 +16,14 @@ from bot.config import Settings
 from bot.dialogue.responses import Responses
 from bot.store.db import Database
 from bot.store.models import Contact, Conversation, Message
+
+_MESSAGES = cast(Table, Message.__table__)
+# Prebuilt: confirming a delivery is on every turn's path.
+_MARK_SENT = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("b_id"))
+    .values(sent_at=bindparam("b_sent_at"), channel_message_id=bindparam("b_channel_id"))
+)
 
 
 class Outbox:
@@ -28,25 +36,23 @@ class Outbox:
 
     async def mark_sent(self, outbound_id: int, channel_message_id: str | None = None) -> None:
         """Record that the channel delivered an outbound message (so it is never resent)."""
-        async with self.db.session() as session:
-            await session.execute(
-                update(Message)
-                .where(Message.id == outbound_id)
-                .values(sent_at=self.clock.now(), channel_message_id=channel_message_id)
-            )
+        await self.mark_sent_many([(outbound_id, channel_message_id)])
 
     async def mark_sent_many(self, sent: Sequence[tuple[int, str | None]]) -> None:
         """:meth:`mark_sent` for several messages in one transaction."""
         if not sent:
             return
         now = self.clock.now()
+        params = [
+            {"b_id": outbound_id, "b_sent_at": now, "b_channel_id": channel_message_id}
+            for outbound_id, channel_message_id in sent
+        ]
+        if len(params) == 1:
+            async with self.db.statement() as connection:
+                await connection.execute(_MARK_SENT, params[0])
+            return
         async with self.db.session() as session:
-            for outbound_id, channel_message_id in sent:
-                await session.execute(
-                    update(Message)
-                    .where(Message.id == outbound_id)
-                    .values(sent_at=now, channel_message_id=channel_message_id)
-                )
+            await (await session.connection()).execute(_MARK_SENT, params)
 
     async def unsent(
         self, channel: str, *, chat_id: str | None = None, limit: int = 500

@@ -13,6 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -74,6 +75,13 @@ class Database:
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Single statements are atomic by themselves: on PostgreSQL they skip the BEGIN and
+        # COMMIT round trips (psycopg's autocommit is a client-side flag, set on checkout).
+        self._single_engine = (
+            self.engine
+            if self.dialect == "sqlite"
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._write_lock = asyncio.Lock()
 
     @property
@@ -91,6 +99,20 @@ class Database:
         try:
             async with self.sessionmaker() as session, session.begin():
                 yield session
+        except (OperationalError, DBAPIError) as exc:
+            if _is_connection_error(exc):
+                raise StoreUnavailable(
+                    f"the database at {redact_url(self.url)} cannot be reached"
+                ) from exc
+            raise
+
+    @asynccontextmanager
+    async def statement(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection for ONE statement (autocommit on PostgreSQL; a transaction on
+        SQLite). Cheaper than :meth:`session`; use :meth:`session` for more than one."""
+        try:
+            async with self._single_engine.begin() as connection:
+                yield connection
         except (OperationalError, DBAPIError) as exc:
             if _is_connection_error(exc):
                 raise StoreUnavailable(
