@@ -11,10 +11,9 @@ from rasa_sdk.types import DomainDict
 
 from bot.actions.display import category_ref
 from bot.actions.forms import (
-    MAX_DETAIL_CHARS,
-    meaningful,
     slot_text,
     validate_category,
+    validate_details,
     validate_phone,
 )
 from bot.actions.tickets import open_ticket_from_form, submitted_message
@@ -60,12 +59,7 @@ class ValidateComplaintForm(FormValidationAction):
     def validate_complaint_details(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        text = slot_text(value)
-        if text.startswith("/") or not meaningful(text):
-            if tracker.get_slot("requested_slot") == "complaint_details":
-                dispatcher.utter_message(response="utter_ask_complaint_details_more")
-            return {"complaint_details": None}
-        return {"complaint_details": text[:MAX_DETAIL_CHARS]}
+        return validate_details("complaint_details", value, dispatcher, tracker)
 
     def validate_complaint_category(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -62,6 +62,19 @@ def validate_phone(value: Any, dispatcher: CollectingDispatcher) -> dict[str, An
     return {"phone": None}
 
 
+def validate_details(
+    slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> dict[str, Any]:
+    """What happened, in the user's words; "I want to report something" alone is asked again
+    (``utter_ask_<slot>_more`` when it was the question, else silently)."""
+    text = slot_text(value)
+    if text.startswith("/") or not meaningful(text):
+        if tracker.get_slot("requested_slot") == slot:
+            dispatcher.utter_message(response=f"utter_ask_{slot}_more")
+        return {slot: None}
+    return {slot: text[:MAX_DETAIL_CHARS]}
+
+
 def validate_category(
     slot: str,
     value: Any,

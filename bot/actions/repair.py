@@ -11,12 +11,11 @@ from rasa_sdk.types import DomainDict
 
 from bot.actions.display import category_ref, unit_text, visit_text
 from bot.actions.forms import (
-    MAX_DETAIL_CHARS,
-    meaningful,
     previous_value,
     slot_text,
     tracker_now,
     validate_category,
+    validate_details,
     validate_phone,
     validate_time,
     validate_unit,
@@ -58,12 +57,7 @@ class ValidateRepairForm(FormValidationAction):
     def validate_description(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        text = slot_text(value)
-        if text.startswith("/") or not meaningful(text):
-            if tracker.get_slot("requested_slot") == "description":
-                dispatcher.utter_message(response="utter_ask_description_more")
-            return {"description": None}
-        return {"description": text[:MAX_DETAIL_CHARS]}
+        return validate_details("description", value, dispatcher, tracker)
 
     def validate_repair_category(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
