@@ -991,22 +991,19 @@ class Engine(Outbox):
                 (s for s in self.domain.required_slots(form) if turn.slots.get(s) is None), None
             )
         retries: dict[str, int] = turn.state.setdefault("retries", {})
-        # A "no" at a summary is a wish to edit, not a failed answer.
-        if (
-            attempted
-            and requested
-            and next_slot == requested
-            and not requested.endswith("_confirmed")
-        ):
-            retries[requested] = retries.get(requested, 0) + 1
-            if retries[requested] >= self.settings.dialogue.max_form_retries:
-                retries[requested] = 0
-                self.utter(turn, "utter_offer_human_after_retries")
-                return
-            if turn.state.pop("validation_uttered", False):
+        uttered = turn.state.pop("validation_uttered", False)
+        if attempted and requested and next_slot == requested:
+            # A "no" at a summary is a wish to edit, not a failed answer.
+            if not requested.endswith("_confirmed"):
+                retries[requested] = retries.get(requested, 0) + 1
+                if retries[requested] >= self.settings.dialogue.max_form_retries:
+                    retries[requested] = 0
+                    self.utter(turn, "utter_offer_human_after_retries")
+                    return
+            if uttered:
+                # The validator already said what is wrong and asked again (or what to edit).
                 turn.slots["requested_slot"] = next_slot
                 return
-        turn.state.pop("validation_uttered", None)
         if next_slot is None:
             await self._submit(turn, form)
             return
