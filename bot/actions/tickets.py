@@ -124,4 +124,3 @@ class ActionMyTickets(Action):
         ]
         dispatcher.utter_message(response="utter_my_tickets", tickets=lines, count=len(tickets))
         return []
-
