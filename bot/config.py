@@ -509,8 +509,10 @@ class AgentsSettings(Section):
         groups = self.all_groups()
         for group in groups:
             r = group.routes
-            if (r.intents or r.categories) and (not r.intents or intent in r.intents) and (
-                not r.categories or category in r.categories
+            if (
+                (r.intents or r.categories)
+                and (not r.intents or intent in r.intents)
+                and (not r.categories or category in r.categories)
             ):
                 return group
         for group in groups:
