@@ -31,13 +31,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, event, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
 from bot.app import build_app  # noqa: E402
 from bot.channels.base import InboundMessage  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.nlu import load_interpreter  # noqa: E402
+from bot.store.scratch import create_database, drop_database  # noqa: E402
 
 TEXTS = ["你好", "管理處幾點上班", "thanks", "my tickets"]
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -86,22 +86,6 @@ async def measure(db_url: str, turns: int, users: int) -> tuple[float, float, fl
         await app.close()
 
 
-def create_pg(server: str) -> str:
-    name = f"kefu_bench_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return make_url(server).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_pg(server: str, url: str) -> None:
-    engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-    engine.dispose()
-
-
 def report(name: str, runs: list[tuple[float, float, float]]) -> None:
     cpu = statistics.median(r[0] for r in runs)
     wall = statistics.median(r[1] for r in runs)
@@ -134,11 +118,11 @@ def main() -> int:
     )
     runs = []
     for _ in range(args.repeat):
-        url = create_pg(server)
+        url = create_database(server, "kefu_bench")
         try:
             runs.append(asyncio.run(measure(url, args.turns, args.users)))
         finally:
-            drop_pg(server, url)
+            drop_database(server, url)
     report("PostgreSQL", runs)
     return 0
 

@@ -26,7 +26,6 @@ import multiprocessing as mp
 import os
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
 
 from bot.clock import SystemClock  # noqa: E402
@@ -43,6 +41,7 @@ from bot.config import load_settings  # noqa: E402
 from bot.followups.models import Followup  # noqa: E402
 from bot.followups.worker import FollowupWorker  # noqa: E402
 from bot.store.db import Database, sync_url  # noqa: E402
+from bot.store.scratch import create_database, drop_database  # noqa: E402
 
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SINK_DDL = (
@@ -237,11 +236,7 @@ def main() -> None:
     args = parser.parse_args()
 
     server = os.environ.get("KEFU_TEST_POSTGRES_URL", DEFAULT_SERVER)
-    name = f"kefu_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(sync_url(server), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    url = create_database(server, "kefu_bench")
     try:
         Database(url).upgrade()
         engine = create_engine(sync_url(url))
@@ -282,9 +277,7 @@ def main() -> None:
             flush=True,
         )
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(server, url)
 
 
 if __name__ == "__main__":

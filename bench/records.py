@@ -25,7 +25,6 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -33,8 +32,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
 from bot.config import Settings, load_settings  # noqa: E402
 from bot.records.fees import balance  # noqa: E402
@@ -45,6 +43,7 @@ from bot.records.orders import OrderService  # noqa: E402
 from bot.records.units import read_unit  # noqa: E402
 from bot.store.db import Database  # noqa: E402
 from bot.store.models import Contact  # noqa: E402
+from bot.store.scratch import create_database, drop_database  # noqa: E402
 
 TZ = ZoneInfo("Asia/Hong_Kong")
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=TZ)
@@ -198,17 +197,11 @@ def main() -> None:
             server = os.environ.get(
                 "KEFU_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
             )
-            name = f"kefu_bench_{uuid.uuid4().hex[:12]}"
-            admin = create_engine(server, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            url = make_url(server).set(database=name).render_as_string(hide_password=False)
+            url = create_database(server, "kefu_bench")
             try:
                 asyncio.run(run(url, "PostgreSQL", paths, settings, args.calls))
             finally:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
+                drop_database(server, url)
 
 
 if __name__ == "__main__":

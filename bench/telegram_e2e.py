@@ -24,7 +24,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,14 +31,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 from telegram import Update  # noqa: E402
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters  # noqa: E402
 
 from bot.app import build_app  # noqa: E402
 from bot.channels.telegram import TelegramBot  # noqa: E402
 from bot.config import load_settings  # noqa: E402
+from bot.store.scratch import create_database, drop_database  # noqa: E402
 from tests.fakes.bot_api import FakeBotAPI, FakeUser  # noqa: E402
 
 # Each of these gets exactly one reply from Kefu (FAQ, greetings, thanks), so "the reply"
@@ -259,22 +257,6 @@ async def run_kefu(
         return result
 
 
-def create_pg(server: str) -> str:
-    name = f"kefu_bench_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return make_url(server).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_pg(server: str, url: str) -> None:
-    engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-    engine.dispose()
-
-
 async def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.ERROR)
     results: list[Result] = []
@@ -291,21 +273,21 @@ async def main(args: argparse.Namespace) -> int:
     )
     pg_rate: Result | None = None
     if not args.no_postgres:
-        url = create_pg(pg_server)
+        url = create_database(pg_server, "kefu_bench")
         try:
             pg = await run_kefu("Kefu, PostgreSQL", url, args.users, args.messages)
             print(pg.line(), flush=True)
             results.append(pg)
         finally:
-            drop_pg(pg_server, url)
-        url = create_pg(pg_server)
+            drop_database(pg_server, url)
+        url = create_database(pg_server, "kefu_bench")
         try:
             pg_rate = await run_kefu(
                 f"Kefu, PostgreSQL @{args.rate:g}/s", url, args.users, 0, args.rate, args.seconds
             )
             print(pg_rate.line(), flush=True)
         finally:
-            drop_pg(pg_server, url)
+            drop_database(pg_server, url)
 
     print()
     print(f"floor (echo): {echo.rate:.1f} msg/s, {1000 / echo.rate:.2f} ms/message")

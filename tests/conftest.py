@@ -9,7 +9,6 @@ tests instead of skipping them.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,11 +16,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from bot.clock import FrozenClock
 from bot.config import Settings, load_settings
 from bot.store.db import Database
+from bot.store.scratch import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -55,31 +54,13 @@ def postgres_server() -> str:
     return url
 
 
-def create_pg_database(server_url: str) -> str:
-    """Create a uniquely named database on the server; return its URL."""
-    name = f"kefu_test_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_pg_database(server_url: str, db_url: str) -> None:
-    name = make_url(db_url).database
-    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
-
-
 @pytest.fixture(scope="module")
 def pg_url(postgres_server: str) -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test module."""
-    url = create_pg_database(postgres_server)
+    url = create_database(postgres_server, "kefu_test")
     Database(url).upgrade()
     yield url
-    drop_pg_database(postgres_server, url)
+    drop_database(postgres_server, url)
 
 
 @pytest.fixture

@@ -429,18 +429,10 @@ class Takeover:
         """Give the escalation to ``to`` (a supervisor, the holder, or anyone while queued)."""
         now = self.clock.now()
         async with self.db.write() as session:
-            topic = await self._fresh(session, topic_id, lock=True)
-            if topic is None:
-                return Outcome(False, reason="unknown")
-            if topic.state not in OPEN_STATES:
-                return Outcome(False, topic, reason="closed")
-            if not self._may_act(topic, by):
-                return Outcome(
-                    False,
-                    topic,
-                    reason="not_yours",
-                    holder=await session.get(Agent, topic.agent_id),
-                )
+            topic, refused = await self._actionable(session, topic_id, by)
+            if refused is not None:
+                return refused
+            assert topic is not None
             previous = topic.agent_id
             topic.state = TopicState.CLAIMED
             topic.agent_id = to.id
@@ -469,6 +461,20 @@ class Takeover:
                 )
             return outcome
 
+    async def _actionable(
+        self, session: AsyncSession, topic_id: int, agent: Agent
+    ) -> tuple[AgentTopic | None, Outcome | None]:
+        """The locked topic if ``agent`` may act on it now, else the refusal to report."""
+        topic = await self._fresh(session, topic_id, lock=True)
+        if topic is None:
+            return None, Outcome(False, reason="unknown")
+        if topic.state not in OPEN_STATES:
+            return topic, Outcome(False, topic, reason="closed")
+        if not self._may_act(topic, agent):
+            holder = await session.get(Agent, topic.agent_id)
+            return topic, Outcome(False, topic, reason="not_yours", holder=holder)
+        return topic, None
+
     async def release(self, topic_id: int, agent: Agent, summary: str = "") -> Outcome:
         """Back to the bot; the customer gets a short summary (``/release`` or the button)."""
         return await self._finish(topic_id, agent, TopicState.RELEASED, summary)
@@ -480,18 +486,10 @@ class Takeover:
     async def _finish(self, topic_id: int, agent: Agent, state: TopicState, note: str) -> Outcome:
         now = self.clock.now()
         async with self.db.write() as session:
-            topic = await self._fresh(session, topic_id, lock=True)
-            if topic is None:
-                return Outcome(False, reason="unknown")
-            if topic.state not in OPEN_STATES:
-                return Outcome(False, topic, reason="closed")
-            if not self._may_act(topic, agent):
-                return Outcome(
-                    False,
-                    topic,
-                    reason="not_yours",
-                    holder=await session.get(Agent, topic.agent_id),
-                )
+            topic, refused = await self._actionable(session, topic_id, agent)
+            if refused is not None:
+                return refused
+            assert topic is not None
             topic.state = state
             topic.updated_at = now
             topic.closed_at = now

@@ -17,8 +17,8 @@ if str(ROOT) not in sys.path:
 from bot.clock import FrozenClock  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.store.db import Database  # noqa: E402
+from bot.store.scratch import create_database, drop_database  # noqa: E402
 from tests.agents.support import GROUP, Harness, agent_settings  # noqa: E402
-from tests.conftest import create_pg_database, drop_pg_database  # noqa: E402
 from tests.fakes.bot_api import FakeBotAPI  # noqa: E402
 
 
@@ -29,10 +29,10 @@ def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
         yield str(request.getfixturevalue("sqlite_url"))
         return
     server = str(request.getfixturevalue("postgres_server"))
-    url = create_pg_database(server)
+    url = create_database(server, "kefu_test")
     Database(url).upgrade()
     yield url
-    drop_pg_database(server, url)
+    drop_database(server, url)
 
 
 @pytest.fixture(scope="session")

@@ -413,9 +413,9 @@ async def test_two_processes_relay_each_post_once(
 ) -> None:
     """Two workers (separate pools, separate relays) on one PostgreSQL database: the advisory
     lock lets one relay at a time, so no post goes out twice."""
-    from tests.conftest import create_pg_database, drop_pg_database
+    from bot.store.scratch import create_database, drop_database
 
-    url = create_pg_database(postgres_server)
+    url = create_database(postgres_server, "kefu_test")
     Database(url).upgrade()
     one = Harness(fake_api, agent_settings(fake_api, tmp_path, url), clock, interpreter)
     two = Harness(fake_api, agent_settings(fake_api, tmp_path, url), clock, interpreter)
@@ -440,7 +440,7 @@ async def test_two_processes_relay_each_post_once(
     finally:
         await one.close()
         await two.close()
-        drop_pg_database(postgres_server, url)
+        drop_database(postgres_server, url)
 
 
 async def test_group_check_warns_when_the_bot_cannot_manage_topics(harness: Harness) -> None:
