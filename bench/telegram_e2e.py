@@ -1,11 +1,12 @@
 """Kefu on Telegram, end to end: throughput and latency through the real bot.
 
-N simulated users each send M messages (the next one once the reply came) through the real
-Kefu Telegram bot (PTB Application, engine, NLU, store) against the fake Bot API server, with
-SQLite and with PostgreSQL; then the same load through a bare python-telegram-bot echo bot on
-the same fake server (the framework floor). Latency is from the update being queued at the fake
-server to the bot's reply arriving there (both clocks are this process's ``perf_counter``).
-A last run injects messages at a fixed rate (default 50/s) on PostgreSQL for the p99 target.
+The bot runs in a process of its own, as it does in production: the real ``kefu run`` (polling)
+pointed at the fake Bot API server with ``KEFU_TELEGRAM_BASE_URL``, on SQLite and on PostgreSQL;
+and, in the same run, a bare python-telegram-bot echo bot (the framework floor) the same way.
+This process plays Telegram: it hosts the fake server, injects N users x M messages (each user
+sends the next one once the reply came) and takes latency from an update being queued to the
+bot's reply arriving (one ``perf_counter`` clock). The bot process's own CPU time per message is
+read from /proc. A last run injects messages at a fixed rate on PostgreSQL for the p99 target.
 
     python bench/telegram_e2e.py [--users 50] [--messages 20] [--rate 50] [--seconds 10]
 
@@ -18,25 +19,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import logging
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from telegram import Update  # noqa: E402
-from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters  # noqa: E402
-
-from bot.app import build_app  # noqa: E402
-from bot.channels.telegram import TelegramBot  # noqa: E402
-from bot.config import load_settings  # noqa: E402
 from bot.store.scratch import create_database, drop_database  # noqa: E402
 from tests.fakes.bot_api import FakeBotAPI, FakeUser  # noqa: E402
 
@@ -55,6 +53,7 @@ MESSAGES = [
     "bye",
 ]
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -64,11 +63,15 @@ class Result:
     seconds: float
     latencies: list[float]
     missing: int
-    breakdown: str = ""
+    cpu_seconds: float = 0.0  # the bot process's CPU time (user + system) while measured
 
     @property
     def rate(self) -> float:
         return self.messages / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms(self) -> float:
+        return 1000 * self.cpu_seconds / self.messages if self.messages else float("nan")
 
     def pct(self, q: float) -> float:
         if not self.latencies:
@@ -79,49 +82,16 @@ class Result:
     def line(self) -> str:
         return (
             f"{self.name:<28} {self.messages:>6} msgs {self.rate:>8.1f} msg/s "
-            f"p50 {self.pct(0.5):>7.1f} ms  p99 {self.pct(0.99):>7.1f} ms"
+            f"p50 {self.pct(0.5):>7.1f} ms  p99 {self.pct(0.99):>7.1f} ms  "
+            f"bot CPU {self.cpu_ms:5.2f} ms/msg"
             + (f"  MISSING {self.missing}" if self.missing else "")
-            + (f"\n{'':<30}{self.breakdown}" if self.breakdown else "")
         )
 
 
-class TimedEngine:
-    """Delegates to the engine and adds up the time spent in it (where the time goes)."""
-
-    def __init__(self, engine: Any) -> None:
-        self.engine = engine
-        self.spent: dict[str, list[float]] = {"handle": [], "mark_sent": []}
-
-    async def handle(self, message: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return await self.engine.handle(message)
-        finally:
-            self.spent["handle"].append(time.perf_counter() - started)
-
-    async def mark_sent(self, outbound_id: int, channel_message_id: str | None = None) -> None:
-        started = time.perf_counter()
-        try:
-            await self.engine.mark_sent(outbound_id, channel_message_id)
-        finally:
-            self.spent["mark_sent"].append(time.perf_counter() - started)
-
-    async def mark_unreachable(self, channel: str, chat_id: str) -> None:
-        await self.engine.mark_unreachable(channel, chat_id)
-
-    async def unsent(self, channel: str, *, limit: int = 500) -> Any:
-        return await self.engine.unsent(channel, limit=limit)
-
-    def reset(self) -> None:
-        for values in self.spent.values():
-            values.clear()
-
-    def summary(self) -> str:
-        parts = []
-        for name, values in self.spent.items():
-            if values:
-                parts.append(f"{name} mean {1000 * sum(values) / len(values):.1f} ms")
-        return "of which engine." + ", engine.".join(parts) + " (wall time, waits included)"
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 class Load:
@@ -143,7 +113,14 @@ class Load:
         self.sent.append((user, at, index))
         return index
 
-    async def closed_loop(self, per_user: int, timeout: float = 60) -> Result:
+    async def warm_up(self, timeout: float = 180) -> None:
+        """One message per user (start-up, NLU, pools, every contact exists); not measured."""
+        for user in self.users:
+            self.inject(user, "hello")
+        await self.api.until(lambda: all(self.api.sent_count(u.id) for u in self.users), timeout)
+        self.sent.clear()
+
+    async def closed_loop(self, per_user: int, timeout: float = 60) -> float:
         async def one(user: FakeUser, offset: int) -> None:
             for m in range(per_user):
                 index = self.inject(user, MESSAGES[(offset + m) % len(MESSAGES)])
@@ -151,27 +128,23 @@ class Load:
 
         started = time.perf_counter()
         await asyncio.gather(*(one(u, i) for i, u in enumerate(self.users)))
-        return self.result("", time.perf_counter() - started)
+        return time.perf_counter() - started
 
-    async def open_loop(self, rate: float, seconds: float) -> Result:
+    async def open_loop(self, rate: float, seconds: float) -> float:
         total = int(rate * seconds)
         started = time.perf_counter()
         for n in range(total):
-            due = started + n / rate
-            delay = due - time.perf_counter()
+            delay = started + n / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            user = self.users[n % len(self.users)]
-            self.inject(user, MESSAGES[n % len(MESSAGES)])
-        last = self.users[(total - 1) % len(self.users)]
+            self.inject(self.users[n % len(self.users)], MESSAGES[n % len(MESSAGES)])
         await self.api.until(
             lambda: all(self.api.sent_count(u.id) > i for u, _, i in self.sent[-len(self.users) :]),
             60,
         )
-        del last
-        return self.result("", time.perf_counter() - started)
+        return time.perf_counter() - started
 
-    def result(self, name: str, seconds: float) -> Result:
+    def result(self, name: str, seconds: float, cpu: float) -> Result:
         latencies: list[float] = []
         missing = 0
         times = {u.id: self.api.sent_times(u.id) for u in self.users}
@@ -181,91 +154,107 @@ class Load:
                 latencies.append(replies[index] - at)
             else:
                 missing += 1
-        return Result(name, len(self.sent), seconds, latencies, missing)
+        return Result(name, len(self.sent), seconds, latencies, missing, cpu)
 
 
-async def run_echo(users: int, per_user: int) -> Result:
-    """The floor: a bare PTB echo bot (Updater polling, concurrent updates)."""
-    with FakeBotAPI() as api:
-
-        async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-            if update.message and update.message.text:
-                await update.message.reply_text(update.message.text)
-
-        application = (
-            ApplicationBuilder()
-            .token(api.token)
-            .base_url(api.base_url)
-            .base_file_url(api.base_file_url)
-            .concurrent_updates(256)
-            .connection_pool_size(256)
-            .build()
-        )
-        application.add_handler(MessageHandler(filters.TEXT, echo))
-        async with application:
-            await application.start()
-            assert application.updater is not None
-            await application.updater.start_polling(timeout=1, poll_interval=0)
-            load = Load(api, users, 10_000)
-            result = await load.closed_loop(per_user)
-            await application.updater.stop()
-            await application.stop()
-        result.name = "bare PTB echo bot"
-        return result
-
-
-def kefu_settings(api: FakeBotAPI, db_url: str, var_dir: Path) -> Any:
-    return load_settings(
-        ROOT / "config.yml",
-        environ={},
-        database={"url": db_url, "pool_size": 20},
-        var_dir=str(var_dir),
-        log_level="WARNING",
-        telegram={
-            "base_url": api.base_url,
-            "poll_timeout": 1,
-            "concurrency": 128,
-            "rate_limit": {"per_second": 0, "per_chat_per_second": 0, "group_per_minute": 0},
-        },
-    )
-
-
-async def run_kefu(
-    name: str, db_url: str, users: int, per_user: int, rate: float = 0, seconds: float = 0
-) -> Result:
-    with FakeBotAPI() as api, tempfile.TemporaryDirectory() as tmp:
-        settings = kefu_settings(api, db_url, Path(tmp))
-        app = build_app(settings)
+@contextlib.contextmanager
+def bot_process(command: list[str], env: dict[str, str], log: Path) -> Iterator[int]:
+    """Run a bot process; stop it with SIGINT (as Ctrl-C would) when done."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        yield proc.pid
+    finally:
+        proc.send_signal(signal.SIGINT)
         try:
-            timed = TimedEngine(app.engine)
-            async with TelegramBot(settings, timed, token=api.token, db=app.db):
-                load = Load(api, users, 20_000)
-                # Warm-up (first NLU call, connection pools), not measured.
-                for user in load.users[:5]:
-                    load.inject(user, "hello")
-                await api.until(lambda: all(api.sent_count(u.id) for u in load.users[:5]), 60)
-                load.sent.clear()
-                timed.reset()
-                if rate:
-                    result = await load.open_loop(rate, seconds)
-                else:
-                    result = await load.closed_loop(per_user)
-        finally:
-            await app.close()
-        result.name = name
-        result.breakdown = timed.summary()
-        return result
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def measure(
+    name: str,
+    api: FakeBotAPI,
+    command: list[str],
+    env: dict[str, str],
+    users: int,
+    per_user: int,
+    rate: float = 0,
+    seconds: float = 0,
+) -> Result:
+    with tempfile.TemporaryDirectory() as tmp, bot_process(
+        command, env | {"KEFU_VAR_DIR": tmp}, Path(tmp) / "bot.log"
+    ) as pid:
+        load = Load(api, users, 10_000)
+        try:
+            await load.warm_up()
+        except TimeoutError:
+            sys.stderr.write((Path(tmp) / "bot.log").read_text(errors="replace")[-4000:])
+            raise
+        cpu = cpu_seconds(pid)
+        if rate:
+            elapsed = await load.open_loop(rate, seconds)
+        else:
+            elapsed = await load.closed_loop(per_user)
+        return load.result(name, elapsed, cpu_seconds(pid) - cpu)
+
+
+def echo_bot() -> None:
+    """The floor: a bare PTB echo bot (Updater polling, concurrent updates), in this process."""
+    from telegram import Update
+    from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
+
+    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.message and update.message.text:
+            await update.message.reply_text(update.message.text)
+
+    base_url = os.environ["KEFU_TELEGRAM_BASE_URL"]
+    application = (
+        ApplicationBuilder()
+        .token(os.environ["TELEGRAM_BOT_TOKEN"])
+        .base_url(base_url)
+        .base_file_url(base_url.replace("/bot", "/file/bot"))
+        .concurrent_updates(256)
+        .connection_pool_size(256)
+        .build()
+    )
+    application.add_handler(MessageHandler(filters.TEXT, echo))
+    application.run_polling(timeout=1, poll_interval=0, close_loop=False)
+
+
+def bot_env(api: FakeBotAPI, db_url: str = "") -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KEFU_", "TELEGRAM_"))}
+    env |= {
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "KEFU_TELEGRAM_BASE_URL": api.base_url,
+        "KEFU_LOG_LEVEL": "WARNING",
+        "KEFU_TELEGRAM__POLL_TIMEOUT": "1",
+        "KEFU_TELEGRAM__CONCURRENCY": "128",
+        "KEFU_TELEGRAM__RATE_LIMIT__PER_SECOND": "0",
+        "KEFU_TELEGRAM__RATE_LIMIT__PER_CHAT_PER_SECOND": "0",
+        "KEFU_TELEGRAM__RATE_LIMIT__GROUP_PER_MINUTE": "0",
+        "KEFU_DATABASE__POOL_SIZE": "20",
+    }
+    if db_url:
+        env["KEFU_DATABASE_URL"] = db_url
+    return env
+
+
+ECHO = [sys.executable, str(Path(__file__).resolve()), "--echo-bot"]
+KEFU = [sys.executable, "-c", "from bot.cli import main; main()", "run"]
 
 
 async def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.ERROR)
+    users, per_user = args.users, args.messages
     results: list[Result] = []
-    echo = await run_echo(args.users, args.messages)
+    with FakeBotAPI() as api:
+        echo = await measure("bare PTB echo bot", api, ECHO, bot_env(api), users, per_user)
     print(echo.line(), flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        sqlite = await run_kefu(
-            "Kefu, SQLite", f"sqlite:///{tmp}/bench.db", args.users, args.messages
-        )
+    with tempfile.TemporaryDirectory() as tmp, FakeBotAPI() as api:
+        env = bot_env(api, f"sqlite:///{tmp}/bench.db")
+        sqlite = await measure("Kefu, SQLite", api, KEFU, env, users, per_user)
     print(sqlite.line(), flush=True)
     results.append(sqlite)
     pg_server = os.environ.get("KEFU_BENCH_POSTGRES_URL") or os.environ.get(
@@ -275,23 +264,29 @@ async def main(args: argparse.Namespace) -> int:
     if not args.no_postgres:
         url = create_database(pg_server, "kefu_bench")
         try:
-            pg = await run_kefu("Kefu, PostgreSQL", url, args.users, args.messages)
+            with FakeBotAPI() as api:
+                pg = await measure("Kefu, PostgreSQL", api, KEFU, bot_env(api, url), users, per_user)
             print(pg.line(), flush=True)
             results.append(pg)
         finally:
             drop_database(pg_server, url)
         url = create_database(pg_server, "kefu_bench")
         try:
-            pg_rate = await run_kefu(
-                f"Kefu, PostgreSQL @{args.rate:g}/s", url, args.users, 0, args.rate, args.seconds
-            )
+            with FakeBotAPI() as api:
+                pg_rate = await measure(
+                    f"Kefu, PostgreSQL @{args.rate:g}/s", api, KEFU, bot_env(api, url),
+                    users, 0, args.rate, args.seconds,
+                )  # fmt: skip
             print(pg_rate.line(), flush=True)
         finally:
             drop_database(pg_server, url)
 
     print()
-    print(f"floor (echo): {echo.rate:.1f} msg/s, {1000 / echo.rate:.2f} ms/message")
-    ok = True
+    print(
+        f"floor (echo): {echo.rate:.1f} msg/s, {1000 / echo.rate:.2f} ms/message, "
+        f"bot CPU {echo.cpu_ms:.2f} ms/message"
+    )
+    ok = not echo.missing
     for r in results:
         ratio = echo.rate / r.rate if r.rate else float("inf")
         rate_ok = r.rate >= 300
@@ -300,7 +295,8 @@ async def main(args: argparse.Namespace) -> int:
         print(
             f"{r.name}: {1000 / r.rate:.2f} ms/message = {ratio:.2f}x the echo bot "
             f"[target <= 1.5x: {'ok' if ratio_ok else 'MISSED'}]; "
-            f"{r.rate:.0f} msg/s [target >= 300: {'ok' if rate_ok else 'MISSED'}]"
+            f"{r.rate:.0f} msg/s [target >= 300: {'ok' if rate_ok else 'MISSED'}]; "
+            f"bot CPU {r.cpu_ms:.2f} ms/message = {r.cpu_ms / echo.cpu_ms:.2f}x the echo bot's"
         )
     if pg_rate is not None:
         p99_ok = pg_rate.pct(0.99) < 100
@@ -319,4 +315,9 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=50.0, help="open-loop messages/s (PG)")
     parser.add_argument("--seconds", type=float, default=10.0, help="open-loop duration")
     parser.add_argument("--no-postgres", action="store_true")
-    raise SystemExit(asyncio.run(main(parser.parse_args())))
+    parser.add_argument("--echo-bot", action="store_true", help=argparse.SUPPRESS)
+    cli = parser.parse_args()
+    if cli.echo_bot:
+        echo_bot()
+        raise SystemExit(0)
+    raise SystemExit(asyncio.run(main(cli)))
