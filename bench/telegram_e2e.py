@@ -183,9 +183,10 @@ async def measure(
     rate: float = 0,
     seconds: float = 0,
 ) -> Result:
-    with tempfile.TemporaryDirectory() as tmp, bot_process(
-        command, env | {"KEFU_VAR_DIR": tmp}, Path(tmp) / "bot.log"
-    ) as pid:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        bot_process(command, env | {"KEFU_VAR_DIR": tmp}, Path(tmp) / "bot.log") as pid,
+    ):
         load = Load(api, users, 10_000)
         try:
             await load.warm_up()
@@ -265,7 +266,8 @@ async def main(args: argparse.Namespace) -> int:
         url = create_database(pg_server, "kefu_bench")
         try:
             with FakeBotAPI() as api:
-                pg = await measure("Kefu, PostgreSQL", api, KEFU, bot_env(api, url), users, per_user)
+                env = bot_env(api, url)
+                pg = await measure("Kefu, PostgreSQL", api, KEFU, env, users, per_user)
             print(pg.line(), flush=True)
             results.append(pg)
         finally:

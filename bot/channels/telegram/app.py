@@ -24,6 +24,7 @@ from telegram.ext import Application, ApplicationBuilder
 from bot.channels.telegram.channel import EngineLike, RetryLater, TelegramChannel
 from bot.channels.telegram.polling import ALLOWED_UPDATES, Poller
 from bot.channels.telegram.ratelimit import KefuRateLimiter
+from bot.channels.telegram.request import AiohttpRequest
 from bot.channels.telegram.texts import ChannelTexts
 from bot.channels.telegram.webhook import WebhookServer
 from bot.clock import Clock
@@ -59,7 +60,8 @@ def file_url_for(base_url: str) -> str:
 def build_application(
     tg: TelegramSettings, token: str
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The PTB Application: Kefu's rate limiter, no Updater (Kefu fetches updates itself)."""
+    """The PTB Application: Kefu's rate limiter and HTTP transport, no Updater (Kefu fetches
+    updates itself)."""
     limits = tg.rate_limit
     builder = (
         ApplicationBuilder()
@@ -75,9 +77,10 @@ def build_application(
                 network_backoff=limits.network_backoff,
             )
         )
-        .connection_pool_size(max(64, tg.concurrency * 2))
-        .pool_timeout(10.0)
-        .media_write_timeout(60.0)
+        .request(
+            AiohttpRequest(max(64, tg.concurrency * 2), pool_timeout=10.0, media_write_timeout=60.0)
+        )
+        .get_updates_request(AiohttpRequest(1))
     )
     if tg.base_url:
         builder = builder.base_url(tg.base_url).base_file_url(
