@@ -54,7 +54,10 @@ def build_app(
 
     clock = clock or SystemClock(settings.tz)
     db = Database(
-        settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
+        settings.database.url,
+        echo=settings.database.echo,
+        pool_size=settings.database.pool_size,
+        pool_pre_ping=settings.database.pool_pre_ping,
     )
     if migrate if migrate is not None else (db.is_sqlite or settings.database.auto_migrate):
         db.upgrade()

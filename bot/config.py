@@ -61,6 +61,10 @@ class DatabaseSettings(Section):
     url: str = "sqlite:///var/kefu.db"
     echo: bool = False
     pool_size: int = 10
+    # Test every pooled connection with a round trip before each use. Off by default: that is
+    # one more round trip per transaction, and a connection the server dropped fails its first
+    # use instead, which empties the pool and is retried like any outage (the update comes back).
+    pool_pre_ping: bool = False
     auto_migrate: bool = Field(
         default=True, description="Run migrations on start (always done for SQLite)."
     )

@@ -61,11 +61,16 @@ class Database:
     on PostgreSQL each conversation is locked with ``SELECT ... FOR UPDATE``.
     """
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, pool_size: int = 10, pool_pre_ping: bool = False
+    ) -> None:
         self.url = url
         self.async_url = async_url(url)
         self.dialect = make_url(self.async_url).get_backend_name()
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": self.dialect != "sqlite"}
+        kwargs: dict[str, Any] = {
+            "echo": echo,
+            "pool_pre_ping": pool_pre_ping and self.dialect != "sqlite",
+        }
         if self.dialect == "postgresql":
             kwargs.update(pool_size=pool_size, max_overflow=pool_size)
         if self.dialect == "sqlite":

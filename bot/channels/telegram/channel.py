@@ -276,8 +276,9 @@ class TelegramChannel:
                 # Room for a second chat held inside a turn (an agent's message relayed to the
                 # customer's chat) and for the outbox flush, beyond the `_slots` turns.
                 max_overflow=self._lock_pool_size,
-                pool_pre_ping=True,
                 pool_timeout=60,
+                # Session-level locks need no transaction: two round trips per turn, not four.
+                isolation_level="AUTOCOMMIT",
             )
         lock_id = _lock_id(key)
         try:
