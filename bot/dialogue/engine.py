@@ -55,6 +55,7 @@ from bot.dialogue.text import (
     storable,
     substantial,
 )
+from bot.store.batching import GroupCommit
 from bot.store.db import Database, StoreUnavailable
 from bot.store.models import (
     ChannelIdentity,
@@ -230,6 +231,7 @@ class Engine(Outbox):
         self._action_names = {a.name for a in executor.list_actions()}
         self._domain_dict = domain.as_rasa_dict()
         self._locks: OrderedDict[tuple[str, str], asyncio.Lock] = OrderedDict()
+        self._sent_batcher = GroupCommit(self.mark_sent_many)
         self.observers: list[Callable[[Turn], Any]] = []
 
     # ------------------------------------------------------------------ public API

@@ -14,6 +14,7 @@ from bot.channels.base import Attachment, OutboundMessage
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dialogue.responses import Responses
+from bot.store.batching import GroupCommit
 from bot.store.db import Database
 from bot.store.models import Contact, Conversation, Message
 
@@ -33,10 +34,14 @@ class Outbox:
     clock: Clock
     settings: Settings
     responses: Responses
+    _sent_batcher: GroupCommit[tuple[int, str | None]]
 
     async def mark_sent(self, outbound_id: int, channel_message_id: str | None = None) -> None:
-        """Record that the channel delivered an outbound message (so it is never resent)."""
-        await self.mark_sent_many([(outbound_id, channel_message_id)])
+        """Record that the channel delivered an outbound message (so it is never resent).
+
+        Returns once that is committed; confirmations that arrive together share a transaction.
+        """
+        await self._sent_batcher.add((outbound_id, channel_message_id))
 
     async def mark_sent_many(self, sent: Sequence[tuple[int, str | None]]) -> None:
         """:meth:`mark_sent` for several messages in one transaction."""
