@@ -108,9 +108,15 @@ class StubEngine:
             if chat == chat_id and oid not in self.sent:
                 self.sent[oid] = None
 
-    async def unsent(self, channel: str, *, limit: int = 500) -> list[OutboundMessage]:
+    async def unsent(
+        self, channel: str, *, chat_id: str | None = None, limit: int = 500
+    ) -> list[OutboundMessage]:
         self._check()
-        return [row for oid, (_, row, _) in self.outbox.items() if oid not in self.sent][:limit]
+        return [
+            row
+            for oid, (chat, row, _) in self.outbox.items()
+            if oid not in self.sent and (chat_id is None or chat == chat_id)
+        ][:limit]
 
 
 def echo(message: InboundMessage) -> list[OutboundMessage]:

@@ -172,7 +172,7 @@ class TelegramBot:
 
     async def _sweep_outbox(self, _context: object) -> None:
         try:
-            await self.channel.flush_outbox()
+            await self.channel.flush_outbox(skip_busy=True)
         except RetryLater as exc:
             log.debug("outbox sweep postponed: %s", exc)
 

@@ -78,7 +78,9 @@ class EngineLike(Protocol):
 
     async def mark_unreachable(self, channel: str, chat_id: str) -> None: ...
 
-    async def unsent(self, channel: str, *, limit: int = 500) -> list[OutboundMessage]: ...
+    async def unsent(
+        self, channel: str, *, chat_id: str | None = None, limit: int = 500
+    ) -> list[OutboundMessage]: ...
 
 
 UpdateHook = Callable[[Update, "TelegramChannel"], Awaitable[bool]]
@@ -211,24 +213,30 @@ class TelegramChannel:
                 if out.id is not None:
                     self._sending.discard(out.id)
 
-    async def flush_outbox(self) -> int:
-        """Send what the outbox still holds for Telegram (after a crash); returns the count."""
+    async def flush_outbox(self, *, skip_busy: bool = False) -> int:
+        """Send what the outbox still holds for Telegram (after a crash, or written by another
+        process); returns how many rows were found. ``skip_busy`` leaves out chats whose turn
+        is running here: that turn sends its own replies (the periodic sweep's case)."""
         pending = await self._engine_call(self.engine.unsent(CHANNEL))
-        by_chat: dict[str, list[OutboundMessage]] = {}
-        for out in pending:
-            by_chat.setdefault(str(out.chat_id), []).append(out)
+        chats = {str(out.chat_id) for out in pending}
+        if skip_busy:
+            chats = {c for c in chats if not self._busy(c)}
 
         async def one_chat(chat: str) -> None:
             async with self.chat_lock(chat):
                 # Again under the lock: another worker may have sent them meanwhile.
-                fresh = await self._engine_call(self.engine.unsent(CHANNEL))
-                await self.deliver([o for o in fresh if str(o.chat_id) == chat])
+                fresh = await self._engine_call(self.engine.unsent(CHANNEL, chat_id=chat))
+                await self.deliver(fresh)
 
-        results = await asyncio.gather(*(one_chat(c) for c in by_chat), return_exceptions=True)
+        results = await asyncio.gather(*(one_chat(c) for c in chats), return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 log.warning("outbox flush incomplete: %s", result)
         return len(pending)
+
+    def _busy(self, chat: str) -> bool:
+        lock = self._chat_locks.get(chat)
+        return lock is not None and lock.locked()
 
     async def set_commands(self) -> None:
         """Set the command menu in every configured language (errors are logged only)."""
