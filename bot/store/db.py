@@ -65,6 +65,7 @@ class Database:
         self, url: str, *, echo: bool = False, pool_size: int = 10, pool_pre_ping: bool = False
     ) -> None:
         self.url = url
+        self.pool_size = pool_size
         self.async_url = async_url(url)
         self.dialect = make_url(self.async_url).get_backend_name()
         kwargs: dict[str, Any] = {
@@ -88,6 +89,11 @@ class Database:
             else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self._write_lock = asyncio.Lock()
+
+    @property
+    def max_connections(self) -> int | None:
+        """Connections this process may hold at once (PostgreSQL), None = no pool limit."""
+        return 2 * self.pool_size if self.dialect == "postgresql" else None
 
     @property
     def is_sqlite(self) -> bool:

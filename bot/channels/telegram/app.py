@@ -117,6 +117,7 @@ class TelegramBot:
             db=db,
             concurrency=tg.concurrency,
             command_languages=dict(tg.command_languages) if tg.command_languages else None,
+            shared_locks=tg.mode == "webhook",
         )
         self.poller: Poller | None = None
         self.webhook: WebhookServer | None = None

@@ -125,6 +125,7 @@ class TelegramChannel:
         db: Database | None = None,
         concurrency: int = 64,
         command_languages: dict[str, str] | None = None,
+        shared_locks: bool = True,
     ) -> None:
         self.bot = bot
         self.engine = engine
@@ -147,10 +148,14 @@ class TelegramChannel:
         self._lock_engine: AsyncEngine | None = None
         self._background: set[asyncio.Future[None]] = set()
         # Chats held at once across workers; each holds one connection while it runs.
+        # Chats are locked across processes only where several may handle them: webhook workers
+        # sharing PostgreSQL. A polling bot is one process (Telegram refuses a second
+        # getUpdates), so its in-process locks are enough.
+        self._shared = shared_locks and db is not None and db.dialect == "postgresql"
         self._lock_pool_size = max(1, min(concurrency, 16))
-        self._slots = asyncio.Semaphore(
-            self._lock_pool_size if db is not None and db.dialect == "postgresql" else concurrency
-        )
+        # More turns at once than the store has connections would only queue in its pool.
+        slots = min(concurrency, (db.max_connections if db is not None else None) or concurrency)
+        self._slots = asyncio.Semaphore(min(slots, self._lock_pool_size) if self._shared else slots)
 
     # ------------------------------------------------------------------ public API
 
@@ -274,7 +279,7 @@ class TelegramChannel:
         reaches another worker while the first is still sending would replay the same replies.
         Session-level locks die with their connection, so a crashed worker frees its chats.
         """
-        if self.db is None or self.db.dialect != "postgresql":
+        if not self._shared or self.db is None:
             yield
             return
         if self._lock_engine is None:
