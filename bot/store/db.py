@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot.store.sqlite import one_hop_connector
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -75,8 +77,11 @@ class Database:
         if self.dialect == "postgresql":
             kwargs.update(pool_size=pool_size, max_overflow=pool_size)
         if self.dialect == "sqlite":
-            self._ensure_sqlite_dir()
-            kwargs["connect_args"] = {"timeout": 30}
+            database = self._ensure_sqlite_dir()
+            if database and database != ":memory:" and not make_url(self.async_url).query:
+                kwargs["async_creator"] = one_hop_connector(database, timeout=30)
+            else:
+                kwargs["connect_args"] = {"timeout": 30}
         self.engine: AsyncEngine = create_async_engine(self.async_url, **kwargs)
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -99,10 +104,11 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
-    def _ensure_sqlite_dir(self) -> None:
+    def _ensure_sqlite_dir(self) -> str | None:
         database = make_url(self.async_url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        return database
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
