@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from bot.clock import FrozenClock, SystemClock
+from bot.clock import FrozenClock
 from bot.config import load_settings
 from bot.followups.service import list_followups
 from bot.followups.sla import SURVEY_KINDS, LoggingAlerts, sla_handlers, start_rework
@@ -74,8 +75,24 @@ async def test_resolve_schedules_survey_and_reopen_stops_the_phone_task(
         assert {"resolved", "reopened", "rework_ordered", "rework_deadline"} <= set(actions)
 
 
+# The commands read the system clock; these tests move it to a working morning (it still runs)
+# so that their deadlines, warnings and quiet hours do not depend on when the suite runs.
+CLI_NOW = datetime(2026, 11, 25, 10, 0, tzinfo=HK)  # a Wednesday
+
+
+class _MorningClock:
+    started = time.monotonic()
+
+    def __init__(self, tz: object = None) -> None:
+        pass
+
+    def now(self) -> datetime:
+        return CLI_NOW + timedelta(seconds=time.monotonic() - self.started)
+
+
 @pytest.fixture
-def config_file(tmp_path: Path) -> Path:
+def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr("bot.sla.cli.SystemClock", _MorningClock)
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     path = tmp_path / "config.yml"
     path.write_text(f"database:\n  url: {url}\n", encoding="utf-8")
@@ -88,7 +105,7 @@ def _open(config_file: Path, **kw: object) -> str:
     async def go() -> str:
         db = Database(settings.database.url)
         await asyncio.to_thread(db.upgrade)
-        now = SystemClock(settings.tz).now()
+        now = _MorningClock().now()
         async with db.write() as s:
             t = await open_ticket(s, now=now, actor="test", **kw)  # type: ignore[arg-type]
             await apply_deadlines(s, t, settings, now)
