@@ -123,6 +123,24 @@ _EVENTS_FROM_JSON = text(
 _INSERT_MESSAGE_AND_EVENTS = _INSERT_MESSAGE.add_cte(_EVENTS_FROM_JSON.columns().cte("events"))
 # PostgreSQL: the inbound message's intent rides along with the conversation's update.
 _UPDATE_CONVERSATION_AND_INTENT = _UPDATE_ROW[Conversation].add_cte(_SET_INTENT.cte("intent"))
+# PostgreSQL, the usual turn (one reply, only the columns every turn writes changed): the
+# conversation, the inbound message's intent, the events and the reply in one statement.
+_CONVERSATIONS = cast(Table, Conversation.__table__)
+_TURN_COLUMNS = ("slots", "state", "language", "updated_at", "version")
+# Every parameter is prefixed: column-named keys would be added to the CTEs' SET clauses.
+_WRITE_TURN = (
+    insert(_MESSAGES)
+    .values({c.key: bindparam(f"m_{c.key}", type_=c.type) for c in _MESSAGES.c if c.key != "id"})
+    .returning(_MESSAGES.c.id)
+    .add_cte(_EVENTS_FROM_JSON.columns().cte("events"))
+    .add_cte(
+        update(_CONVERSATIONS)
+        .where(_CONVERSATIONS.c.id == bindparam("b_id"))
+        .values({c: bindparam(f"c_{c}", type_=_CONVERSATIONS.c[c].type) for c in _TURN_COLUMNS})
+        .cte("conversation")
+    )
+    .add_cte(_SET_INTENT.cte("intent"))
+)
 # Contact and conversation of a known user in a known chat, in one statement.
 _LOAD = (
     select(Contact, Conversation)
@@ -553,25 +571,13 @@ class Engine(Outbox):
     async def _save(self, turn: Turn, *, intent: dict[str, Any]) -> list[OutboundMessage]:
         conversation = turn.conversation
         session = turn.session
-        await self._write_row(
-            session,
-            conversation,
-            {
-                "slots": turn.slots,
-                "state": turn.state,
-                "language": turn.language,
-                "updated_at": turn.now,
-                "version": (conversation.version or 0) + 1,
-            },
-            intent=intent,
-        )
-        await self._write_row(
-            session,
-            turn.contact,
-            {"language": turn.language, "updated_at": turn.now}
-            if turn.contact.language != turn.language
-            else {},
-        )
+        turn_values = {
+            "slots": turn.slots,
+            "state": turn.state,
+            "language": turn.language,
+            "updated_at": turn.now,
+            "version": (conversation.version or 0) + 1,
+        }
         rows: list[dict[str, Any]] = [
             {
                 "conversation_id": conversation.id,
@@ -588,10 +594,27 @@ class Engine(Outbox):
             }
             for reply in turn.replies
         ]
+        one_statement = (
+            not self.db.is_sqlite
+            and len(rows) == 1
+            and bool(turn.events)
+            and bool(intent)
+            and set(_changes(conversation, turn_values)) <= set(_TURN_COLUMNS)
+        )
+        if not one_statement:
+            await self._write_row(session, conversation, turn_values, intent=intent)
+        await self._write_row(
+            session,
+            turn.contact,
+            {"language": turn.language, "updated_at": turn.now}
+            if turn.contact.language != turn.language
+            else {},
+        )
         connection = await session.connection()
         ids: list[int] = []
         if turn.events and len(rows) == 1 and not self.db.is_sqlite:
-            # The usual turn on PostgreSQL: its events and its one reply in one statement.
+            # The usual turn on PostgreSQL: its events and its one reply in one statement,
+            # with the conversation and the intent too when nothing unusual changed.
             events = {
                 "e_conversation_id": conversation.id,
                 "e_events": [
@@ -600,7 +623,15 @@ class Engine(Outbox):
                 ],
                 "e_created_at": turn.now,
             }
-            result = await connection.execute(_INSERT_MESSAGE_AND_EVENTS, rows[0] | events)
+            if one_statement:
+                params = {f"m_{key}": value for key, value in rows[0].items()}
+                params |= {f"c_{key}": value for key, value in turn_values.items()}
+                params |= events | intent | {"b_id": conversation.id}
+                result = await connection.execute(_WRITE_TURN, params)
+                for key, value in turn_values.items():
+                    set_committed_value(conversation, key, value)
+            else:
+                result = await connection.execute(_INSERT_MESSAGE_AND_EVENTS, rows[0] | events)
             ids = [result.scalar_one()]
             rows_left: list[dict[str, Any]] = []
         else:
@@ -644,16 +675,7 @@ class Engine(Outbox):
         skipping what did not change, and leave the ORM object clean as a flush would.
         ``intent``: parameters of the inbound message's intent update, done in the same
         statement (a conversation on PostgreSQL)."""
-        state = inspect(obj)
-        committed = state.committed_state
-        columns = state.mapper.column_attrs
-        changes = {key: getattr(obj, key) for key in committed if key in columns}
-        loaded = state.dict
-        for key, value in values.items():
-            if value != committed.get(key, loaded.get(key)):
-                changes[key] = value
-            else:
-                changes.pop(key, None)
+        changes = _changes(obj, values)
         connection = await session.connection()
         if changes and intent:
             await connection.execute(
@@ -1216,3 +1238,19 @@ _MESSAGE_KEYS = {
     "image",
     "attachment",
 }
+
+
+def _changes(obj: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """The columns to write for an ORM object: ``values`` that differ from what is stored,
+    plus attributes changed on the object itself (e.g. by an action)."""
+    state = inspect(obj)
+    committed = state.committed_state
+    columns = state.mapper.column_attrs
+    changes = {key: getattr(obj, key) for key in committed if key in columns}
+    loaded = state.dict
+    for key, value in values.items():
+        if value != committed.get(key, loaded.get(key)):
+            changes[key] = value
+        else:
+            changes.pop(key, None)
+    return changes

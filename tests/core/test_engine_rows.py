@@ -108,3 +108,44 @@ async def test_a_turn_stores_its_rows_in_order_and_leaves_the_session_clean(
     assert kinds.index("bot") > 0 and kinds[-1] == "bot"
     assert events[0].data["text"] == "你好" and events[0].data["parse_data"]["intent"]
     assert all(e.data["event"] == e.event for e in events)
+
+
+async def test_a_known_users_turn_takes_few_statements(app: App, clock: FrozenClock) -> None:
+    """PostgreSQL: load (locked), store the inbound message with its receipt, write the rest
+    at once. SQLite has no data-modifying CTEs: one statement per row kind."""
+    from sqlalchemy import event
+
+    user = uuid.uuid4().hex[:12]
+    await app.engine.handle(InboundMessage(channel="rows", user_id=user, chat_id=user, text="你好"))
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement.split()[0])
+
+    event.listen(app.db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        clock.advance(minutes=1)
+        out = await app.engine.handle(
+            InboundMessage(channel="rows", user_id=user, chat_id=user, text="多謝晒")
+        )
+    finally:
+        event.remove(app.db.engine.sync_engine, "before_cursor_execute", count)
+    expected = ["SELECT", "INSERT", "UPDATE", "UPDATE", "INSERT", "INSERT"]
+    if not app.db.is_sqlite:
+        expected = ["SELECT", "INSERT", "WITH"]
+    assert len(out) == 1
+    assert statements == expected
+    async with app.db.session() as s:
+        conversation = (
+            await s.execute(select(Conversation).where(Conversation.chat_id == user))
+        ).scalar_one()
+        last_in = (
+            await s.execute(
+                select(Message)
+                .where(Message.conversation_id == conversation.id, Message.direction == "in")
+                .order_by(Message.id.desc())
+                .limit(1)
+            )
+        ).scalar_one()
+    assert conversation.version == 2 and conversation.updated_at == clock.now()
+    assert last_in.intent == "thanks"  # same language: the contact row is not touched
