@@ -28,6 +28,7 @@ from sqlalchemy import (
     inspect,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -159,6 +160,70 @@ _LOAD = (
     )
 )
 _LOAD_LOCKED = _LOAD.with_for_update(of=Conversation)
+# PostgreSQL, a known user with a delivery id (every Telegram update): load and lock, store the
+# inbound message and its receipt, in one statement. The insert reads the same join as the
+# load (one snapshot), so they find the same conversation or, for a newcomer, both nothing.
+# Parameters are prefixed (i_) so that none is taken for a column of the inserted tables.
+_INBOUND_KNOWN = (
+    insert(_MESSAGES)
+    .from_select(
+        [c.key for c in _MESSAGES.c if c.key != "id"],
+        select(
+            Conversation.id,
+            *(
+                bindparam(f"i_{c.key}", type_=c.type)
+                for c in _MESSAGES.c
+                if c.key not in ("id", "conversation_id")
+            ),
+        )
+        .select_from(ChannelIdentity)
+        .join(
+            Conversation,
+            and_(
+                Conversation.channel == bindparam("channel"),
+                Conversation.chat_id == bindparam("chat_id"),
+            ),
+        )
+        .where(
+            ChannelIdentity.channel == bindparam("channel"),
+            ChannelIdentity.external_id == bindparam("user_id"),
+        ),
+    )
+    .returning(_MESSAGES.c.id)
+    .cte("inbound")
+)
+_RECEIPT_KNOWN = (
+    insert(_RECEIPTS)
+    .from_select(
+        ["channel", "delivery_id", "message_id", "created_at"],
+        select(
+            bindparam("r_channel", type_=_RECEIPTS.c.channel.type),
+            bindparam("r_delivery_id", type_=_RECEIPTS.c.delivery_id.type),
+            _INBOUND_KNOWN.c.id,
+            bindparam("r_created_at", type_=_RECEIPTS.c.created_at.type),
+        ),
+    )
+    .returning(_RECEIPTS.c.message_id)
+    .cte("receipt")
+)
+_LOAD_AND_STORE = (
+    select(Contact, Conversation, _RECEIPT_KNOWN.c.message_id)
+    .select_from(ChannelIdentity)
+    .join(Contact, Contact.id == ChannelIdentity.contact_id)
+    .join(
+        Conversation,
+        and_(
+            Conversation.channel == bindparam("channel"),
+            Conversation.chat_id == bindparam("chat_id"),
+        ),
+    )
+    .join(_RECEIPT_KNOWN, true())
+    .where(
+        ChannelIdentity.channel == bindparam("channel"),
+        ChannelIdentity.external_id == bindparam("user_id"),
+    )
+    .with_for_update(of=Conversation)
+)
 
 # Intents the engine itself understands (commands and buttons), besides the NLU's.
 ENGINE_INTENTS = {
@@ -427,9 +492,13 @@ class Engine(Outbox):
     async def _handle_locked(self, message: InboundMessage) -> list[OutboundMessage]:
         now = self.clock.now()
         async with self.db.write() as session:
-            contact, conversation = await self._load(session, message, now)
+            loaded = await self._load_and_store(session, message, now)
+            if loaded is not None:
+                contact, conversation, inbound = loaded
+            else:
+                contact, conversation = await self._load(session, message, now)
+                inbound = await self._store_inbound(session, message, conversation, now)
             text = clean_text(message.text)
-            inbound = await self._store_inbound(session, message, conversation, now)
             turn = Turn(
                 session=session,
                 conversation=conversation,
@@ -466,6 +535,33 @@ class Engine(Outbox):
                     await (await session.connection()).execute(_SET_INTENT, also)
                     also = {}
             return await self._save(turn, intent=also)
+
+    async def _load_and_store(
+        self, session: AsyncSession, message: InboundMessage, now: datetime
+    ) -> tuple[Contact, Conversation, Message] | None:
+        """PostgreSQL, a known user in a known chat: :meth:`_load` and :meth:`_store_inbound`
+        in one statement. None when it does not apply (nothing was written then)."""
+        if self.db.is_sqlite or not message.delivery_id:
+            return None
+        values = _inbound_values(message, now)
+        params = {
+            "channel": message.channel,
+            "chat_id": message.chat_id,
+            "user_id": message.user_id,
+            "r_channel": message.channel,
+            "r_delivery_id": message.delivery_id,
+            "r_created_at": now,
+        } | {f"i_{key}": value for key, value in values.items()}
+        row = (await session.execute(_LOAD_AND_STORE, params)).one_or_none()
+        if row is None:
+            return None
+        contact, conversation, message_id = row
+        # A detached copy for observers; the row itself was written above.
+        return (
+            contact,
+            conversation,
+            Message(id=message_id, conversation_id=conversation.id, **values),
+        )
 
     async def _load(
         self, session: AsyncSession, message: InboundMessage, now: datetime
@@ -537,20 +633,7 @@ class Engine(Outbox):
     ) -> Message:
         """Keep what the user sent and the delivery it came in (a redelivery fails here, on
         the receipt's unique key, before anything else happens)."""
-        data = inbound_data(message) | ({"failed": True} if failed else {})
-        values = {
-            "conversation_id": conversation.id,
-            "direction": "in",
-            "channel_message_id": message.message_id,
-            "reply_to_id": None,
-            "text": storable(message.text),
-            "data": data,
-            "intent": None,
-            "confidence": None,
-            "sender": "user",
-            "created_at": now,
-            "sent_at": now,
-        }
+        values = {"conversation_id": conversation.id} | _inbound_values(message, now, failed)
         connection = await session.connection()
         receipt = {
             "channel": message.channel,
@@ -1254,3 +1337,19 @@ def _changes(obj: Any, values: dict[str, Any]) -> dict[str, Any]:
         else:
             changes.pop(key, None)
     return changes
+
+
+def _inbound_values(message: InboundMessage, now: datetime, failed: bool = False) -> dict[str, Any]:
+    """The columns of an inbound message's row, but its conversation."""
+    return {
+        "direction": "in",
+        "channel_message_id": message.message_id,
+        "reply_to_id": None,
+        "text": storable(message.text),
+        "data": inbound_data(message) | ({"failed": True} if failed else {}),
+        "intent": None,
+        "confidence": None,
+        "sender": "user",
+        "created_at": now,
+        "sent_at": now,
+    }

@@ -111,12 +111,14 @@ async def test_a_turn_stores_its_rows_in_order_and_leaves_the_session_clean(
 
 
 async def test_a_known_users_turn_takes_few_statements(app: App, clock: FrozenClock) -> None:
-    """PostgreSQL: load (locked), store the inbound message with its receipt, write the rest
-    at once. SQLite has no data-modifying CTEs: one statement per row kind."""
+    """PostgreSQL: load (locked) and store the inbound message with its receipt, then write
+    the rest at once. SQLite has no data-modifying CTEs: one statement per row kind."""
     from sqlalchemy import event
 
     user = uuid.uuid4().hex[:12]
-    await app.engine.handle(InboundMessage(channel="rows", user_id=user, chat_id=user, text="你好"))
+    await app.engine.handle(
+        InboundMessage(channel="rows", user_id=user, chat_id=user, text="你好", delivery_id=user)
+    )
     statements: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -126,13 +128,15 @@ async def test_a_known_users_turn_takes_few_statements(app: App, clock: FrozenCl
     try:
         clock.advance(minutes=1)
         out = await app.engine.handle(
-            InboundMessage(channel="rows", user_id=user, chat_id=user, text="多謝晒")
+            InboundMessage(
+                channel="rows", user_id=user, chat_id=user, text="多謝晒", delivery_id=f"{user}-2"
+            )
         )
     finally:
         event.remove(app.db.engine.sync_engine, "before_cursor_execute", count)
-    expected = ["SELECT", "INSERT", "UPDATE", "UPDATE", "INSERT", "INSERT"]
+    expected = ["SELECT", "INSERT", "INSERT", "UPDATE", "UPDATE", "INSERT", "INSERT"]
     if not app.db.is_sqlite:
-        expected = ["SELECT", "INSERT", "WITH"]
+        expected = ["WITH", "WITH"]
     assert len(out) == 1
     assert statements == expected
     async with app.db.session() as s:
