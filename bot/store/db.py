@@ -96,9 +96,11 @@ class Database:
         self._write_lock = asyncio.Lock()
 
     @property
-    def max_connections(self) -> int | None:
-        """Connections this process may hold at once (PostgreSQL), None = no pool limit."""
-        return 2 * self.pool_size if self.dialect == "postgresql" else None
+    def steady_connections(self) -> int | None:
+        """Connections the pool keeps open (PostgreSQL); None = no pool limit. Beyond them it
+        opens overflow connections and closes each after use: fine for bursts, costly (a new
+        connection per use) if work is sized to need them all the time."""
+        return self.pool_size if self.dialect == "postgresql" else None
 
     @property
     def is_sqlite(self) -> bool:

@@ -153,8 +153,9 @@ class TelegramChannel:
         # getUpdates), so its in-process locks are enough.
         self._shared = shared_locks and db is not None and db.dialect == "postgresql"
         self._lock_pool_size = max(1, min(concurrency, 16))
-        # More turns at once than the store has connections would only queue in its pool.
-        slots = min(concurrency, (db.max_connections if db is not None else None) or concurrency)
+        # More turns at once than the store keeps connections would queue in its pool, or
+        # open and close an overflow connection per turn.
+        slots = min(concurrency, (db.steady_connections if db is not None else None) or concurrency)
         self._slots = asyncio.Semaphore(min(slots, self._lock_pool_size) if self._shared else slots)
 
     # ------------------------------------------------------------------ public API
