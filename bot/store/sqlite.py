@@ -1,16 +1,18 @@
-"""SQLite through aiosqlite, one thread hop per statement.
+"""SQLite for the async engine: each statement one call, made on the event loop's thread.
 
-aiosqlite runs each sqlite3 call on the connection's own thread and hands the result back to
-the event loop; SQLAlchemy's adapter makes four such calls per statement (create the cursor,
-execute, fetch, close). Every hop wakes a thread, passes the GIL and writes to the loop's
-self-pipe, which cost more CPU than SQLite's work itself. :class:`OneHopConnection` is an
-``aiosqlite.Connection`` whose cursors run the whole statement (execute, fetch every row,
-close) in one hop and answer the rest from what that hop returned. Behaviour, threads and
-transactions are aiosqlite's; only the number of hand-offs changes.
+SQLAlchemy's aiosqlite adapter makes four calls per statement (create the cursor, execute,
+fetch, close), and aiosqlite runs each on the connection's own thread: every hand-off wakes
+the thread, passes the GIL and writes to the loop's self-pipe, which costs more CPU than
+SQLite's work on a local file. :class:`OneHopCursor` runs the whole statement (execute, fetch
+every row, close) in one call and answers the rest from what it returned;
+:class:`InlineConnection` makes that call on the loop's thread and waits out another
+connection's lock with ``asyncio.sleep`` rather than a blocking busy timeout. Transactions and
+results are sqlite3's, as with plain aiosqlite.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
@@ -91,13 +93,49 @@ class OneHopConnection(aiosqlite.Connection):
         return OneHopCursor(self)
 
 
+class InlineConnection(OneHopConnection):
+    """Runs each call on the event loop's own thread instead of aiosqlite's.
+
+    A statement on a local SQLite file takes microseconds, less than the hand-off to a thread
+    and back. What a thread was for is waiting on a lock another connection holds: here the
+    connection has no busy timeout and a "database is locked" answer is waited out with
+    ``asyncio.sleep`` (up to ``busy_timeout``), so the loop is never blocked by a lock.
+    A statement that was to start a transaction is rolled back before it is tried again, so
+    the retry starts a fresh transaction instead of one on an old snapshot.
+    """
+
+    busy_timeout = 30.0
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        connection = self._connection
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.busy_timeout
+        delay = 0.001
+        while True:
+            starts_transaction = not connection.in_transaction
+            try:
+                return fn(*args, **kwargs)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or loop.time() + delay > deadline:
+                    raise
+                if starts_transaction and connection.in_transaction:
+                    connection.rollback()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+
 def one_hop_connector(
     database: str, *, timeout: float = 30.0
 ) -> Callable[[], Awaitable[aiosqlite.Connection]]:
     """An ``async_creator`` for ``create_async_engine`` (``sqlite+aiosqlite`` URLs)."""
 
     async def connect() -> aiosqlite.Connection:
-        connection = OneHopConnection(partial(sqlite3.connect, database, timeout=timeout), 64)
+        connection = InlineConnection(
+            partial(sqlite3.connect, database, timeout=0, check_same_thread=False), 64
+        )
+        connection.busy_timeout = timeout
         connection._thread.daemon = True  # as SQLAlchemy does for aiosqlite's own connections
         return await connection
 

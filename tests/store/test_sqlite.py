@@ -1,16 +1,17 @@
-"""SQLite with one thread hop per statement: same results and errors as plain aiosqlite."""
+"""SQLite run inline, one call per statement: the results, errors and lock waits of aiosqlite."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.store.db import Database
-from bot.store.sqlite import OneHopConnection
+from bot.store.sqlite import InlineConnection
 
 
 @pytest.fixture
@@ -51,16 +52,72 @@ async def test_errors_and_rollbacks_are_sqlites(db: Database) -> None:
 
 async def test_one_hand_off_per_statement(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     hops = 0
-    original = OneHopConnection._execute
+    original = InlineConnection._execute
 
-    async def counted(self: OneHopConnection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    async def counted(self: InlineConnection, fn: Any, *args: Any, **kwargs: Any) -> Any:
         nonlocal hops
         hops += 1
         return await original(self, fn, *args, **kwargs)
 
-    monkeypatch.setattr(OneHopConnection, "_execute", counted)
+    monkeypatch.setattr(InlineConnection, "_execute", counted)
     async with db.session() as s:
         hops = 0
         for n in range(10):
             await s.execute(text("INSERT INTO t (name) VALUES (:n) RETURNING id"), {"n": str(n)})
         assert hops == 10
+
+
+async def test_a_locked_database_is_waited_out_without_blocking_the_loop(
+    db: Database,
+) -> None:
+    """Another connection holds the write lock: the writer waits (the loop keeps running)
+    and writes once the lock is released."""
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.005)
+            ticks += 1
+
+    clock = asyncio.create_task(ticker())
+    holder = await db.engine.connect()
+    await holder.execute(text("BEGIN IMMEDIATE"))  # take the write lock and keep it
+    await holder.execute(text("INSERT INTO t (name) VALUES ('first')"))
+
+    async def write() -> None:
+        async with db.session() as s:
+            await s.execute(text("INSERT INTO t (name) VALUES ('second')"))
+
+    writer = asyncio.create_task(write())
+    await asyncio.sleep(0.3)
+    assert not writer.done() and ticks >= 20  # waiting, and the loop was not blocked
+    await holder.execute(text("COMMIT"))
+    await holder.close()
+    await asyncio.wait_for(writer, 5)
+    clock.cancel()
+    async with db.session() as s:
+        names = (await s.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all()
+    assert names == ["first", "second"]
+
+
+async def test_a_lock_held_too_long_is_an_error(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.store.db as store_db
+
+    connector = store_db.one_hop_connector
+    monkeypatch.setattr(
+        store_db, "one_hop_connector", lambda path, timeout: connector(path, timeout=0.2)
+    )
+    impatient = Database(f"sqlite:///{tmp_path / 'hop.db'}")
+    holder = await db.engine.connect()
+    await holder.execute(text("BEGIN IMMEDIATE"))
+    try:
+        with pytest.raises(OperationalError, match="locked"):
+            async with impatient.session() as s:
+                await s.execute(text("INSERT INTO t (name) VALUES ('x')"))
+    finally:
+        await holder.execute(text("ROLLBACK"))
+        await holder.close()
+        await impatient.dispose()
