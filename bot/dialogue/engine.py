@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from rasa_sdk.executor import ActionExecutor
 from sqlalchemy import (
@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.expression import CTE, Insert, Select
 
 from bot.actions import runtime
 from bot.channels.base import InboundMessage, OutboundMessage
@@ -85,19 +86,29 @@ _INBOUND_CTE = (
     .returning(_MESSAGES.c.id)
     .cte("inbound")
 )
-_INSERT_INBOUND_WITH_RECEIPT = (
-    insert(_RECEIPTS)
-    .from_select(
-        ["channel", "delivery_id", "message_id", "created_at"],
-        select(
-            bindparam("r_channel", type_=_RECEIPTS.c.channel.type),
-            bindparam("r_delivery_id", type_=_RECEIPTS.c.delivery_id.type),
-            _INBOUND_CTE.c.id,
-            bindparam("r_created_at", type_=_RECEIPTS.c.created_at.type),
-        ),
+
+
+_SelectT = TypeVar("_SelectT", bound="Select[*tuple[Any, ...]]")
+
+
+def _receipt_insert(inbound: CTE) -> Insert:
+    """The receipt of an inbound message inserted by the ``inbound`` CTE (same statement)."""
+    return (
+        insert(_RECEIPTS)
+        .from_select(
+            ["channel", "delivery_id", "message_id", "created_at"],
+            select(
+                bindparam("r_channel", type_=_RECEIPTS.c.channel.type),
+                bindparam("r_delivery_id", type_=_RECEIPTS.c.delivery_id.type),
+                inbound.c.id,
+                bindparam("r_created_at", type_=_RECEIPTS.c.created_at.type),
+            ),
+        )
+        .returning(_RECEIPTS.c.message_id)
     )
-    .returning(_RECEIPTS.c.message_id)
-)
+
+
+_INSERT_INBOUND_WITH_RECEIPT = _receipt_insert(_INBOUND_CTE)
 _INSERT_EVENTS = insert(cast(Table, ConversationEvent.__table__))
 _SET_INTENT = (
     update(_MESSAGES)
@@ -142,22 +153,28 @@ _WRITE_TURN = (
     )
     .add_cte(_SET_INTENT.cte("intent"))
 )
-# Contact and conversation of a known user in a known chat, in one statement.
-_LOAD = (
-    select(Contact, Conversation)
-    .select_from(ChannelIdentity)
-    .join(Contact, Contact.id == ChannelIdentity.contact_id)
-    .join(
+
+
+def _known_chat(stmt: _SelectT) -> _SelectT:
+    """A select from channel identities, narrowed to the user (``user_id``) and joined to the
+    conversation of the chat (``channel``, ``chat_id``)."""
+    return stmt.join(
         Conversation,
         and_(
             Conversation.channel == bindparam("channel"),
             Conversation.chat_id == bindparam("chat_id"),
         ),
-    )
-    .where(
+    ).where(
         ChannelIdentity.channel == bindparam("channel"),
         ChannelIdentity.external_id == bindparam("user_id"),
     )
+
+
+# Contact and conversation of a known user in a known chat, in one statement.
+_LOAD = _known_chat(
+    select(Contact, Conversation)
+    .select_from(ChannelIdentity)
+    .join(Contact, Contact.id == ChannelIdentity.contact_id)
 )
 _LOAD_LOCKED = _LOAD.with_for_update(of=Conversation)
 # PostgreSQL, a known user with a delivery id (every Telegram update): load and lock, store the
@@ -168,60 +185,28 @@ _INBOUND_KNOWN = (
     insert(_MESSAGES)
     .from_select(
         [c.key for c in _MESSAGES.c if c.key != "id"],
-        select(
-            Conversation.id,
-            *(
-                bindparam(f"i_{c.key}", type_=c.type)
-                for c in _MESSAGES.c
-                if c.key not in ("id", "conversation_id")
-            ),
-        )
-        .select_from(ChannelIdentity)
-        .join(
-            Conversation,
-            and_(
-                Conversation.channel == bindparam("channel"),
-                Conversation.chat_id == bindparam("chat_id"),
-            ),
-        )
-        .where(
-            ChannelIdentity.channel == bindparam("channel"),
-            ChannelIdentity.external_id == bindparam("user_id"),
+        _known_chat(
+            select(
+                Conversation.id,
+                *(
+                    bindparam(f"i_{c.key}", type_=c.type)
+                    for c in _MESSAGES.c
+                    if c.key not in ("id", "conversation_id")
+                ),
+            ).select_from(ChannelIdentity)
         ),
     )
     .returning(_MESSAGES.c.id)
     .cte("inbound")
 )
-_RECEIPT_KNOWN = (
-    insert(_RECEIPTS)
-    .from_select(
-        ["channel", "delivery_id", "message_id", "created_at"],
-        select(
-            bindparam("r_channel", type_=_RECEIPTS.c.channel.type),
-            bindparam("r_delivery_id", type_=_RECEIPTS.c.delivery_id.type),
-            _INBOUND_KNOWN.c.id,
-            bindparam("r_created_at", type_=_RECEIPTS.c.created_at.type),
-        ),
-    )
-    .returning(_RECEIPTS.c.message_id)
-    .cte("receipt")
-)
+_RECEIPT_KNOWN = _receipt_insert(_INBOUND_KNOWN).cte("receipt")
 _LOAD_AND_STORE = (
-    select(Contact, Conversation, _RECEIPT_KNOWN.c.message_id)
-    .select_from(ChannelIdentity)
-    .join(Contact, Contact.id == ChannelIdentity.contact_id)
-    .join(
-        Conversation,
-        and_(
-            Conversation.channel == bindparam("channel"),
-            Conversation.chat_id == bindparam("chat_id"),
-        ),
+    _known_chat(
+        select(Contact, Conversation, _RECEIPT_KNOWN.c.message_id)
+        .select_from(ChannelIdentity)
+        .join(Contact, Contact.id == ChannelIdentity.contact_id)
     )
     .join(_RECEIPT_KNOWN, true())
-    .where(
-        ChannelIdentity.channel == bindparam("channel"),
-        ChannelIdentity.external_id == bindparam("user_id"),
-    )
     .with_for_update(of=Conversation)
 )
 
