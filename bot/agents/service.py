@@ -365,19 +365,21 @@ class Takeover:
         attachments = (message.data or {}).get("attachments") or []
         if attachments and message.channel_message_id:
             conversation = await session.get(Conversation, message.conversation_id)
-            self.post(
-                session,
-                topic,
-                PostKind.RELAY_COPY,
-                now=now,
-                text=message.text or "",
-                data={
-                    "from_chat_id": conversation.chat_id if conversation else None,
-                    "message_id": message.channel_message_id,
-                    "sender": sender,
-                    "kind": attachments[0].get("kind"),
-                },
-            )
+            # An album is one message row with a file per part: copy each part's message.
+            for n, attachment in enumerate(attachments):
+                self.post(
+                    session,
+                    topic,
+                    PostKind.RELAY_COPY,
+                    now=now,
+                    text=message.text or "" if n == 0 else "",
+                    data={
+                        "from_chat_id": conversation.chat_id if conversation else None,
+                        "message_id": attachment.get("message_id") or message.channel_message_id,
+                        "sender": sender,
+                        "kind": attachment.get("kind"),
+                    },
+                )
             return
         if message.text:
             self.post(

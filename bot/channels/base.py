@@ -18,6 +18,7 @@ class Attachment:
     mime_type: str | None = None
     size: int | None = None
     name: str | None = None
+    message_id: str | None = None  # the channel's message that carried it (one per album part)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in _asdict(self).items() if v is not None}

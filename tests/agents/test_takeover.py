@@ -76,6 +76,15 @@ async def test_escalate_claim_relay_both_ways_note_release(harness: Harness) -> 
     copies = api.calls_to("copyMessage", chat_id=GROUP)
     assert len(copies) == 1 and copies[0].params["from_chat_id"] == customer.id
     assert int(copies[0].params["message_thread_id"]) == thread
+    # An album is one turn, but each of its photos is copied into the topic.
+    album = [api.photo_update(customer, b"ALBUM%d" % n, media_group_id="alb") for n in range(2)]
+    await asyncio.gather(*(harness.feed(part) for part in album))
+    harness.clock.advance(seconds=5)
+    await harness.relay()
+    copies = api.calls_to("copyMessage", chat_id=GROUP)
+    assert [int(c.params["message_id"]) for c in copies[1:]] == [
+        part["message"]["message_id"] for part in album
+    ]
 
     # Topic -> customer: Alice's text and photo, under her name.
     await harness.feed(api.group_update(alice, GROUP, "A plumber comes at 3pm", thread_id=thread))

@@ -578,8 +578,10 @@ class FakeBotAPI:
         caption: str | None = None,
         size: int | None = None,
         chat_id: int | None = None,
+        media_group_id: str | None = None,
     ) -> dict[str, Any]:
-        """A photo (two sizes, as Telegram sends them; the largest is the original)."""
+        """A photo (two sizes, as Telegram sends them; the largest is the original); with
+        ``media_group_id``, one part of an album."""
         thumb = self.add_file(content[:64], kind="photos", ext=".jpg")
         big = self.add_file(content, size=size, kind="photos", ext=".jpg")
         photo = [
@@ -591,6 +593,8 @@ class FakeBotAPI:
         content_fields: dict[str, Any] = {"photo": photo}
         if caption:
             content_fields["caption"] = caption
+        if media_group_id:
+            content_fields["media_group_id"] = media_group_id
         msg = self._user_message(user, chat_id, **content_fields)
         return {"update_id": self.next_update_id(), "message": msg}
 
@@ -604,6 +608,7 @@ class FakeBotAPI:
         caption: str | None = None,
         size: int | None = None,
         chat_id: int | None = None,
+        media_group_id: str | None = None,
     ) -> dict[str, Any]:
         """A document; ``size`` overrides the announced ``file_size`` (oversized files)."""
         ext = "." + file_name.rsplit(".", 1)[-1] if "." in file_name else ""
@@ -618,6 +623,8 @@ class FakeBotAPI:
         content_fields: dict[str, Any] = {"document": document}
         if caption:
             content_fields["caption"] = caption
+        if media_group_id:
+            content_fields["media_group_id"] = media_group_id
         msg = self._user_message(user, chat_id, **content_fields)
         return {"update_id": self.next_update_id(), "message": msg}
 

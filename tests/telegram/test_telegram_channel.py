@@ -120,6 +120,44 @@ async def test_photo_and_document_are_downloaded(
     )
 
 
+async def test_an_album_is_one_turn_with_every_file(
+    polling_bot: TelegramBot, fake_api: FakeBotAPI, engine: StubEngine
+) -> None:
+    user = fake_api.user(1014, language_code="en")
+    ids = fake_api.queue(
+        fake_api.photo_update(user, b"ONE" * 10, caption="kitchen leak", media_group_id="a1"),
+        fake_api.photo_update(user, b"TWO" * 10, media_group_id="a1"),
+        fake_api.document_update(user, b"%PDF-1.4 quote", media_group_id="a1"),
+    )
+    await fake_api.until_sent(user.id, 1)
+    await fake_api.until(lambda: not fake_api.pending_update_ids())
+    (inbound,) = engine.inbound
+    assert inbound.text == "kitchen leak" and inbound.delivery_id == str(ids[0])
+    assert [a.kind for a in inbound.attachments] == ["photo", "photo", "document"]
+    assert [Path(a.path or "").read_bytes()[:3] for a in inbound.attachments] == [
+        b"ONE", b"TWO", b"%PD"
+    ]  # fmt: skip
+    assert len({a.message_id for a in inbound.attachments}) == 3
+    await asyncio.sleep(0.3)
+    assert len(fake_api.sent(user.id)) == 1  # one answer for the album
+
+
+async def test_an_album_that_fails_comes_back_whole(
+    polling_bot: TelegramBot, fake_api: FakeBotAPI, engine: StubEngine
+) -> None:
+    user = fake_api.user(1015, language_code="en")
+    engine.down = True
+    ids = fake_api.queue(
+        *(fake_api.photo_update(user, b"P%d" % n, media_group_id="a2") for n in range(3))
+    )
+    await fake_api.until(lambda: len(fake_api.calls_to("getUpdates")) >= 4, timeout=10)
+    assert fake_api.pending_update_ids() == ids and fake_api.sent(user.id) == []
+    engine.down = False
+    await fake_api.until_sent(user.id, 1, timeout=15)
+    await fake_api.until(lambda: not fake_api.pending_update_ids())
+    assert len(engine.inbound) == 1 and len(engine.inbound[0].attachments) == 3
+
+
 async def test_oversized_file_gets_polite_answer(
     polling_bot: TelegramBot, fake_api: FakeBotAPI, engine: StubEngine
 ) -> None:

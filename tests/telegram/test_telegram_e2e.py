@@ -425,3 +425,26 @@ async def test_a_due_survey_reaches_the_chat_once(
     new = fake_api.texts(3101)[before:]
     assert len(new) == 1 and "評分" in new[0] and ticket.number in new[0]
     assert "5 非常滿意" in chat.buttons()
+
+
+async def test_an_album_in_a_repair_is_one_answer_and_every_photo_on_the_ticket(
+    kefu: Kefu, fake_api: FakeBotAPI
+) -> None:
+    chat = Chat(fake_api, fake_api.user(3010, "李小姐", language_code="en"))
+    assert "unit" in (await chat.say("The bathroom ceiling is leaking water")).lower()
+    before = len(fake_api.sent(chat.user.id))
+    ids = fake_api.queue(
+        *(fake_api.photo_update(chat.user, b"LEAK%d" % n, media_group_id="m1") for n in range(3))
+    )
+    await fake_api.until(lambda: not set(ids) & set(fake_api.pending_update_ids()), 20)
+    await fake_api.until(lambda: len(fake_api.sent(chat.user.id)) > before, 20)
+    await asyncio.sleep(0.3)
+    assert len(fake_api.sent(chat.user.id)) == before + 1  # one answer for three photos
+    await chat.say("Block 3, 15/F, flat B")
+    await chat.press(chat.buttons()[0])
+    await chat.send(fake_api.contact_update(chat.user, "+85261234987"))
+    assert "R-20261127-" in await chat.press(chat.buttons()[0])
+    # The module's tests share a PostgreSQL database: this chat's ticket is the one with its phone.
+    (ticket,) = [t for t in await kefu.tickets() if t.contact_phone == "+85261234987"]
+    photos = ticket.details["attachments"]
+    assert [Path(p["path"]).read_bytes() for p in photos] == [b"LEAK0", b"LEAK1", b"LEAK2"]

@@ -17,6 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -63,6 +64,8 @@ RETRYABLE: tuple[type[BaseException], ...] = (
 )
 _BLOCK_EXPIRY = 600.0  # seconds a chat waits for the redelivery of a failed update
 _TYPING_AFTER = 1.5  # seconds before a slow turn shows "typing..."
+# Telegram sends an album's photos as separate updates, together; wait this long for the rest.
+ALBUM_WAIT = 0.8
 
 
 class RetryLater(Exception):
@@ -147,6 +150,7 @@ class TelegramChannel:
         self._chat_menus: dict[int, str] = {}  # chat -> language of its own command menu
         self._lock_engine: AsyncEngine | None = None
         self._background: set[asyncio.Future[None]] = set()
+        self._albums: dict[str, _Album] = {}
         # Chats held at once across workers; each holds one connection while it runs.
         # Chats are locked across processes only where several may handle them: webhook workers
         # sharing PostgreSQL. A polling bot is one process (Telegram refuses a second
@@ -161,7 +165,35 @@ class TelegramChannel:
     # ------------------------------------------------------------------ public API
 
     async def process_update(self, update: Update) -> None:
-        """Handle one update fully; :class:`RetryLater` if it must be delivered again."""
+        """Handle one update fully; :class:`RetryLater` if it must be delivered again.
+
+        A user's album (several photos or files sent at once, one update each) is one turn:
+        the first part waits :data:`ALBUM_WAIT` for the others, then handles them all; each
+        other part returns when that turn is done, or fails with it (and comes back with it).
+        """
+        album = _album_id(update)
+        if album is None:
+            await self._process(update, self._route)
+            return
+        parts = self._albums.get(album)
+        if parts is not None:
+            parts.updates.append(update)
+            await asyncio.shield(parts.done)
+            return
+        parts = self._albums[album] = _Album([update], asyncio.get_running_loop().create_future())
+        parts.done.add_done_callback(_retrieved)
+        try:
+            await asyncio.sleep(ALBUM_WAIT)
+        finally:
+            del self._albums[album]
+        try:
+            await self._process(update, lambda _update: self._on_album(parts.updates))
+        except BaseException as exc:
+            parts.done.set_exception(exc)
+            raise
+        parts.done.set_result(None)
+
+    async def _process(self, update: Update, route: Callable[[Update], Awaitable[None]]) -> None:
         key = _chat_key(update)
         async with self._chat_lock(key):
             blocked = self._blocked.get(key)
@@ -174,7 +206,7 @@ class TelegramChannel:
                     raise RetryLater(f"chat {key} waits for update {failed_id}")
             try:
                 async with self._slots, self._shared_lock(key):
-                    await self._route(update)
+                    await route(update)
             except RetryLater:
                 earlier = self._blocked.get(key, (update.update_id, 0.0))[0]
                 self._blocked[key] = (min(earlier, update.update_id), time.monotonic())
@@ -438,6 +470,30 @@ class TelegramChannel:
     # ------------------------------------------------------------------ media
 
     async def _on_media(self, update: Update, message: Message) -> None:
+        attachment = await self._download(update, message)
+        if attachment is not None:
+            await self._turn(update, message, text=message.caption or "", attachments=(attachment,))
+
+    async def _on_album(self, updates: Sequence[Update]) -> None:
+        """The parts of an album as one turn: every file, the caption (Telegram shows the
+        first part's), delivered as the first part."""
+        ordered = sorted(updates, key=lambda u: u.update_id)
+        attachments: list[Attachment] = []
+        caption = ""
+        for part in ordered:
+            message = part.message
+            assert message is not None
+            caption = caption or message.caption or ""
+            attachment = await self._download(part, message)
+            if attachment is not None:
+                attachments.append(attachment)
+        if attachments:
+            first = ordered[0]
+            assert first.message is not None
+            await self._turn(first, first.message, text=caption, attachments=tuple(attachments))
+
+    async def _download(self, update: Update, message: Message) -> Attachment | None:
+        """Download a photo or document; None (after telling the user) when it cannot be."""
         if message.photo:
             photo = message.photo[-1]  # the largest size is the original
             kind, file_id, unique, size = (
@@ -467,22 +523,22 @@ class TelegramChannel:
         except FileTooLarge:
             max_mb = max(1, self.max_file_size // (1024 * 1024))
             await self._say_once(update, chat_id, "utter_telegram_file_too_large", max_mb=max_mb)
-            return
+            return None
         except DownloadFailed as exc:
             log.warning("download of %s failed: %s", file_id, exc)
             await self._say_once(update, chat_id, "utter_telegram_download_failed")
-            return
+            return None
         except (NetworkError, RetryAfter, OSError) as exc:
             raise RetryLater(f"download failed: {exc}") from exc
-        attachment = Attachment(
+        return Attachment(
             kind=kind,
             path=str(got.path),
             file_id=file_id,
             mime_type=mime,
             size=got.size,
             name=name,
+            message_id=str(message.message_id),
         )
-        await self._turn(update, message, text=message.caption or "", attachments=(attachment,))
 
     # ------------------------------------------------------------------ buttons
 
@@ -700,6 +756,33 @@ def _lock_id(key: str) -> int:
 def _may_change_language(inbound: InboundMessage) -> bool:
     text = (inbound.payload or inbound.text or "").strip().lower()
     return text.startswith(("/set_language", "/lang", "/start"))
+
+
+@dataclass
+class _Album:
+    updates: list[Update]
+    done: asyncio.Future[None]
+
+
+def _album_id(update: Update) -> str | None:
+    """The album a private chat's photo or file belongs to (agents' groups relay them as
+    they come)."""
+    message = update.message
+    if (
+        message is None
+        or not message.media_group_id
+        or message.chat.type != ChatType.PRIVATE
+        or not (message.photo or message.document)
+        or message.animation is not None
+    ):
+        return None
+    return f"{message.chat.id}:{message.media_group_id}"
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    """Mark an album's failure as seen (its first part re-raises it) when no part waits."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _chat_key(update: Update) -> str:
