@@ -158,6 +158,25 @@ async def test_an_album_that_fails_comes_back_whole(
     assert len(engine.inbound) == 1 and len(engine.inbound[0].attachments) == 3
 
 
+async def test_an_album_whose_first_part_is_cancelled_releases_the_others(
+    polling_bot: TelegramBot, fake_api: FakeBotAPI
+) -> None:
+    from telegram import Update
+
+    user = fake_api.user(1016)
+    first, second = (
+        Update.de_json(fake_api.photo_update(user, b"X", media_group_id="a3"), polling_bot.bot)
+        for _ in range(2)
+    )
+    leader = asyncio.create_task(polling_bot.channel.process_update(first))
+    await asyncio.sleep(0)
+    follower = asyncio.create_task(polling_bot.channel.process_update(second))
+    await asyncio.sleep(0.1)
+    leader.cancel()  # e.g. shutdown while the album is being gathered
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(follower, 2)  # not left waiting forever
+
+
 async def test_oversized_file_gets_polite_answer(
     polling_bot: TelegramBot, fake_api: FakeBotAPI, engine: StubEngine
 ) -> None:

@@ -151,10 +151,9 @@ class TelegramChannel:
         self._lock_engine: AsyncEngine | None = None
         self._background: set[asyncio.Future[None]] = set()
         self._albums: dict[str, _Album] = {}
-        # Chats held at once across workers; each holds one connection while it runs.
         # Chats are locked across processes only where several may handle them: webhook workers
         # sharing PostgreSQL. A polling bot is one process (Telegram refuses a second
-        # getUpdates), so its in-process locks are enough.
+        # getUpdates), so its in-process locks are enough. Each held chat holds a connection.
         self._shared = shared_locks and db is not None and db.dialect == "postgresql"
         self._lock_pool_size = max(1, min(concurrency, 16))
         # More turns at once than the store keeps connections would queue in its pool, or
@@ -183,11 +182,14 @@ class TelegramChannel:
         parts = self._albums[album] = _Album([update], asyncio.get_running_loop().create_future())
         parts.done.add_done_callback(_retrieved)
         try:
-            await asyncio.sleep(ALBUM_WAIT)
-        finally:
-            del self._albums[album]
-        try:
+            try:
+                await asyncio.sleep(ALBUM_WAIT)
+            finally:
+                del self._albums[album]
             await self._process(update, lambda _update: self._on_album(parts.updates))
+        except asyncio.CancelledError:
+            parts.done.cancel()  # shutting down: the other parts are not acknowledged either
+            raise
         except BaseException as exc:
             parts.done.set_exception(exc)
             raise
