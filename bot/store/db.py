@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot.store.sqlite import one_hop_connector
+from bot.store.sqlite import inline_connector
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class Database:
         if self.dialect == "sqlite":
             database = self._ensure_sqlite_dir()
             if database and database != ":memory:" and not make_url(self.async_url).query:
-                kwargs["async_creator"] = one_hop_connector(database, timeout=30)
+                kwargs["async_creator"] = inline_connector(database, timeout=30)
             else:
                 kwargs["connect_args"] = {"timeout": 30}
         self.engine: AsyncEngine = create_async_engine(self.async_url, **kwargs)
@@ -112,12 +112,11 @@ class Database:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         return database
 
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session in a transaction that commits on success and rolls back on error."""
+    @contextmanager
+    def _outage_is_unavailable(self) -> Iterator[None]:
+        """A lost or refused connection becomes :class:`StoreUnavailable`."""
         try:
-            async with self.sessionmaker() as session, session.begin():
-                yield session
+            yield
         except (OperationalError, DBAPIError) as exc:
             if _is_connection_error(exc):
                 raise StoreUnavailable(
@@ -126,18 +125,19 @@ class Database:
             raise
 
     @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction that commits on success and rolls back on error."""
+        with self._outage_is_unavailable():
+            async with self.sessionmaker() as session, session.begin():
+                yield session
+
+    @asynccontextmanager
     async def statement(self) -> AsyncIterator[AsyncConnection]:
         """A Core connection for ONE statement (autocommit on PostgreSQL; a transaction on
         SQLite). Cheaper than :meth:`session`; use :meth:`session` for more than one."""
-        try:
+        with self._outage_is_unavailable():
             async with self._single_engine.begin() as connection:
                 yield connection
-        except (OperationalError, DBAPIError) as exc:
-            if _is_connection_error(exc):
-                raise StoreUnavailable(
-                    f"the database at {redact_url(self.url)} cannot be reached"
-                ) from exc
-            raise
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

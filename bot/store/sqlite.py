@@ -86,15 +86,9 @@ class OneHopCursor:
         self._rows = []
 
 
-class OneHopConnection(aiosqlite.Connection):
-    """``aiosqlite.Connection`` with :class:`OneHopCursor` cursors."""
-
-    def cursor(self) -> OneHopCursor:  # type: ignore[override]
-        return OneHopCursor(self)
-
-
-class InlineConnection(OneHopConnection):
-    """Runs each call on the event loop's own thread instead of aiosqlite's.
+class InlineConnection(aiosqlite.Connection):
+    """``aiosqlite.Connection`` with :class:`OneHopCursor` cursors, each call made on the event
+    loop's own thread instead of aiosqlite's.
 
     A statement on a local SQLite file takes microseconds, less than the hand-off to a thread
     and back. What a thread was for is waiting on a lock another connection holds: here the
@@ -105,6 +99,9 @@ class InlineConnection(OneHopConnection):
     """
 
     busy_timeout = 30.0
+
+    def cursor(self) -> OneHopCursor:  # type: ignore[override]
+        return OneHopCursor(self)
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
@@ -126,7 +123,7 @@ class InlineConnection(OneHopConnection):
             delay = min(delay * 2, 0.05)
 
 
-def one_hop_connector(
+def inline_connector(
     database: str, *, timeout: float = 30.0
 ) -> Callable[[], Awaitable[aiosqlite.Connection]]:
     """An ``async_creator`` for ``create_async_engine`` (``sqlite+aiosqlite`` URLs)."""

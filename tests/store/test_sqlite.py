@@ -106,9 +106,9 @@ async def test_a_lock_held_too_long_is_an_error(
 ) -> None:
     import bot.store.db as store_db
 
-    connector = store_db.one_hop_connector
+    connector = store_db.inline_connector
     monkeypatch.setattr(
-        store_db, "one_hop_connector", lambda path, timeout: connector(path, timeout=0.2)
+        store_db, "inline_connector", lambda path, timeout: connector(path, timeout=0.2)
     )
     impatient = Database(f"sqlite:///{tmp_path / 'hop.db'}")
     holder = await db.engine.connect()
