@@ -87,7 +87,7 @@ async def test_survey_is_sent_once_and_answered(app: App, clock: FrozenClock) ->
     await worker.run_until_idle(clock.now())
     survey = await chat.outbox()
     assert len(survey) == 1 and "評分" in survey[0].text
-    assert survey[0].buttons[0].title.startswith("5")
+    assert [b.title[0] for b in survey[0].buttons] == list("12345")  # button n is score n
     await worker.run_until_idle(clock.now())
     assert await chat.outbox() == []  # never twice
 

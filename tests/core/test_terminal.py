@@ -81,3 +81,39 @@ def test_a_line_that_is_not_utf8_is_stored_apologised_for_and_the_chat_goes_on(
     with sqlite3.connect(tmp_path / "var" / "kefu.db") as db:
         texts = [t for (t,) in db.execute("SELECT text FROM messages WHERE direction = 'in'")]
     assert texts == ["caf\ufffd \ufffd\ufffd broken", "my kitchen sink is leaking"]
+
+
+async def test_a_typed_5_in_the_terminal_survey_is_the_best_score(
+    app: App, clock: FrozenClock
+) -> None:
+    """Buttons are numbered in the terminal, and the question says "5 is best": typing 5 must
+    be score 5, not the fifth button."""
+    from sqlalchemy import select
+
+    from bot.channels.base import InboundMessage
+    from bot.store.models import Ticket
+    from bot.tickets.lifecycle import resolve_ticket
+
+    for text in ["浴室水龍頭漏水", "3棟2單元1502室", "任何時間", "91234567", "確認提交"]:
+        payload = "/affirm" if text == "確認提交" else None
+        for reply in await app.engine.handle(
+            InboundMessage(
+                channel="terminal", user_id="rater", chat_id="rater", text=text, payload=payload
+            )
+        ):
+            await app.engine.mark_sent(reply.id)
+    async with app.db.write() as session:
+        ticket = (await session.execute(select(Ticket))).scalar_one()
+        await resolve_ticket(session, ticket, settings=app.settings, now=clock.now(), actor="s")
+    clock.advance(app.settings.sla.survey_delay)
+    await app.followup_worker().run_until_idle(clock.now())
+
+    out = io.StringIO()
+    await TerminalChat(
+        app, "rater", stdin=io.StringIO("5\n1\n2\n"), stdout=out, interactive=False
+    ).run()
+    async with app.db.session() as session:
+        ticket = (await session.execute(select(Ticket))).scalar_one()
+    assert ticket.survey_score == 5, out.getvalue()
+    assert ticket.survey_fixed is True
+    assert ticket.status == "resolved"  # a happy customer does not reopen the ticket
