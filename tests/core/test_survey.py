@@ -153,3 +153,26 @@ async def test_a_new_request_during_the_survey_is_understood(app: App, clock: Fr
         ).scalar_one()
     assert conversation.active_form == "repair_form"
     assert (await chat.ticket()).survey_score is None
+
+
+@pytest.mark.parametrize(
+    ("answers", "score", "fixed", "status"),
+    [
+        # typed, not pressed: the negative feedback is kept and the ticket reopened
+        (["3", "未解決", "仲係漏緊水"], 3, False, "open"),
+        (["5", "仲未搞掂", "冇"], 5, False, "open"),
+        (["非常滿意", "解決咗", "冇"], 5, True, "resolved"),
+        (["4", "yes", "no"], 4, True, "resolved"),
+    ],
+)
+async def test_typed_answers_in_the_survey(
+    app: App, clock: FrozenClock, answers: list[str], score: int, fixed: bool, status: str
+) -> None:
+    chat = await repaired(app, clock)
+    clock.advance(app.settings.sla.survey_delay)
+    await app.followup_worker().run_until_idle(clock.now())
+    await chat.outbox()
+    for text in answers:
+        await chat.say(text)
+    ticket = await chat.ticket()
+    assert (ticket.survey_score, ticket.survey_fixed, ticket.status) == (score, fixed, status)
