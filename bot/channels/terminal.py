@@ -76,8 +76,8 @@ class TerminalChat:
                 if self.interactive and line.strip() in ("/quit", "/exit"):
                     break
                 inbound = self._inbound(line)
-                replies = await engine.handle(inbound)
                 self._buttons = []  # a number presses only the buttons of the latest replies
+                replies = await engine.handle(inbound)
                 if garbled:
                     await self._apologise_for_encoding()
                 for reply in replies:

@@ -38,7 +38,11 @@ async def test_a_reply_is_shown_once_when_the_outbox_job_runs_during_a_turn(app:
     turn loop showing its replies; each reply must still appear exactly once."""
     out = io.StringIO()
     chat = TerminalChat(
-        app, "racer", stdin=io.StringIO("部電梯壞咗\n"), stdout=out, interactive=False
+        app,
+        "racer",
+        stdin=io.StringIO("廚房水龍頭一直漏水\n3棟2單元1502室\n"),
+        stdout=out,
+        interactive=False,
     )
     real_handle = app.engine.handle
 
@@ -51,7 +55,10 @@ async def test_a_reply_is_shown_once_when_the_outbox_job_runs_during_a_turn(app:
     await chat.run()
     shown = out.getvalue()
     assert shown.count("哪個單位") == 1, shown
+    assert shown.count("甚麼時間可以上門") == 1, shown
     assert await app.engine.unsent("terminal", chat_id="racer") == []
+    # whoever showed the question, its buttons are the ones a typed number presses next
+    assert "越快越好" in [b.title for b in chat._buttons]
 
 
 def test_a_line_that_is_not_utf8_is_stored_apologised_for_and_the_chat_goes_on(
