@@ -153,3 +153,19 @@ def test_cli_reports_an_unreachable_database_in_one_sentence(tmp_path: Path) -> 
     assert "cannot be reached" in result.stderr
     assert "secret" not in result.stderr  # the password never reaches the screen
     assert "Traceback" not in result.stderr
+
+
+def test_a_postgresql_url_without_psycopg_installed_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    from bot.dburl import check_database_url
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "psycopg" else real(name, *a)
+    )
+    with pytest.raises(ValueError, match=r"pip install 'psycopg\[binary\]'"):
+        check_database_url("postgresql://u@h/db")
+    assert check_database_url("sqlite:///var/kefu.db") == "sqlite:///var/kefu.db"
