@@ -12,7 +12,7 @@ import os
 import re
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -28,6 +28,12 @@ from pydantic import (
 DEFAULT_CONFIG_PATH = "config.yml"
 Language = Literal["zh-Hant", "zh-Hans", "en"]
 LANGUAGES: tuple[str, ...] = ("zh-Hant", "zh-Hans", "en")
+
+
+# Bounds: a ratio, fraction or probability is in [0, 1]; counts and sizes are at least 1.
+Fraction = Annotated[float, Field(ge=0, le=1)]
+Count = Annotated[int, Field(ge=1)]
+Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 class ConfigError(Exception):
@@ -60,7 +66,7 @@ class Section(BaseModel):
 class DatabaseSettings(Section):
     url: str = "sqlite:///var/kefu.db"
     echo: bool = False
-    pool_size: int = 10
+    pool_size: int = Field(default=10, ge=1, le=1000)
     # Test every pooled connection with a round trip before each use. Off by default: that is
     # one more round trip per transaction, and a connection the server dropped fails its first
     # use instead, which empties the pool and is retried like any outage (the update comes back).
@@ -69,6 +75,13 @@ class DatabaseSettings(Section):
         default=True, description="Run migrations on start (always done for SQLite)."
     )
 
+    @field_validator("url")
+    @classmethod
+    def _supported_url(cls, value: str) -> str:
+        from bot.dburl import check_database_url
+
+        return check_database_url(value)
+
 
 class NLUSettings(Section):
     auto_train: bool = True
@@ -76,18 +89,18 @@ class NLUSettings(Section):
     # not trusted: the parse says `nlu_fallback` and a clarifying question is asked; below
     # `oos_threshold` the message is treated as out of scope. Values chosen by 5-fold
     # cross-validation of the training data (`kefu nlu eval --cv 5`).
-    threshold: float = 0.3
-    oos_threshold: float = 0.2
-    margin: float = 0.05
+    threshold: Fraction = 0.3
+    oos_threshold: Fraction = 0.2
+    margin: Fraction = 0.05
     # Below this the FAQ response selector gives no answer key (intent_response_key None).
-    faq_threshold: float = 0.3
-    max_chars: int = 1000
+    faq_threshold: Fraction = 0.3
+    max_chars: Count = 1000
 
 
 class DialogueSettings(Section):
-    max_form_retries: int = 3
-    max_message_chars: int = 1000
-    fallbacks_before_human: int = 2
+    max_form_retries: int = Field(default=3, ge=1, le=100)
+    max_message_chars: Count = 1000
+    fallbacks_before_human: int = Field(default=2, ge=1, le=100)
     # A form left unanswered this long is dropped when the user writes about something else.
     form_timeout: timedelta = timedelta(hours=12)
 
@@ -321,7 +334,7 @@ class OrderHTTPSettings(Section):
     url_template: str = ""
     search_url_template: str = ""
     headers: dict[str, str] = {}
-    timeout: float = 5.0
+    timeout: float = Field(default=5.0, gt=0, le=300)
     retries: int = Field(default=2, ge=0)
     backoff: float = Field(default=0.2, ge=0)
     fields: dict[str, str] = {}
@@ -353,10 +366,10 @@ class LateFeeSettings(Section):
     """Late fee: ``rate`` of the outstanding amount once ``grace_days`` past the due date;
     with ``monthly`` the rate applies again for every further 30 days, up to ``max_rate``."""
 
-    rate: float = Field(default=0.0, ge=0)
+    rate: Fraction = 0.0
     grace_days: int = Field(default=30, ge=0)
     monthly: bool = False
-    max_rate: float | None = Field(default=None, ge=0)
+    max_rate: Fraction | None = None
 
 
 class FeesSettings(Section):
@@ -382,23 +395,23 @@ class TelegramWebhookSettings(Section):
     """Webhook mode: where this process listens, and the public URL Telegram posts to."""
 
     listen: str = "127.0.0.1"
-    port: int = 8443
+    port: Port = 8443
     path: str = "/telegram"
     # Public HTTPS URL of `path` behind the reverse proxy; when empty this process does not
     # call setWebhook (another worker or the operator registers it).
     public_url: str | None = None
-    max_connections: int = 40
+    max_connections: int = Field(default=40, ge=1, le=100)  # Telegram's own limits
 
 
 class TelegramRateLimitSettings(Section):
     """Outbound limits: Telegram allows ~1 message/s per chat, 30/s per bot, 20/min per group."""
 
-    per_second: float = 30  # whole bot; 0 turns a limit off
-    per_chat_per_second: float = 1
-    per_chat_burst: int = 3  # short bursts in one private chat are fine
-    group_per_minute: float = 20
-    max_retries: int = 5  # on 429 (after retry_after) and on network errors (with backoff)
-    network_backoff: float = 0.5  # seconds before the first network retry; doubles each time
+    per_second: float = Field(default=30, ge=0)  # whole bot; 0 turns a limit off
+    per_chat_per_second: float = Field(default=1, ge=0)
+    per_chat_burst: Count = 3  # short bursts in one private chat are fine
+    group_per_minute: float = Field(default=20, ge=0)
+    max_retries: int = Field(default=5, ge=0, le=100)  # on 429 and on network errors
+    network_backoff: float = Field(default=0.5, ge=0, le=60)  # first network retry; doubles
 
 
 class TelegramSettings(Section):
@@ -412,9 +425,9 @@ class TelegramSettings(Section):
     base_file_url: str | None = None  # default: base_url with /bot -> /file/bot
     webhook: TelegramWebhookSettings = TelegramWebhookSettings()
     media_dir: Path | None = None  # default: <var_dir>/media
-    max_file_size: int = 20 * 1024 * 1024  # bytes, or "10MB"
-    poll_timeout: int = 30  # seconds of getUpdates long polling
-    concurrency: int = 64  # updates processed at once (different chats; one chat is in order)
+    max_file_size: Count = 20 * 1024 * 1024  # bytes, or "10MB"
+    poll_timeout: int = Field(default=30, ge=0, le=600)  # seconds of getUpdates long polling
+    concurrency: Count = 64  # updates processed at once (different chats; one chat is in order)
     rate_limit: TelegramRateLimitSettings = TelegramRateLimitSettings()
     # Command menu language per Telegram language_code ("" = everyone else). Telegram matches
     # two-letter codes only, so zh-Hant and zh-Hans cannot both follow the client language.
@@ -464,7 +477,7 @@ class AgentsSettings(Section):
     # After `dialogue.fallbacks_before_human` misunderstandings: escalate instead of offering.
     escalate_on_fallback: bool = False
     # A call-back survey scored at or below this escalates (0 = never).
-    escalate_survey_score: int = 2
+    escalate_survey_score: int = Field(default=2, ge=0, le=5)
     # Agents' working hours (a calendar name); out of hours the customer is told when they
     # are back. Urgent tickets are handled 24x7.
     calendar: str = "office"

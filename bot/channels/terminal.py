@@ -11,10 +11,27 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any, TextIO
 
+from sqlalchemy import select
+
 from bot.app import App
 from bot.channels.base import Button, InboundMessage, OutboundMessage
+from bot.store.models import Conversation
 
 CHANNEL = "terminal"
+
+
+def decode_line(line: str | bytes) -> tuple[str, bool]:
+    """A line of input as text, and whether some of it was not UTF-8.
+
+    Bytes that are not UTF-8 (a Latin-1 or GBK terminal, a binary file piped in) become U+FFFD
+    instead of stopping the chat; Python's surrogate escapes for such bytes would make the
+    message impossible to store.
+    """
+    raw = line if isinstance(line, bytes) else line.encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace"), True
 
 
 class TerminalChat:
@@ -37,6 +54,9 @@ class TerminalChat:
         self.stdout = stdout or sys.stdout
         self.interactive = self.stdin.isatty() if interactive is None else interactive
         self._buttons: list[Button] = []
+        # One path shows Kefu's messages: the outbox, one delivery at a time. The turn loop
+        # and the 1-second outbox job both go through it, so a reply is never shown twice.
+        self._delivering = asyncio.Lock()
 
     async def run(self) -> None:
         """Chat until end of input (or ``/quit`` when interactive).
@@ -52,16 +72,17 @@ class TerminalChat:
         await self._deliver_outbox()
         scheduler = self._start_followups() if self.interactive else None
         try:
-            async for line in self._lines():
+            async for line, garbled in self._lines():
                 if self.interactive and line.strip() in ("/quit", "/exit"):
                     break
                 inbound = self._inbound(line)
-                replies = await engine.handle(inbound)
                 self._buttons = []  # a number presses only the buttons of the latest replies
+                replies = await engine.handle(inbound)
+                if garbled:
+                    await self._apologise_for_encoding()
                 for reply in replies:
-                    self._show(reply)
-                    if reply.id is not None:
-                        await engine.mark_sent(reply.id)
+                    if reply.id is None:  # not stored, so not in the outbox either
+                        self._show(reply)
                 await self._deliver_outbox()
         finally:
             if scheduler is not None:
@@ -77,12 +98,27 @@ class TerminalChat:
         return scheduler
 
     async def _deliver_outbox(self) -> None:
-        """Show what Kefu wrote to this user outside a turn (surveys, an agent's reply)."""
-        for message in await self.app.engine.unsent(CHANNEL, chat_id=self.user_id):
-            if message.id is None:
-                continue
-            self._show(message)
-            await self.app.engine.mark_sent(message.id)
+        """Show what Kefu wrote to this user and has not shown yet: a turn's replies, and what
+        came outside a turn (surveys, an agent's reply)."""
+        async with self._delivering:
+            for message in await self.app.engine.unsent(CHANNEL, chat_id=self.user_id):
+                if message.id is None:
+                    continue
+                self._show(message)
+                await self.app.engine.mark_sent(message.id)
+
+    async def _apologise_for_encoding(self) -> None:
+        """Say that part of the line could not be read (it was stored with U+FFFD in its place)."""
+        async with self.app.db.session() as session:
+            language = (
+                await session.execute(
+                    select(Conversation.language).where(
+                        Conversation.channel == CHANNEL, Conversation.chat_id == self.user_id
+                    )
+                )
+            ).scalar_one_or_none()
+        language = language or self.app.settings.default_language
+        self._show(OutboundMessage(text=self.app.engine.responses.text("utter_not_utf8", language)))
 
     def _inbound(self, line: str) -> InboundMessage:
         text = line.rstrip("\r\n")
@@ -115,15 +151,24 @@ class TerminalChat:
                 print(f"{' ' * len(prefix)}  {number}) {button.title}", file=self.stdout)
         self.stdout.flush()
 
-    async def _lines(self) -> AsyncIterator[str]:
+    async def _lines(self) -> AsyncIterator[tuple[str, bool]]:
+        # Bytes where we can get them, so that a line that is not UTF-8 cannot stop the chat.
+        binary = getattr(self.stdin, "buffer", None)
+        if self.interactive and hasattr(sys.stdin, "reconfigure"):
+            sys.stdin.reconfigure(errors="surrogateescape")  # input() keeps bad bytes for us
         while True:
+            line: str | bytes
             if self.interactive:
                 try:
                     line = await asyncio.to_thread(input, "you> ")
                 except EOFError:
                     return
+            elif binary is not None:
+                line = await asyncio.to_thread(binary.readline)
+                if not line:
+                    return
             else:
                 line = await asyncio.to_thread(self.stdin.readline)
                 if not line:
                     return
-            yield line
+            yield decode_line(line)

@@ -41,6 +41,7 @@ from bot.actions import runtime
 from bot.channels.base import InboundMessage, OutboundMessage
 from bot.clock import Clock
 from bot.config import LANGUAGES, Settings
+from bot.dialogue.choices import ChoiceResolver, press_typed_choice
 from bot.dialogue.domain import Domain
 from bot.dialogue.outbox import Outbox
 from bot.dialogue.payloads import parse_payload, to_entities
@@ -293,6 +294,9 @@ class Engine(Outbox):
         self.executor = executor
         self.clock = clock
         self.responses = Responses(domain.responses, settings.default_language)
+        self.choices = ChoiceResolver.load(
+            settings.dialogues_dir, self.responses, list(domain.responses)
+        )
         self.detect_language = detect_language
         self._rules = domain.intent_rules()
         self._known_intents = set(domain.intents) | ENGINE_INTENTS
@@ -398,7 +402,7 @@ class Engine(Outbox):
         )
         conversation.slots = new_slots
         conversation.active_form = form
-        conversation.state = {**(conversation.state or {}), "retries": {}}
+        conversation.state = {**(conversation.state or {}), "retries": {}, "choices": response}
         conversation.updated_at = self.clock.now()
         conversation.version = (conversation.version or 0) + 1
         session.add(
@@ -863,6 +867,12 @@ class Engine(Outbox):
             ):
                 turn.slots["language"] = language
                 turn.state["language_known"] = True
+        # Buttons offered by the last reply (else the pending question's): a typed answer that
+        # names one of them presses it (bot/dialogue/choices.py).
+        shown = turn.state.pop("choices", None)
+        if payload is None and turn.active_form and text.strip():
+            question = shown or self.choices.question(turn.active_form, turn.requested_slot)
+            press_typed_choice(parse, self.choices.resolve(question, text), self._known_intents)
         return parse
 
     async def _not_ours(self, turn: Turn, intent: str) -> None:
@@ -1243,6 +1253,8 @@ class Engine(Outbox):
         """Queue response ``response`` in the user's language."""
         message = self.responses.render(response, turn.language, self._values(turn, values))
         if message is not None:
+            if message.buttons:
+                turn.state["choices"] = response
             turn.replies.append(message)
             turn.events.append(
                 {"event": "bot", "text": message.text, "metadata": {"response": response}}
@@ -1272,6 +1284,8 @@ class Engine(Outbox):
                 images=out.images or (),
                 request_contact=out.request_contact,
             )
+        if name and out.buttons:
+            turn.state["choices"] = name
         turn.replies.append(out)
         turn.events.append({"event": "bot", "text": out.text, "metadata": {"response": name}})
 

@@ -31,6 +31,9 @@ DryRunOption = Annotated[
 ]
 FileArgument = Annotated[Path, typer.Argument(help="CSV (UTF-8) or XLSX file with a header row.")]
 
+# A file with a wrong column has a problem on every line: show enough to see the pattern.
+MAX_ERRORS_SHOWN = 50
+
 residents_app = typer.Typer(help="The resident registry (one file per household).")
 orders_app = typer.Typer(help="The built-in orders table.")
 fees_app = typer.Typer(help="The fee ledger per unit.")
@@ -73,8 +76,11 @@ def _import(kind: Kind, path: Path, config: Path | None, dry_run: bool) -> None:
     for warning in result.warnings:
         typer.echo(f"{path.name}: warning: {warning}", err=True)
     if not result.ok:
-        for error in result.errors:
+        for error in result.errors[:MAX_ERRORS_SHOWN]:
             typer.echo(f"{path.name}: {error}", err=True)
+        if len(result.errors) > MAX_ERRORS_SHOWN:
+            more = len(result.errors) - MAX_ERRORS_SHOWN
+            typer.echo(f"{path.name}: ... and {more} more problem(s)", err=True)
         typer.echo(f"{path.name}: {len(result.errors)} problem(s); nothing was imported.", err=True)
         raise typer.Exit(1)
     prefix = "dry run, nothing written: " if dry_run else ""

@@ -21,6 +21,7 @@ from sqlalchemy import select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.records.limits import column_problems
 from bot.records.models import (
     ContactResident,
     FeeItem,
@@ -430,6 +431,10 @@ def check_file(
                 key, values = cleaner(row, ctx)
             except _RowProblems as exc:
                 result.errors.extend(RowError(line, p) for p in exc.problems)
+                continue
+            misfits = column_problems(_MODELS[kind], values)
+            if misfits:
+                result.errors.extend(RowError(line, p) for p in misfits)
                 continue
             if key in seen:
                 result.errors.append(RowError(line, f"duplicate of line {seen[key]}"))

@@ -115,15 +115,21 @@ def clean_money(value: Any) -> Decimal:
         raw = repr(value) if isinstance(value, float) else str(value)
     else:
         raw = _MONEY_JUNK.sub("", text_of(value))
+        if "e" in raw.lower():  # 1e30 is a float's spelling, not an amount anyone bills
+            raise ValueError(f"{text_of(value)!r} is not an amount")
     try:
         amount = Decimal(raw)
     except InvalidOperation:
         raise ValueError(f"{text_of(value)!r} is not an amount") from None
     if not amount.is_finite() or amount < 0:
         raise ValueError(f"{text_of(value)!r} is not a non-negative amount")
-    if amount != amount.quantize(CENT, rounding=ROUND_HALF_UP):
+    try:
+        cents = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    except InvalidOperation:  # more digits than Decimal's context holds
+        raise ValueError(f"{text_of(value)!r} is too large an amount") from None
+    if amount != cents:
         raise ValueError(f"{text_of(value)!r} has more than two decimals")
-    return amount.quantize(CENT)
+    return cents
 
 
 def clean_period(value: Any) -> str:

@@ -44,6 +44,18 @@ def test_environment_overrides_nested_keys_and_short_forms(tmp_path: Path) -> No
         ("timezone: [unclosed\n", {}, "config.yml line"),
         ("- a list\n", {}, "top level must be a mapping"),
         ("", {"KEFU_DIALOGUE__MAX_FORM_RETRIES": "many"}, "config: dialogue.max_form_retries"),
+        # ratios, fractions and probabilities are in [0, 1]; counts are sane
+        ("nlu:\n  threshold: 5\n", {}, "config: nlu.threshold: Input should be less than or"),
+        ("", {"KEFU_NLU__MARGIN": "-0.1"}, "config: nlu.margin: Input should be greater than"),
+        ("fees:\n  late_fee:\n    rate: 5\n", {}, "config: fees.late_fee.rate"),
+        ("", {"KEFU_DIALOGUE__MAX_FORM_RETRIES": "0"}, "config: dialogue.max_form_retries"),
+        ("", {"KEFU_DATABASE__POOL_SIZE": "0"}, "config: database.pool_size"),
+        ("", {"KEFU_TELEGRAM__WEBHOOK__PORT": "70000"}, "config: telegram.webhook.port"),
+        ("", {"KEFU_AGENTS__ESCALATE_SURVEY_SCORE": "9"}, "config: agents.escalate_survey_score"),
+        # a database Kefu cannot use is named, with what to write instead
+        ("", {"KEFU_DATABASE_URL": "mysql://u:pw@h/db"}, "mysql is not supported"),
+        ("", {"KEFU_DATABASE_URL": "postgresql+psycopg2://h/db"}, "write postgresql+psycopg://"),
+        ("", {"KEFU_DATABASE_URL": "kefu.db"}, "config: database.url: Value error, not a database"),
     ],
 )
 def test_invalid_settings_give_one_line_naming_the_key(
@@ -55,6 +67,25 @@ def test_invalid_settings_give_one_line_naming_the_key(
         load_settings(path, environ=env)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_a_postgresql_url_without_a_driver_means_psycopg() -> None:
+    from bot.store.db import Database
+
+    settings = load_settings(
+        ROOT / "config.yml", environ={"KEFU_DATABASE_URL": "postgresql://u@h/db"}
+    )
+    assert settings.database.url == "postgresql://u@h/db"
+    assert Database(settings.database.url).async_url.startswith("postgresql+psycopg://")
+
+
+def test_psycopg_is_a_default_dependency() -> None:
+    """PostgreSQL is the shared store: a plain `pip install kefu` must be able to use it."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert any(d.startswith("psycopg[binary]") for d in project["dependencies"])
+    assert not project["optional-dependencies"].get("postgres")  # an empty alias at most
 
 
 def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
@@ -89,6 +120,23 @@ def test_cli_reports_a_broken_config_without_a_traceback(tmp_path: Path) -> None
     assert "Traceback" not in result.stderr
 
 
+def test_cli_names_an_unsupported_database_in_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--config", str(ROOT / "config.yml")],
+        capture_output=True,
+        text=True,
+        input="你好\n",
+        timeout=60,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "KEFU_DATABASE_URL": "mysql://kefu:secret@db/kefu"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("kefu: config: database.url: ")
+    assert "postgresql+psycopg://" in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "secret" not in result.stderr
+
+
 def test_cli_reports_an_unreachable_database_in_one_sentence(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bot", "chat", "--config", str(ROOT / "config.yml")],
@@ -105,3 +153,19 @@ def test_cli_reports_an_unreachable_database_in_one_sentence(tmp_path: Path) -> 
     assert "cannot be reached" in result.stderr
     assert "secret" not in result.stderr  # the password never reaches the screen
     assert "Traceback" not in result.stderr
+
+
+def test_a_postgresql_url_without_psycopg_installed_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    from bot.dburl import check_database_url
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "psycopg" else real(name, *a)
+    )
+    with pytest.raises(ValueError, match=r"pip install 'psycopg\[binary\]'"):
+        check_database_url("postgresql://u@h/db")
+    assert check_database_url("sqlite:///var/kefu.db") == "sqlite:///var/kefu.db"

@@ -87,7 +87,7 @@ async def test_survey_is_sent_once_and_answered(app: App, clock: FrozenClock) ->
     await worker.run_until_idle(clock.now())
     survey = await chat.outbox()
     assert len(survey) == 1 and "評分" in survey[0].text
-    assert survey[0].buttons[0].title.startswith("5")
+    assert [b.title[0] for b in survey[0].buttons] == list("12345")  # button n is score n
     await worker.run_until_idle(clock.now())
     assert await chat.outbox() == []  # never twice
 
@@ -153,3 +153,26 @@ async def test_a_new_request_during_the_survey_is_understood(app: App, clock: Fr
         ).scalar_one()
     assert conversation.active_form == "repair_form"
     assert (await chat.ticket()).survey_score is None
+
+
+@pytest.mark.parametrize(
+    ("answers", "score", "fixed", "status"),
+    [
+        # typed, not pressed: the negative feedback is kept and the ticket reopened
+        (["3", "未解決", "仲係漏緊水"], 3, False, "open"),
+        (["5", "仲未搞掂", "冇"], 5, False, "open"),
+        (["非常滿意", "解決咗", "冇"], 5, True, "resolved"),
+        (["4", "yes", "no"], 4, True, "resolved"),
+    ],
+)
+async def test_typed_answers_in_the_survey(
+    app: App, clock: FrozenClock, answers: list[str], score: int, fixed: bool, status: str
+) -> None:
+    chat = await repaired(app, clock)
+    clock.advance(app.settings.sla.survey_delay)
+    await app.followup_worker().run_until_idle(clock.now())
+    await chat.outbox()
+    for text in answers:
+        await chat.say(text)
+    ticket = await chat.ticket()
+    assert (ticket.survey_score, ticket.survey_fixed, ticket.status) == (score, fixed, status)

@@ -287,3 +287,60 @@ def test_cli_import_exit_codes_and_messages(
     broken.write_text("orders: {lockout: soon}\n", encoding="utf-8")
     result = runner.invoke(records_app, ["orders", "import", str(good), "--config", str(broken)])
     assert result.exit_code == 2 and "orders.lockout" in result.output
+
+
+async def test_values_beyond_the_columns_are_line_numbered_errors_on_every_database(
+    db: Database, settings: Settings, clock: FrozenClock, write_csv: Callable[[str, str], Path]
+) -> None:
+    """SQLite stored these and PostgreSQL failed with a 70-180-line traceback: both must give
+    the same line-numbered errors before anything is written."""
+    residents = write_csv(
+        "residents.csv",
+        "unit,name,phone,role,move_in\n"
+        "3棟2單元1502室,陳\x00大文,91234567,owner,\n"
+        "3棟2單元1503室,Alice,61234567,owner,\n",
+    )
+    fees = write_csv(
+        "fees.csv",
+        "unit,period,item,amount,due_date,paid_amount,paid_at\n"
+        "3棟2單元1502室,2026-09,management fee,1e30,2026-09-30,,\n"
+        "3棟2單元1502室,2026-10,management fee,12345678901.00,2026-10-31,,\n"
+        "3棟2單元1502室,2026-11,management fee,1500,2026-11-30,99999999999,\n"
+        "3棟2單元1502室,2026-12,management fee,9999999999.99,2026-12-31,,\n"
+        "3棟2單元1502室,2027-01,water\x00,10,2027-01-31,,\n",
+    )
+    async with db.write() as s:
+        people = await import_file(s, "residents", residents, settings, clock.now())
+        money = await import_file(s, "fees", fees, settings, clock.now())
+    assert [str(e) for e in people.errors] == ["line 2: name: contains a NUL character (\\x00)"]
+    assert [str(e) for e in money.errors] == [
+        "line 2: amount: '1e30' is not an amount",
+        "line 3: amount: 12345678901.00 is more than the largest amount allowed (9999999999.99)",
+        "line 4: paid_amount: 99999999999.00 is more than amount 1500.00",
+        "line 6: item: contains a NUL character (\\x00)",
+    ]
+    async with db.session() as s:
+        assert await count(s, Resident) == 0 and await count(s, FeeItem) == 0
+
+
+def test_cli_prints_at_most_50_errors_then_a_count(
+    tmp_path: Path, write_csv: Callable[[str, str], Path]
+) -> None:
+    from typer.testing import CliRunner
+
+    from bot.records.cli import records_app
+
+    config = tmp_path / "config.yml"
+    config.write_text(f"database:\n  url: sqlite:///{tmp_path / 'cli.db'}\n", encoding="utf-8")
+    rows = "".join(f"3棟2單元{1000 + n}室,Someone,123,owner,\n" for n in range(120))
+    bad = write_csv("many.csv", "unit,name,phone,role,move_in\n" + rows)
+    result = CliRunner().invoke(
+        records_app, ["residents", "import", str(bad), "--config", str(config)]
+    )
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert sum(": phone: '123' is not a valid phone number" in line for line in lines) == 50
+    assert "many.csv: line 51: phone:" in result.output
+    assert "many.csv: line 52:" not in result.output
+    assert "and 70 more problem(s)" in result.output
+    assert "120 problem(s); nothing was imported" in result.output
