@@ -88,16 +88,24 @@ def db_upgrade(config: ConfigOption = None) -> None:
 
 @actions_app.command("serve")
 def actions_serve(
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5055,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
+    port: Annotated[int | None, typer.Option(help="Port (default actions.port, 5055).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address (default actions.host, 127.0.0.1).")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Serve Kefu's actions as a standard Rasa action server (/health, /actions, /webhook)."""
+    """Serve Kefu's actions as a standard Rasa action server (/health, /actions, /webhook).
+
+    Needs KEFU_ACTIONS_TOKEN: Rasa sends it as ``?token=`` (``action_endpoint.token``).
+    """
     settings = settings_or_exit(config)
     setup_logging(settings.log_level)
-    from bot.actions.server import serve
+    from bot.actions.server import MissingToken, serve
 
-    serve(settings, host=host, port=port)
+    try:
+        serve(settings, host=host, port=port)
+    except MissingToken as exc:
+        fail(str(exc))
 
 
 def _build(settings: Settings) -> App:
