@@ -58,7 +58,7 @@ def chat(
 ) -> None:
     """Talk to Kefu in the terminal (reads one message per line when stdin is not a terminal)."""
     settings = settings_or_exit(config)
-    setup_logging(os.environ.get("KEFU_LOG_LEVEL", "WARNING"))
+    setup_logging(os.environ.get("KEFU_LOG_LEVEL", "WARNING"), settings.default_region)
     from bot.channels.terminal import TerminalChat
 
     user_id = user or os.environ.get("USER") or "local"
@@ -99,7 +99,7 @@ def actions_serve(
     Needs KEFU_ACTIONS_TOKEN: Rasa sends it as ``?token=`` (``action_endpoint.token``).
     """
     settings = settings_or_exit(config)
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.default_region)
     from bot.actions.server import MissingToken, serve
 
     try:
@@ -137,7 +137,7 @@ def _run(coro: object) -> None:
 def run(config: ConfigOption = None) -> None:
     """Run Kefu on Telegram (needs TELEGRAM_BOT_TOKEN; try `kefu chat` without one)."""
     settings = settings_or_exit(config)
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.default_region)
     from bot.channels.telegram.app import run_telegram
 
     raise typer.Exit(run_telegram(settings))
