@@ -35,6 +35,7 @@ from bot.store.db import Database
 from bot.store.models import (
     Contact,
     Conversation,
+    ConversationEvent,
     Message,
     Owner,
     Priority,
@@ -477,12 +478,20 @@ class Takeover:
             return topic, Outcome(False, topic, reason="not_yours", holder=holder)
         return topic, None
 
-    async def release(self, topic_id: int, agent: Agent, summary: str = "") -> Outcome:
-        """Back to the bot; the customer gets a short summary (``/release`` or the button)."""
-        return await self._finish(topic_id, agent, TopicState.RELEASED, summary)
+    async def release(self, topic_id: int, agent: Agent, note: str = "") -> Outcome:
+        """Back to the bot (``/release [note]`` or the button).
+
+        ``note`` is internal, like ``/note``: it goes to the audit trail, never to the
+        customer, who gets the standard hand-back text. Agents tell the customer things with
+        ordinary messages in the topic.
+        """
+        return await self._finish(topic_id, agent, TopicState.RELEASED, note)
 
     async def resolve(self, topic_id: int, agent: Agent, note: str = "") -> Outcome:
-        """Resolve the ticket (survey scheduled), close the topic, back to the bot."""
+        """Resolve the ticket (survey scheduled), close the topic, back to the bot.
+
+        ``note`` (``/resolve [note]``) is internal: stored with the resolution, not sent.
+        """
         return await self._finish(topic_id, agent, TopicState.RESOLVED, note)
 
     async def _finish(self, topic_id: int, agent: Agent, state: TopicState, note: str) -> Outcome:
@@ -522,11 +531,19 @@ class Takeover:
             if state == TopicState.RESOLVED:
                 outcome.topic_ops = ["rename", "close"]
             if conversation is not None:
-                response = f"utter_agents_{action}" + ("_note" if note else "")
+                if note:
+                    session.add(
+                        ConversationEvent(
+                            conversation_id=conversation.id,
+                            event="agent_note",
+                            data={"agent_id": agent.id, "text": note, "on": action},
+                            created_at=now,
+                        )
+                    )
                 outcome.customer = await self.engine.notify(
                     conversation.id,
-                    response,
-                    {"agent": agent.name, "note": note, "ticket": ticket.number if ticket else ""},
+                    f"utter_agents_{action}",
+                    {"agent": agent.name, "ticket": ticket.number if ticket else ""},
                     session=session,
                 )
             return outcome

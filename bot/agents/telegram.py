@@ -33,6 +33,7 @@ from telegram import Bot, CallbackQuery, Message, Update, User
 from telegram.error import TelegramError
 
 from bot.agents.cards import parse_callback
+from bot.agents.menu import set_agent_menus
 from bot.agents.models import OPEN_STATES, Agent, AgentTopic, PostKind, TopicState
 from bot.agents.registry import by_telegram_id, find_agent, supervisors
 from bot.agents.relay import GroupRelay, close_topic, refresh_card
@@ -96,8 +97,12 @@ class AgentDesk:
             observers.append(self.observe)
 
     async def start(self) -> None:
-        """Check the groups, start relaying to them and delivering queued customer notices."""
+        """Check the groups, give them the agents' command menu, start relaying to them and
+        delivering queued customer notices."""
         await self.check_groups()
+        await set_agent_menus(
+            self.bot, sorted(self.group_ids), self.engine.responses, self.takeover.language
+        )
         self._stop.clear()
         self._tasks = [
             asyncio.create_task(self.relay.run_forever(self._stop), name="agents-relay"),
