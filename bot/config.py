@@ -472,6 +472,9 @@ class AgentsSettings(Section):
     # long after escalation without a ticket), then the supervisors this much later.
     claim_reminder: timedelta = timedelta(minutes=15)
     supervisor_after: timedelta = timedelta(minutes=15)
+    # A claimed chat whose customer has waited this long for an agent's answer goes back to
+    # the queue (supervisors told); 0 = never.
+    claim_idle_timeout: timedelta = timedelta(minutes=30)
     # Relay to the group: Telegram allows ~20 messages/min per group, shared by its topics.
     group_per_minute: int = Field(default=20, ge=1)
     # Customer messages arriving within this window are posted as one message.
@@ -485,6 +488,7 @@ class AgentsSettings(Section):
     @field_validator(
         "claim_reminder",
         "supervisor_after",
+        "claim_idle_timeout",
         "coalesce_window",
         "show_delay_after",
         "relay_poll",

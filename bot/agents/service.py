@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.agents.idle import schedule_idle_check
 from bot.agents.models import (
     OPEN_STATES,
     Agent,
@@ -273,6 +274,12 @@ class Takeover:
                 urgent=topic.urgent,
             )
 
+    async def schedule_claim_checks(
+        self, session: AsyncSession, topic: AgentTopic, now: datetime
+    ) -> None:
+        """Unclaimed again (e.g. taken from a silent agent): reminders counted from ``now``."""
+        await self._schedule_claim_checks(session, topic, None, now)
+
     async def _current_ticket(self, session: AsyncSession, conversation_id: int) -> Ticket | None:
         stmt = (
             select(Ticket)
@@ -413,6 +420,7 @@ class Takeover:
                 return Outcome(False, topic, reason=why, holder=holder)
             outcome = Outcome(True, topic)
             await self._hand_over(session, topic, Owner.AGENT, agent, now)
+            await schedule_idle_check(session, self.settings, topic, now)
             ticket = await self._ticket(session, topic)
             if ticket is not None:
                 if ticket.status == TicketStatus.OPEN:
@@ -442,6 +450,7 @@ class Takeover:
             topic.claimed_at = now
             topic.updated_at = now
             await self._hand_over(session, topic, Owner.AGENT, to, now)
+            await schedule_idle_check(session, self.settings, topic, now)
             ticket = await self._ticket(session, topic)
             if ticket is not None:
                 self._audit(
