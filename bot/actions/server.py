@@ -129,8 +129,15 @@ def create_action_app(settings: Settings) -> Sanic:
 def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
     """Run the action server until interrupted (``actions.host``/``port`` unless given)."""
     app = create_action_app(settings)
+    host = host or settings.actions.host
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        log.warning(
+            "action server listening on %s: keep the port private (firewall or TLS proxy); "
+            "the token travels in the URL",
+            host,
+        )
     app.run(
-        host=host or settings.actions.host,
+        host=host,
         port=port or settings.actions.port,
         single_process=True,
         access_log=False,
