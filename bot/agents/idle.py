@@ -7,10 +7,11 @@ worker, surviving restarts.
 
 The customer is *waiting* from the claim until an agent's first message, and again from the
 first customer message after an agent's last message. When the waiting has lasted
-``agents.claim_idle_timeout`` the escalation goes back to the queue: a fresh card with the
-Claim button in the topic, a notice naming the agent with the supervisors mentioned, the
-ticket's audit trail, and a message to the customer that the next colleague will answer (and
-that the bot is there for anything urgent). The claim reminders start again.
+``agents.claim_idle_timeout`` of the agents' working hours (``agents.calendar``; around the
+clock for urgent chats, like the claim reminders) the escalation goes back to the queue: a
+fresh card with the Claim button in the topic, a notice naming the agent with the supervisors
+mentioned, the ticket's audit trail, and a message to the customer that the next colleague
+will answer (and that the bot is there for anything urgent). The claim reminders start again.
 
 Checks are scheduled when a chat is claimed (or assigned) and when a customer writes after an
 agent's answer; the key ``(topic, claim time, last agent message)`` makes it one check per
@@ -58,11 +59,16 @@ async def _last_agent_message(session: AsyncSession, topic: AgentTopic) -> Messa
     ).scalar_one_or_none()
 
 
-async def waiting_since(session: AsyncSession, topic: AgentTopic) -> datetime | None:
-    """Since when the customer of a claimed chat waits for an agent (``None``: not waiting)."""
+async def waiting_since(
+    session: AsyncSession, topic: AgentTopic, answered: Message | None = None
+) -> datetime | None:
+    """Since when the customer of a claimed chat waits for an agent (``None``: not waiting).
+
+    ``answered`` is the agent's last message if the caller has it already.
+    """
     if topic.state != TopicState.CLAIMED or topic.claimed_at is None:
         return None
-    answered = await _last_agent_message(session, topic)
+    answered = answered or await _last_agent_message(session, topic)
     if answered is None:
         return topic.claimed_at
     return await session.scalar(
@@ -74,6 +80,17 @@ async def waiting_since(session: AsyncSession, topic: AgentTopic) -> datetime | 
     )
 
 
+def idle_deadline(settings: Settings, topic: AgentTopic, since: datetime) -> datetime:
+    """When a wait that began at ``since`` is too long: the timeout in the agents' working
+    hours (``agents.calendar``), as for claim reminders; around the clock when urgent."""
+    timeout = settings.agents.claim_idle_timeout
+    if topic.urgent:
+        return since + timeout
+    from bot.sla.calendar import build_calendars
+
+    return build_calendars(settings)[settings.agents.calendar].add(since, timeout)
+
+
 async def schedule_idle_check(
     session: AsyncSession, settings: Settings, topic: AgentTopic, now: datetime
 ) -> None:
@@ -81,17 +98,17 @@ async def schedule_idle_check(
     timeout = settings.agents.claim_idle_timeout
     if timeout <= timedelta(0) or topic.state != TopicState.CLAIMED or topic.claimed_at is None:
         return
-    since = await waiting_since(session, topic)
+    answered = await _last_agent_message(session, topic)
+    since = await waiting_since(session, topic, answered)
     if since is None:
         return
     from bot.followups.service import schedule
 
-    answered = await _last_agent_message(session, topic)
     claim = f"{topic.claimed_at.timestamp():.3f}"
     await schedule(
         session,
         kind=CLAIM_IDLE,
-        due_at=max(since + timeout, now),
+        due_at=max(idle_deadline(settings, topic, since), now),
         idempotency_key=f"{CLAIM_IDLE}:{topic.id}:{claim}:{answered.id if answered else 0}",
         now=now,
         ticket_id=topic.ticket_id,
@@ -115,7 +132,7 @@ class ClaimIdle:
             return  # gone, finished, or another agent's claim now (it has its own check)
         now = self.desk.clock.now()
         since = await waiting_since(session, topic)
-        if since is None or now - since < self.desk.settings.agents.claim_idle_timeout:
+        if since is None or now < idle_deadline(self.desk.settings, topic, since):
             return  # answered; a later spell has its own check
         await requeue(self.desk, session, topic, since, now)
 

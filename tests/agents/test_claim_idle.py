@@ -4,17 +4,21 @@ on the injected clock, through the real channel and the fake Bot API."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from bot.agents.models import TopicState
+from bot.clock import FrozenClock
 from bot.followups import FollowupWorker
 from bot.sla.policies import apply_deadlines
 from bot.store.models import Owner, Ticket, TicketEvent
 from bot.tickets import open_ticket
-from tests.agents.support import GROUP, Harness
-from tests.fakes.bot_api import FakeUser
+from tests.agents.support import GROUP, Harness, agent_settings
+from tests.fakes.bot_api import FakeBotAPI, FakeUser
 
 SORRY = "Sorry to keep you waiting"
 
@@ -160,3 +164,31 @@ async def test_an_answer_in_time_keeps_the_claim(harness: Harness) -> None:
     [topic] = await harness.topics()
     assert topic.state == TopicState.CLAIMED and topic.agent_id is not None
     assert not any(t.startswith(SORRY) for t in await _to_customer(harness, customer))
+
+
+async def test_the_wait_counts_in_the_agents_working_hours(
+    fake_api: FakeBotAPI, tmp_path: Path, db_url: str, interpreter: Any
+) -> None:
+    """Claimed at Friday 17:45 (office closes 18:00): 15 min that evening, 15 min on
+    Saturday from 09:00; supervisors are not paged overnight for a normal chat."""
+    friday = FrozenClock(datetime(2026, 11, 27, 17, 45, tzinfo=ZoneInfo("Asia/Hong_Kong")))
+    harness = Harness(
+        fake_api, agent_settings(fake_api, tmp_path, db_url, calendar="office"), friday, interpreter
+    )
+    await harness.start()
+    try:
+        alice = await harness.register(7001, "Alice")
+        customer = harness.api.user(623, "Kan", language_code="en")
+        await _claimed(harness, customer, alice)
+        worker = _worker(harness)
+        friday.advance(hours=5)  # 22:45
+        await worker.run_until_idle()
+        assert (await _state(harness))[0] == TopicState.CLAIMED
+        friday.advance(hours=10, minutes=29)  # Saturday 09:14
+        await worker.run_until_idle()
+        assert (await _state(harness))[0] == TopicState.CLAIMED
+        friday.advance(minutes=2)  # Saturday 09:16
+        await worker.run_until_idle()
+        assert await _state(harness) == (TopicState.QUEUED, None)
+    finally:
+        await harness.close()
