@@ -58,7 +58,7 @@ def chat(
 ) -> None:
     """Talk to Kefu in the terminal (reads one message per line when stdin is not a terminal)."""
     settings = settings_or_exit(config)
-    setup_logging(os.environ.get("KEFU_LOG_LEVEL", "WARNING"))
+    setup_logging(os.environ.get("KEFU_LOG_LEVEL", "WARNING"), settings.default_region)
     from bot.channels.terminal import TerminalChat
 
     user_id = user or os.environ.get("USER") or "local"
@@ -88,16 +88,24 @@ def db_upgrade(config: ConfigOption = None) -> None:
 
 @actions_app.command("serve")
 def actions_serve(
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5055,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
+    port: Annotated[int | None, typer.Option(help="Port (default actions.port, 5055).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address (default actions.host, 127.0.0.1).")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Serve Kefu's actions as a standard Rasa action server (/health, /actions, /webhook)."""
-    settings = settings_or_exit(config)
-    setup_logging(settings.log_level)
-    from bot.actions.server import serve
+    """Serve Kefu's actions as a standard Rasa action server (/health, /actions, /webhook).
 
-    serve(settings, host=host, port=port)
+    Needs KEFU_ACTIONS_TOKEN: Rasa sends it as ``?token=`` (``action_endpoint.token``).
+    """
+    settings = settings_or_exit(config)
+    setup_logging(settings.log_level, settings.default_region)
+    from bot.actions.server import MissingToken, serve
+
+    try:
+        serve(settings, host=host, port=port)
+    except MissingToken as exc:
+        fail(str(exc))
 
 
 def _build(settings: Settings) -> App:
@@ -129,7 +137,7 @@ def _run(coro: object) -> None:
 def run(config: ConfigOption = None) -> None:
     """Run Kefu on Telegram (needs TELEGRAM_BOT_TOKEN; try `kefu chat` without one)."""
     settings = settings_or_exit(config)
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.default_region)
     from bot.channels.telegram.app import run_telegram
 
     raise typer.Exit(run_telegram(settings))

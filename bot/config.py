@@ -485,6 +485,9 @@ class AgentsSettings(Section):
     # long after escalation without a ticket), then the supervisors this much later.
     claim_reminder: timedelta = timedelta(minutes=15)
     supervisor_after: timedelta = timedelta(minutes=15)
+    # A claimed chat whose customer has waited this long for an agent's answer goes back to
+    # the queue (supervisors told); 0 = never.
+    claim_idle_timeout: timedelta = timedelta(minutes=30)
     # Relay to the group: Telegram allows ~20 messages/min per group, shared by its topics.
     group_per_minute: int = Field(default=20, ge=1)
     # Customer messages arriving within this window are posted as one message.
@@ -498,6 +501,7 @@ class AgentsSettings(Section):
     @field_validator(
         "claim_reminder",
         "supervisor_after",
+        "claim_idle_timeout",
         "coalesce_window",
         "show_delay_after",
         "relay_poll",
@@ -538,6 +542,17 @@ class AgentsSettings(Section):
         return groups[0] if groups else None
 
 
+class ActionsSettings(Section):
+    """``kefu actions serve``: the Rasa action server, run only beside a real Rasa."""
+
+    # Loopback by default: the server sits next to Rasa, never on a public address.
+    host: str = "127.0.0.1"
+    port: int = Field(default=5055, ge=1, le=65535)
+    # Rasa's ``action_endpoint.token`` (sent as ``?token=``); a secret, so set it in the
+    # environment (KEFU_ACTIONS_TOKEN). The server refuses to start without one.
+    token: str | None = None
+
+
 class Settings(Section):
     """All of Kefu's settings. Sections are added here as features land."""
 
@@ -556,6 +571,7 @@ class Settings(Section):
     agents: AgentsSettings = AgentsSettings()
     orders: OrdersSettings = OrdersSettings()
     fees: FeesSettings = FeesSettings()
+    actions: ActionsSettings = ActionsSettings()
     log_level: str = "INFO"
     # Business calendars by name; "24x7" is built in. See bot.sla.
     calendars: dict[str, CalendarSettings] = Field(default_factory=_default_calendars)
@@ -631,6 +647,7 @@ _SHORT_ENV = {
     "KEFU_DATABASE_URL",
     "KEFU_TELEGRAM_BASE_URL",
     "KEFU_AGENT_GROUP_ID",
+    "KEFU_ACTIONS_TOKEN",
 }
 
 
@@ -654,6 +671,8 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
         out.setdefault("database", {})["url"] = environ["KEFU_DATABASE_URL"]
     if environ.get("KEFU_TELEGRAM_BASE_URL"):
         out.setdefault("telegram", {})["base_url"] = environ["KEFU_TELEGRAM_BASE_URL"]
+    if environ.get("KEFU_ACTIONS_TOKEN"):
+        out.setdefault("actions", {})["token"] = environ["KEFU_ACTIONS_TOKEN"]
     if environ.get("KEFU_AGENT_GROUP_ID"):
         out.setdefault("agents", {})["default_group_id"] = environ["KEFU_AGENT_GROUP_ID"]
     return out

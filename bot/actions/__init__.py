@@ -20,9 +20,11 @@ ACTION_MODULES = (
 )
 
 
-def build_executor(modules: tuple[str, ...] = ACTION_MODULES) -> ActionExecutor:
-    """An executor with every Kefu action registered."""
-    executor = ActionExecutor()
+def build_executor(
+    modules: tuple[str, ...] = ACTION_MODULES, *, executor: ActionExecutor | None = None
+) -> ActionExecutor:
+    """An executor (``executor``, else a plain one) with every Kefu action registered."""
+    executor = executor if executor is not None else ActionExecutor()
     for module in modules:
         executor.register_package(module)
     return executor

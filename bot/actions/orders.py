@@ -42,11 +42,17 @@ _service: OrderService | None = None
 
 
 def order_service() -> OrderService:
-    """The process's order service (built from settings on first use)."""
+    """The process's order service (built from settings on first use); lockouts alert the
+    agents' group (or the log without one)."""
     global _service
-    settings = runtime.services().settings
+    services = runtime.services()
+    settings = services.settings
     if _service is None or _service.config is not settings.orders:
-        _service = OrderService.from_settings(settings)
+        from bot.agents.order_alerts import OrderLockAlerts
+
+        _service = OrderService.from_settings(
+            settings, alert=OrderLockAlerts(settings, services.clock)
+        )
     return _service
 
 

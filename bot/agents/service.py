@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.agents.idle import schedule_idle_check
 from bot.agents.models import (
     OPEN_STATES,
     Agent,
@@ -35,6 +36,7 @@ from bot.store.db import Database
 from bot.store.models import (
     Contact,
     Conversation,
+    ConversationEvent,
     Message,
     Owner,
     Priority,
@@ -272,6 +274,12 @@ class Takeover:
                 urgent=topic.urgent,
             )
 
+    async def schedule_claim_checks(
+        self, session: AsyncSession, topic: AgentTopic, now: datetime
+    ) -> None:
+        """Unclaimed again (e.g. taken from a silent agent): reminders counted from ``now``."""
+        await self._schedule_claim_checks(session, topic, None, now)
+
     async def _current_ticket(self, session: AsyncSession, conversation_id: int) -> Ticket | None:
         stmt = (
             select(Ticket)
@@ -412,6 +420,7 @@ class Takeover:
                 return Outcome(False, topic, reason=why, holder=holder)
             outcome = Outcome(True, topic)
             await self._hand_over(session, topic, Owner.AGENT, agent, now)
+            await schedule_idle_check(session, self.settings, topic, now)
             ticket = await self._ticket(session, topic)
             if ticket is not None:
                 if ticket.status == TicketStatus.OPEN:
@@ -441,6 +450,7 @@ class Takeover:
             topic.claimed_at = now
             topic.updated_at = now
             await self._hand_over(session, topic, Owner.AGENT, to, now)
+            await schedule_idle_check(session, self.settings, topic, now)
             ticket = await self._ticket(session, topic)
             if ticket is not None:
                 self._audit(
@@ -477,12 +487,20 @@ class Takeover:
             return topic, Outcome(False, topic, reason="not_yours", holder=holder)
         return topic, None
 
-    async def release(self, topic_id: int, agent: Agent, summary: str = "") -> Outcome:
-        """Back to the bot; the customer gets a short summary (``/release`` or the button)."""
-        return await self._finish(topic_id, agent, TopicState.RELEASED, summary)
+    async def release(self, topic_id: int, agent: Agent, note: str = "") -> Outcome:
+        """Back to the bot (``/release [note]`` or the button).
+
+        ``note`` is internal, like ``/note``: it goes to the audit trail, never to the
+        customer, who gets the standard hand-back text. Agents tell the customer things with
+        ordinary messages in the topic.
+        """
+        return await self._finish(topic_id, agent, TopicState.RELEASED, note)
 
     async def resolve(self, topic_id: int, agent: Agent, note: str = "") -> Outcome:
-        """Resolve the ticket (survey scheduled), close the topic, back to the bot."""
+        """Resolve the ticket (survey scheduled), close the topic, back to the bot.
+
+        ``note`` (``/resolve [note]``) is internal: stored with the resolution, not sent.
+        """
         return await self._finish(topic_id, agent, TopicState.RESOLVED, note)
 
     async def _finish(self, topic_id: int, agent: Agent, state: TopicState, note: str) -> Outcome:
@@ -522,11 +540,19 @@ class Takeover:
             if state == TopicState.RESOLVED:
                 outcome.topic_ops = ["rename", "close"]
             if conversation is not None:
-                response = f"utter_agents_{action}" + ("_note" if note else "")
+                if note:
+                    session.add(
+                        ConversationEvent(
+                            conversation_id=conversation.id,
+                            event="agent_note",
+                            data={"agent_id": agent.id, "text": note, "on": action},
+                            created_at=now,
+                        )
+                    )
                 outcome.customer = await self.engine.notify(
                     conversation.id,
-                    response,
-                    {"agent": agent.name, "note": note, "ticket": ticket.number if ticket else ""},
+                    f"utter_agents_{action}",
+                    {"agent": agent.name, "ticket": ticket.number if ticket else ""},
                     session=session,
                 )
             return outcome

@@ -33,6 +33,8 @@ from telegram import Bot, CallbackQuery, Message, Update, User
 from telegram.error import TelegramError
 
 from bot.agents.cards import parse_callback
+from bot.agents.idle import CLAIM_IDLE, ClaimIdle, schedule_idle_check
+from bot.agents.menu import set_agent_menus
 from bot.agents.models import OPEN_STATES, Agent, AgentTopic, PostKind, TopicState
 from bot.agents.registry import by_telegram_id, find_agent, supervisors
 from bot.agents.relay import GroupRelay, close_topic, refresh_card
@@ -96,8 +98,12 @@ class AgentDesk:
             observers.append(self.observe)
 
     async def start(self) -> None:
-        """Check the groups, start relaying to them and delivering queued customer notices."""
+        """Check the groups, give them the agents' command menu, start relaying to them and
+        delivering queued customer notices."""
         await self.check_groups()
+        await set_agent_menus(
+            self.bot, sorted(self.group_ids), self.engine.responses, self.takeover.language
+        )
         self._stop.clear()
         self._tasks = [
             asyncio.create_task(self.relay.run_forever(self._stop), name="agents-relay"),
@@ -175,6 +181,7 @@ class AgentDesk:
             contact: Contact = turn.contact
             sender = contact.display_name or f"#{conversation.chat_id}"
             await self.takeover.relay_customer_message(session, topic, turn.inbound, sender, now)
+            await schedule_idle_check(session, self.settings, topic, now)  # waiting again?
             self.relay.wake()
         elif topic is None and conversation.owner == Owner.QUEUE:
             # Queued without a topic (e.g. the groups were configured later): escalate now.
@@ -615,9 +622,10 @@ class AgentDesk:
     # ------------------------------------------------------------------ follow-ups and alerts
 
     def followup_handlers(self) -> dict[str, Any]:
-        """Handlers for :class:`bot.followups.FollowupWorker`: claim reminder, then supervisors."""
+        """Handlers for :class:`bot.followups.FollowupWorker`: claim reminder, then
+        supervisors; a claimed chat nobody answers back to the queue."""
         handler = ClaimCheck(self)
-        return {CLAIM_REMINDER: handler, CLAIM_SUPERVISOR: handler}
+        return {CLAIM_REMINDER: handler, CLAIM_SUPERVISOR: handler, CLAIM_IDLE: ClaimIdle(self)}
 
     def attach_followups(self, worker: Any) -> None:
         """Make a :class:`bot.followups.FollowupWorker` (e.g. ``App.followup_worker()``) post

@@ -109,11 +109,13 @@ class OrderAlert:
     locked_until: datetime
 
 
-AlertHook = Callable[[OrderAlert], Awaitable[None] | None]
+# Called with the alert and the session holding the lock, so that what it records (e.g. a
+# post for the agents' group) commits with the lock or not at all.
+AlertHook = Callable[[OrderAlert, AsyncSession], Awaitable[None] | None]
 
 
-async def log_alert(alert: OrderAlert) -> None:
-    """Default alert hook: a warning in the log (agents' alerting plugs in here)."""
+async def log_alert(alert: OrderAlert, session: AsyncSession | None = None) -> None:
+    """Alert hook of an office without agents' groups: a warning in the log."""
     log.warning(
         "order look-up locked (%s): contact=%s order=%s failures=%d until=%s",
         alert.reason,
@@ -244,7 +246,9 @@ class OrderService:
                 )
             )
             await session.flush()
-            await self._alert(OrderAlert(contact.id, ref, "failures", contact_failures, until))
+            await self._alert(
+                session, OrderAlert(contact.id, ref, "failures", contact_failures, until)
+            )
             return Locked(until, "failures")
         if ref_failures >= self.config.max_order_failures:
             session.add(
@@ -257,7 +261,7 @@ class OrderService:
                 )
             )
             await session.flush()
-            await self._alert(OrderAlert(None, ref, "order", ref_failures, until))
+            await self._alert(session, OrderAlert(None, ref, "order", ref_failures, until))
             return Locked(until, "order")
         return ChallengeFailed(ref, self.config.max_challenge_failures - contact_failures)
 
@@ -371,9 +375,9 @@ class OrderService:
             return None
         return Locked(rows[0] + self.config.lookup_window, "rate_limit")
 
-    async def _alert(self, alert: OrderAlert) -> None:
+    async def _alert(self, session: AsyncSession, alert: OrderAlert) -> None:
         try:
-            outcome = self.alert(alert)
+            outcome = self.alert(alert, session)
             if inspect.isawaitable(outcome):
                 await outcome
         except Exception:  # an alerting failure must not break the user's answer

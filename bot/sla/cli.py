@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -30,11 +32,11 @@ from bot.config import ConfigError, Settings, load_settings, parse_duration
 from bot.followups.service import list_followups, prune
 from bot.followups.sla import SURVEY_KINDS, LoggingAlerts, sla_handlers
 from bot.followups.worker import FollowupWorker
-from bot.logs import mask_phones
+from bot.logs import mask_number, mask_phones
 from bot.sla.explain import explain_sla
 from bot.sla.policies import apply_deadlines, pause_sla, resume_sla
 from bot.store.db import Database, StoreUnavailable
-from bot.store.models import Ticket, TicketEvent
+from bot.store.models import Contact, Ticket, TicketEvent
 from bot.tickets.lifecycle import TicketStateError, reopen_ticket, resolve_ticket
 
 T = TypeVar("T")
@@ -151,10 +153,29 @@ def _next_deadline(ticket: Ticket, settings: Settings) -> str:
 
 
 @tickets_app.command("show")
-def tickets_show(number: NumberArgument, config: ConfigOption = None) -> None:
-    """Show one ticket, its deadlines and its audit trail."""
+def tickets_show(
+    number: NumberArgument,
+    reveal: Annotated[
+        bool,
+        typer.Option(
+            "--reveal", help="Show the customer's phone number in full (for a call-back; audited)."
+        ),
+    ] = False,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who reveals (audit trail; default: OS user).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Show one ticket, its deadlines and its audit trail (phone numbers masked)."""
 
     async def work(db: Database, settings: Settings, clock: Clock) -> None:
+        region = settings.default_region
+
+        def shown(text: str) -> str:
+            return text if reveal else mask_phones(text, region)
+
+        if reveal:
+            phone = await reveal_phone(db, number, by or _os_user(), clock.now())
         async with db.session() as session:
             ticket = await _ticket(session, number)
             events = (
@@ -169,22 +190,54 @@ def tickets_show(number: NumberArgument, config: ConfigOption = None) -> None:
                 .all()
             )
             followups = await list_followups(session, ticket_id=ticket.id)
+        if not reveal:
+            phone = mask_number(ticket.contact_phone) if ticket.contact_phone else None
         typer.echo(explain_sla(ticket, followups, settings, clock.now()))
-        typer.echo(
-            f"unit: {ticket.unit or '-'}   phone: {mask_phones(ticket.contact_phone or '-')}"
-        )
-        typer.echo(f"description: {mask_phones(ticket.description or '-')}")
+        typer.echo(f"unit: {ticket.unit or '-'}   phone: {phone or '-'}")
+        typer.echo(f"description: {shown(ticket.description or '-')}")
         if ticket.survey_score is not None or ticket.survey_fixed is not None:
             typer.echo(
                 f"survey: score {ticket.survey_score}  fixed {ticket.survey_fixed}  "
-                f"comment {mask_phones(ticket.survey_comment or '-')}"
+                f"comment {shown(ticket.survey_comment or '-')}"
             )
         typer.echo("history:")
         for e in events:
-            data = mask_phones(str(e.data)) if e.data else ""
+            data = shown(str(e.data)) if e.data else ""
             typer.echo(f"  {_when(e.created_at, settings)}  {e.actor:<14} {e.action:<16} {data}")
 
     _run_ticket_command(config, work)
+
+
+def _os_user() -> str:
+    """The operating-system user running the command (the default ``--by`` of a reveal)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER in a container
+        return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+async def reveal_phone(db: Database, number: str, by: str, now: datetime) -> str | None:
+    """The customer's full phone number for staff, with a ``phone_revealed`` audit entry.
+
+    The ticket's number, else the contact's (never for an anonymous ticket). The audit entry
+    is written even when there is no number, so every look is on record.
+    """
+    async with db.write() as session:
+        ticket = await _ticket(session, number, lock=True)
+        phone = ticket.contact_phone
+        if phone is None and not ticket.anonymous and ticket.contact_id is not None:
+            contact = await session.get(Contact, ticket.contact_id)
+            phone = contact.phone if contact is not None else None
+        session.add(
+            TicketEvent(
+                ticket_id=ticket.id,
+                actor=f"staff:{by}"[:64],
+                action="phone_revealed",
+                data={"by": by, "found": phone is not None},
+                created_at=now,
+            )
+        )
+    return phone
 
 
 def _run_ticket_command(

@@ -52,7 +52,9 @@ async def service(
     config = OrdersSettings(
         lockout=timedelta(minutes=30), max_lookups=10, lookup_window=timedelta(hours=1)
     )
-    return OrderService(TableOrderSource(), config, alert=alerts.append), alerts
+    return OrderService(
+        TableOrderSource(), config, alert=lambda alert, _session: alerts.append(alert)
+    ), alerts
 
 
 def shape(result: Any) -> tuple[str, dict[str, Any]]:
@@ -176,7 +178,9 @@ async def test_many_contacts_guessing_one_order_lock_the_order(
     await import_file(session, "orders", write_csv("o.csv", ORDERS), settings, clock.now())
     alerts: list[OrderAlert] = []
     svc = OrderService(
-        TableOrderSource(), OrdersSettings(max_order_failures=4), alert=alerts.append
+        TableOrderSource(),
+        OrdersSettings(max_order_failures=4),
+        alert=lambda alert, _session: alerts.append(alert),
     )
     now = clock.now()
     outcomes = []
