@@ -48,6 +48,7 @@ from bot.channels.telegram.convert import (
     split_text,
 )
 from bot.channels.telegram.media import DownloadFailed, FileTooLarge, download
+from bot.channels.telegram.request import Unconfirmed
 from bot.channels.telegram.texts import ChannelTexts
 from bot.store.db import Database, StoreUnavailable
 
@@ -244,6 +245,10 @@ class TelegramChannel:
                 except BadRequest as exc:
                     # Would fail the same way forever: record it as done, loudly.
                     log.error("Telegram refused message %s to %s: %s", out.id, target, exc)
+                    sent_id = None
+                except Unconfirmed:
+                    # Sent, answer lost: it most likely arrived. Recorded as sent rather than
+                    # risk showing it twice (the rate limiter logged and counted it).
                     sent_id = None
                 except (NetworkError, RetryAfter) as exc:
                     raise RetryLater(f"Telegram unreachable: {exc}") from exc
