@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -81,6 +82,15 @@ async def reschedule_sla_followups(
                         {**part, "fraction": fraction}
                     )
         instants.setdefault((FollowupKind.SLA_BREACH, deadline.due), []).append(part)
+    if any(at <= now for _, at in instants):
+        # An instant already passed may have been alerted (under a key of its own, or one
+        # from before alerts were merged): a deadline is warned and breached once.
+        alerted = await _alerted(session, ticket.id)
+        for (kind, at), parts in list(instants.items()):
+            if at <= now:
+                parts[:] = [p for p in parts if (kind, p["which"], p["due"]) not in alerted]
+                if not parts:
+                    del instants[(kind, at)]
     wanted: list[dict[str, Any]] = [
         {
             "kind": kind,
@@ -119,6 +129,23 @@ async def reschedule_sla_followups(
             payload={"ticket": ticket.number, "priority": ticket.priority},
             urgent=True,
         )
+
+
+async def _alerted(session: AsyncSession, ticket_id: int) -> set[tuple[str, str, str]]:
+    """(kind, which, due) of every SLA alert the ticket was sent."""
+    rows = await session.execute(
+        select(Followup.kind, Followup.payload).where(
+            Followup.ticket_id == ticket_id,
+            Followup.kind.in_(list(SLA_KINDS)),
+            Followup.status == FollowupStatus.DONE,
+        )
+    )
+    return {
+        (str(kind), str(part.get("which")), str(part.get("due")))
+        for kind, payload in rows
+        if not (payload or {}).get("skipped")
+        for part in _deadlines_of(payload or {})
+    }
 
 
 def _alert_payload(ticket: Ticket, parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -291,6 +318,7 @@ class SlaAlertHandler:
             if len(parts) > 1:
                 title = f"{title}: {' + '.join(p['which'] for p in parts)}"
             payload = {**payload, **_alert_payload(ticket, parts)}
+            followup.payload = payload  # what was alerted (see _alerted)
         elif (kind == FollowupKind.REWORK_DEADLINE and ticket.status in _CLOSED) or (
             kind == FollowupKind.PHONE_CALLBACK
             and (_met(ticket, "callback") or ticket.status not in _RESOLVED)

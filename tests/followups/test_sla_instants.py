@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 
 from bot.clock import FrozenClock
 from bot.config import load_settings
-from bot.followups import FollowupWorker
+from bot.followups import Followup, FollowupKind, FollowupStatus, FollowupWorker
 from bot.followups.sla import LoggingAlerts, sla_handlers
 from bot.sla.policies import apply_deadlines
 from bot.store.db import Database
@@ -80,3 +80,44 @@ async def test_a_deadline_met_after_the_shared_warning_is_not_warned_again(
         "deadline breached",
     ]
     assert alerts.sent[1]["which"] == "resolution"
+
+
+async def test_warnings_sent_before_alerts_were_merged_are_not_sent_again(
+    db: Database, clock: FrozenClock
+) -> None:
+    """A database from before: each deadline's warning was its own (done) follow-up with its
+    own key. Recomputing the deadlines later schedules no second warning."""
+    cfg = load_settings(environ={}, database={"url": db.url})
+    ticket_id = await _complaint(db, clock)
+    async with db.write() as s:
+        ticket = await s.get(Ticket, ticket_id)
+        assert ticket is not None and ticket.due_first_response is not None
+        due = ticket.due_first_response.astimezone(UTC).isoformat()
+        await s.execute(
+            delete(Followup).where(
+                Followup.ticket_id == ticket_id, Followup.kind == FollowupKind.SLA_WARNING
+            )
+        )
+        for which in ("first_response", "resolution"):
+            s.add(
+                Followup(
+                    kind=FollowupKind.SLA_WARNING,
+                    ticket_id=ticket_id,
+                    due_at=clock.now() + timedelta(hours=54),
+                    status=FollowupStatus.DONE,
+                    idempotency_key=f"sla_warning:{ticket_id}:{which}:0.75:{due}",
+                    payload={"which": which, "due": due, "fraction": 0.75},
+                    created_at=clock.now(),
+                )
+            )
+    clock.advance(hours=60)
+    async with db.write() as s:
+        ticket = await s.get(Ticket, ticket_id)
+        assert ticket is not None
+        await apply_deadlines(s, ticket, cfg, clock.now())
+    alerts = LoggingAlerts()
+    worker = FollowupWorker(db, cfg, clock, sla_handlers(alerts, clock))
+    await worker.run_until_idle()
+    clock.advance(hours=12)
+    await worker.run_until_idle()
+    assert [a["title"] for a in alerts.sent] == ["deadline breached: first_response + resolution"]
