@@ -26,6 +26,9 @@ from bot.store.models import Contact, Conversation, Message
 from tests.fakes.bot_api import FakeBotAPI
 from tests.telegram.support import tg_settings
 
+# Customers' chat ids per test (one PostgreSQL database serves the whole module).
+_CHAT_BASE = {"race": 20_000, "lease": 21_000, "claims": 22_000}
+
 
 class _NoTurns:
     """These senders run no turns: no NLU model needed."""
@@ -71,7 +74,7 @@ async def _agent_replies(
     outs: list[OutboundMessage] = []
     now = clock.now()
     for c in range(chats):
-        user = fake_api.user(hash((tag, c)) % 1_000_000 + 10_000)
+        user = fake_api.user(_CHAT_BASE[tag] + c)
         async with app.db.write() as session:
             contact = Contact(created_at=now, updated_at=now)
             session.add(contact)
