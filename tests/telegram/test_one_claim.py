@@ -10,7 +10,7 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from bot.app import App, build_app
 from bot.channels.base import OutboundMessage
-from bot.channels.claims import SEND_LEASE
+from bot.channels.claims import SEND_LEASE, Claims
 from bot.channels.telegram import TelegramBot
 from bot.clock import FrozenClock
 from bot.store.models import Contact, Conversation, Message
@@ -27,7 +27,7 @@ from tests.fakes.bot_api import FakeBotAPI
 from tests.telegram.support import tg_settings
 
 # Customers' chat ids per test (one PostgreSQL database serves the whole module).
-_CHAT_BASE = {"race": 20_000, "lease": 21_000, "claims": 22_000}
+_CHAT_BASE = {"race": 20_000, "lease": 21_000, "claims": 22_000, "renew": 23_000}
 
 
 class _NoTurns:
@@ -162,3 +162,24 @@ async def test_two_claimants_never_hold_the_same_row(
     held = [mine for _, mine in results]
     assert set().union(*held) == set(ids)
     assert sum(len(mine) for mine in held) == len(ids)  # no row twice
+
+
+async def test_a_slow_sender_keeps_its_rows_by_renewing_and_loses_them_once_taken_over(
+    senders: list[Sender], fake_api: FakeBotAPI, clock: FrozenClock
+) -> None:
+    first, second = senders
+    outs = await _agent_replies(first.app, fake_api, clock, chats=1, each=2, tag="renew")
+    ids = [o.id for o in outs if o.id is not None]
+    # Renews at every row (a lease of 0 s is always half over).
+    slow = Claims(first.app.engine, lease=timedelta(0))
+    held = await slow.take(outs)
+    assert [o.id for o in held] == ids
+    clock.advance(SEND_LEASE * 0.75)
+    assert await slow.still_ours(held[0])  # renewed: now + SEND_LEASE
+    clock.advance(SEND_LEASE * 0.5)  # past the first lease, inside the renewed one
+    assert (await second.app.engine.claim(ids))[1] == set()
+    clock.advance(SEND_LEASE)  # the slow sender stalls past its renewed lease too
+    assert (await second.app.engine.claim(ids))[1] == set(ids)  # taken over...
+    assert not await slow.still_ours(held[1])  # ...so the slow one does not send it
+    await slow.give_back()  # and cannot give back what is no longer its own
+    assert (await first.app.engine.claim(ids))[1] == set()
