@@ -316,7 +316,8 @@ class SlaAlertHandler:
                 followup.payload = payload
                 return
             if len(parts) > 1:
-                title = f"{title}: {' + '.join(p['which'] for p in parts)}"
+                names = " + ".join(str(p["which"]).replace("_", " ") for p in parts)
+                title = f"{title}: {names}"  # e.g. "deadline breached: first response + resolution"
             payload = {**payload, **_alert_payload(ticket, parts)}
             followup.payload = payload  # what was alerted (see _alerted)
         elif (kind == FollowupKind.REWORK_DEADLINE and ticket.status in _CLOSED) or (

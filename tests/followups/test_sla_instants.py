@@ -43,13 +43,13 @@ async def test_a_complaint_gets_one_warning_and_one_breach_naming_both(
     clock.advance(hours=54)  # 75 % of 72 h: both deadlines' warning point
     await worker.run_until_idle()
     assert [a["title"] for a in alerts.sent] == [
-        "deadline approaching: first_response + resolution"
+        "deadline approaching: first response + resolution"
     ]
     clock.advance(hours=18)
     await worker.run_until_idle()
     await worker.run_until_idle()
     assert [a["title"] for a in alerts.sent][1:] == [
-        "deadline breached: first_response + resolution"
+        "deadline breached: first response + resolution"
     ]
     assert [d["which"] for d in alerts.sent[1]["deadlines"]] == ["first_response", "resolution"]
     actions = await _actions(db, ticket_id)
@@ -76,7 +76,7 @@ async def test_a_deadline_met_after_the_shared_warning_is_not_warned_again(
     clock.advance(timedelta(hours=12))
     await worker.run_until_idle()
     assert [a["title"] for a in alerts.sent] == [
-        "deadline approaching: first_response + resolution",
+        "deadline approaching: first response + resolution",
         "deadline breached",
     ]
     assert alerts.sent[1]["which"] == "resolution"
@@ -120,4 +120,4 @@ async def test_warnings_sent_before_alerts_were_merged_are_not_sent_again(
     await worker.run_until_idle()
     clock.advance(hours=12)
     await worker.run_until_idle()
-    assert [a["title"] for a in alerts.sent] == ["deadline breached: first_response + resolution"]
+    assert [a["title"] for a in alerts.sent] == ["deadline breached: first response + resolution"]
