@@ -5,6 +5,7 @@ store and PTB Application against the fake Bot API server, on SQLite and Postgre
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,14 @@ import pytest
 from sqlalchemy import func, select
 from telegram.error import NetworkError, TimedOut
 
+from bot.app import App, build_app
+from bot.channels.telegram import TelegramBot
 from bot.channels.telegram.ratelimit import KefuRateLimiter
 from bot.channels.telegram.request import AiohttpRequest, Unconfirmed
 from bot.clock import FrozenClock
 from bot.store.models import Message
 from tests.fakes.bot_api import FakeBotAPI
 from tests.telegram.support import ROOT, tg_settings
-from tests.telegram.test_telegram_e2e import Kefu
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +31,24 @@ def interpreter() -> Any:
     return load_interpreter(load_settings(ROOT / "config.yml", environ={}))
 
 
+@dataclass
+class Kefu:
+    app: App
+    bot: TelegramBot
+
+
 @pytest.fixture
 async def slow_kefu(
     fake_api: FakeBotAPI, tmp_path: Path, db_url: str, clock: FrozenClock, interpreter: Any
 ) -> AsyncIterator[Kefu]:
+    """Kefu polling the fake server, waiting 0.3 s for an answer to each request."""
     settings = tg_settings(fake_api, tmp_path, db_url, read_timeout=0.3)
-    k = Kefu(fake_api, settings, clock, interpreter)
-    await k.start()
-    yield k
-    await k.stop()
+    app = build_app(settings, clock=clock, interpreter=interpreter)
+    bot = TelegramBot(settings, app.engine, token=fake_api.token, db=app.db)
+    await bot.start()
+    yield Kefu(app, bot)
+    await bot.stop()
+    await app.close()
 
 
 def _carried_out(api: FakeBotAPI, chat_id: int) -> list[dict[str, Any]]:
@@ -61,7 +72,6 @@ async def test_a_reply_answered_after_the_read_timeout_reaches_the_user_once(
     assert len(_carried_out(fake_api, user.id)) == 1
     await fake_api.until(lambda: bool(fake_api.calls_to("sendMessage", chat_id=user.id)), 10)
     assert len(fake_api.calls_to("sendMessage", chat_id=user.id)) == 1
-    assert slow_kefu.bot is not None and slow_kefu.app is not None
     limiter = slow_kefu.bot.application.bot.rate_limiter
     assert isinstance(limiter, KefuRateLimiter) and limiter.unconfirmed["sendMessage"] == 1
     # Recorded as sent: neither the outbox sweep nor a restart sends it again.
