@@ -427,6 +427,8 @@ class TelegramSettings(Section):
     media_dir: Path | None = None  # default: <var_dir>/media
     max_file_size: Count = 20 * 1024 * 1024  # bytes, or "10MB"
     poll_timeout: int = Field(default=30, ge=0, le=600)  # seconds of getUpdates long polling
+    # Seconds to wait for the Bot API's answer; a message answered later is not sent again.
+    read_timeout: float = Field(default=5.0, gt=0, le=600)
     concurrency: Count = 64  # updates processed at once (different chats; one chat is in order)
     rate_limit: TelegramRateLimitSettings = TelegramRateLimitSettings()
     # Command menu language per Telegram language_code ("" = everyone else). Telegram matches

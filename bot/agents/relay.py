@@ -34,6 +34,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from bot.agents.cards import render_card
 from bot.agents.models import AgentTopic, GroupPost, PostKind, TopicState
 from bot.agents.service import Takeover
+from bot.channels.telegram.request import Unconfirmed
 from bot.clock import Clock
 from bot.store.db import Database
 
@@ -348,6 +349,10 @@ class GroupRelay:
             return sent.message_id
         except Forbidden as exc:
             raise _StopGroup(f"forbidden: {exc}") from exc
+        except Unconfirmed:
+            # Sent, answer lost: most likely posted. Recorded as posted (id unknown) rather than
+            # posted twice; the rate limiter logged and counted it.
+            return None
         except (RetryAfter, NetworkError) as exc:
             if isinstance(exc, BadRequest):
                 raise

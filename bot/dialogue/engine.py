@@ -39,6 +39,7 @@ from sqlalchemy.sql.expression import CTE, Insert, Select
 
 from bot.actions import runtime
 from bot.channels.base import InboundMessage, OutboundMessage
+from bot.channels.claims import SEND_LEASE, claim_token
 from bot.clock import Clock
 from bot.config import LANGUAGES, Settings
 from bot.dialogue.choices import ChoiceResolver, press_typed_choice
@@ -473,10 +474,16 @@ class Engine(Outbox):
                 )
                 .order_by(Message.id)
             )
-            return [
-                OutboundMessage.from_dict(m.data, id=m.id, chat_id=message.chat_id)
-                for m in rows.scalars()
-            ]
+            unsent = list(rows.scalars())
+        # Only what nobody else is sending (the first delivery may still be at it).
+        token, mine = await self.claim([m.id for m in unsent])
+        return [
+            OutboundMessage.from_dict(
+                m.data, id=m.id, chat_id=message.chat_id, meta={"claim": token}
+            )
+            for m in unsent
+            if m.id in mine
+        ]
 
     async def _handle_locked(self, message: InboundMessage) -> list[OutboundMessage]:
         now = self.clock.now()
@@ -643,6 +650,7 @@ class Engine(Outbox):
     async def _save(self, turn: Turn, *, intent: dict[str, Any]) -> list[OutboundMessage]:
         conversation = turn.conversation
         session = turn.session
+        token = claim_token()
         turn_values = {
             "slots": turn.slots,
             "state": turn.state,
@@ -663,6 +671,9 @@ class Engine(Outbox):
                 "sender": "bot",
                 "created_at": turn.now,
                 "sent_at": None,
+                # Claimed for the channel that will deliver them, in the same statement.
+                "claimed_by": token,
+                "claimed_until": turn.now + SEND_LEASE,
             }
             for reply in turn.replies
         ]
@@ -731,7 +742,9 @@ class Engine(Outbox):
             if asyncio.iscoroutine(result):
                 await result
         return [
-            OutboundMessage.from_dict(row["data"], id=row_id, chat_id=conversation.chat_id)
+            OutboundMessage.from_dict(
+                row["data"], id=row_id, chat_id=conversation.chat_id, meta={"claim": token}
+            )
             for row, row_id in zip(rows, ids, strict=True)
         ]
 
@@ -768,6 +781,7 @@ class Engine(Outbox):
             inbound = await self._store_inbound(session, message, conversation, now, failed=True)
             language = conversation.language or self.settings.default_language
             reply = OutboundMessage(text=self.responses.text("utter_internal_error", language))
+            token = claim_token()
             row = Message(
                 conversation_id=conversation.id,
                 direction="out",
@@ -776,10 +790,16 @@ class Engine(Outbox):
                 data=reply.to_dict(),
                 sender="bot",
                 created_at=now,
+                claimed_by=token,
+                claimed_until=now + SEND_LEASE,
             )
             session.add(row)
             await session.flush()
-            return [OutboundMessage.from_dict(row.data, id=row.id, chat_id=conversation.chat_id)]
+            return [
+                OutboundMessage.from_dict(
+                    row.data, id=row.id, chat_id=conversation.chat_id, meta={"claim": token}
+                )
+            ]
 
     # ------------------------------------------------------------------ deciding
 
@@ -1351,4 +1371,6 @@ def _inbound_values(message: InboundMessage, now: datetime, failed: bool = False
         "sender": "user",
         "created_at": now,
         "sent_at": now,
+        "claimed_by": None,
+        "claimed_until": None,
     }

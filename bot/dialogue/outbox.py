@@ -1,16 +1,25 @@
 """The outbox side of the engine: every reply is stored before it is sent, and the channel
 says when it was. Messages written outside a user's turn (surveys, agents' replies) go through
-the same table, so a restart or a redelivery never loses one and never sends one twice."""
+the same table, so a restart or a redelivery never loses one and never sends one twice.
+
+Whoever sends a stored row (a turn's replies, the outbox sweep, an agent's reply, a survey,
+in any process) first holds a claim on it: a conditional UPDATE that sets ``claimed_by`` to a
+token of its own and ``claimed_until`` to a lease, and succeeds only while the row is unsent
+and unclaimed (or its claim expired: the process holding it died). Exactly one sender wins a
+row; the others leave it alone. A turn claims its replies in the INSERT that stores them, so
+the usual turn pays no extra round trip.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import Attachment, OutboundMessage
+from bot.channels.claims import SEND_LEASE, claim_token
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dialogue.responses import Responses
@@ -25,6 +34,10 @@ _MARK_SENT = (
     .where(_MESSAGES.c.id == bindparam("b_id"))
     .values(sent_at=bindparam("b_sent_at"), channel_message_id=bindparam("b_channel_id"))
 )
+
+
+def _claimable(now: Any) -> Any:
+    return or_(_MESSAGES.c.claimed_until.is_(None), _MESSAGES.c.claimed_until <= now)
 
 
 class Outbox:
@@ -59,14 +72,76 @@ class Outbox:
         async with self.db.session() as session:
             await (await session.connection()).execute(_MARK_SENT, params)
 
+    async def claim(self, ids: Sequence[int]) -> tuple[str, set[int]]:
+        """Claim outbound rows for sending: returns a new token and the ids it now holds.
+
+        A row is taken only while it is unsent and nobody else holds it (or their lease
+        expired); under concurrency exactly one claimant gets it.
+        """
+        token = claim_token()
+        if not ids:
+            return token, set()
+        now = self.clock.now()
+        stmt = (
+            update(_MESSAGES)
+            .where(
+                _MESSAGES.c.id.in_(list(ids)),
+                _MESSAGES.c.direction == "out",
+                _MESSAGES.c.sent_at.is_(None),
+                _claimable(now),
+            )
+            .values(claimed_by=token, claimed_until=now + SEND_LEASE)
+            .returning(_MESSAGES.c.id)
+        )
+        async with self.db.statement() as connection:
+            got = set((await connection.execute(stmt)).scalars())
+        return token, got
+
+    async def renew(self, token: str, ids: Sequence[int]) -> set[int]:
+        """Extend the lease of rows ``token`` still holds (a slow sender); returns them."""
+        if not ids:
+            return set()
+        now = self.clock.now()
+        stmt = (
+            update(_MESSAGES)
+            .where(
+                _MESSAGES.c.id.in_(list(ids)),
+                _MESSAGES.c.claimed_by == token,
+                _MESSAGES.c.sent_at.is_(None),
+            )
+            .values(claimed_until=now + SEND_LEASE)
+            .returning(_MESSAGES.c.id)
+        )
+        async with self.db.statement() as connection:
+            return set((await connection.execute(stmt)).scalars())
+
+    async def release(self, token: str, ids: Sequence[int]) -> None:
+        """Give back rows ``token`` holds and did not send (the channel failed): they are
+        sendable again at once, by whoever claims them next."""
+        if not ids:
+            return
+        stmt = (
+            update(_MESSAGES)
+            .where(
+                _MESSAGES.c.id.in_(list(ids)),
+                _MESSAGES.c.claimed_by == token,
+                _MESSAGES.c.sent_at.is_(None),
+            )
+            .values(claimed_by=None, claimed_until=None)
+        )
+        async with self.db.statement() as connection:
+            await connection.execute(stmt)
+
     async def unsent(
         self, channel: str, *, chat_id: str | None = None, limit: int = 500
     ) -> list[OutboundMessage]:
-        """Outbox rows of ``channel`` (or of one chat) not delivered yet, oldest first."""
+        """Outbox rows of ``channel`` (or of one chat) not delivered yet and not being sent
+        by anyone (no live claim), oldest first."""
         conditions = [
             Conversation.channel == channel,
             Message.direction == "out",
             Message.sent_at.is_(None),
+            _claimable(self.clock.now()),
         ]
         if chat_id is not None:
             conditions.append(Conversation.chat_id == chat_id)

@@ -12,14 +12,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.followups.models import Followup, FollowupKind
+from bot.followups.models import Followup, FollowupKind, FollowupStatus
 from bot.followups.service import cancel_for_ticket, schedule
 from bot.sla.calendar import end_of_quiet_hours
 from bot.sla.policies import (
+    WHICH,
     Deadlines,
     Which,
     deadline_with_pauses,
@@ -54,46 +56,55 @@ async def reschedule_sla_followups(
 ) -> None:
     """Make the ticket's pending warning/breach follow-ups match its current deadlines.
 
-    Keys embed the due time, so a moved deadline cancels the old ones and schedules new ones;
-    an unchanged deadline keeps its rows (and a warning already sent is never sent again).
+    One follow-up per kind and instant: deadlines that fall at the same moment (a complaint's
+    72 h reply and 3 d resolution) share one warning and one breach alert naming both. Keys
+    embed the instant, so a moved deadline cancels the old ones and schedules new ones; an
+    unchanged instant keeps its row (and a warning already sent is never sent again, even when
+    one of the deadlines it named is met later).
     """
     if ticket.id is None:
         await session.flush()
-    wanted: list[dict[str, Any]] = []
+    # (kind, nominal instant) -> the deadlines alerted then, in the order of `deadlines`.
+    instants: dict[tuple[str, datetime], list[dict[str, Any]]] = {}
     pauses = pauses_of(ticket)
     for which, deadline in deadlines.items():
         if deadline.due is None or which == "callback" or _met(ticket, which):
             continue
-        due_key = _iso(deadline.due)
-        base = {"which": which, "due": due_key, "policy": deadline.policy, "ticket": ticket.number}
+        part = {"which": which, "due": _iso(deadline.due), "policy": deadline.policy}
         if deadline.due > now:
             calendar = rule_calendar(deadline.rule, settings)
             for fraction in settings.sla.warn_at:
                 at, _ = deadline_with_pauses(
                     calendar, deadline.start, deadline.rule.within * fraction, pauses
                 )
-                if at is None:
-                    continue
-                wanted.append(
-                    {
-                        "kind": FollowupKind.SLA_WARNING,
-                        "due_at": max(at, now),
-                        "key": f"sla_warning:{ticket.id}:{which}:{fraction:g}:{due_key}",
-                        "payload": {**base, "fraction": fraction},
-                    }
-                )
-        wanted.append(
-            {
-                "kind": FollowupKind.SLA_BREACH,
-                "due_at": deadline.due,
-                "key": f"sla_breach:{ticket.id}:{which}:{due_key}",
-                "payload": base,
-            }
-        )
+                if at is not None:
+                    instants.setdefault((FollowupKind.SLA_WARNING, at), []).append(
+                        {**part, "fraction": fraction}
+                    )
+        instants.setdefault((FollowupKind.SLA_BREACH, deadline.due), []).append(part)
+    if any(at <= now for _, at in instants):
+        # An instant already passed may have been alerted (under a key of its own, or one
+        # from before alerts were merged): a deadline is warned and breached once.
+        alerted = await _alerted(session, ticket.id)
+        for (kind, at), parts in list(instants.items()):
+            if at <= now:
+                parts[:] = [p for p in parts if (kind, p["which"], p["due"]) not in alerted]
+                if not parts:
+                    del instants[(kind, at)]
+    wanted: list[dict[str, Any]] = [
+        {
+            "kind": kind,
+            # A warning point already passed (a late deadline change) warns now.
+            "due_at": max(at, now) if kind == FollowupKind.SLA_WARNING else at,
+            "key": f"{kind}:{ticket.id}:{_iso(at)}",
+            "payload": _alert_payload(ticket, parts),
+        }
+        for (kind, at), parts in instants.items()
+    ]
     await cancel_for_ticket(session, ticket.id, SLA_KINDS, keep_keys=[w["key"] for w in wanted])
     urgent = ticket.priority == Priority.URGENT
     for item in wanted:
-        await schedule(
+        row = await schedule(
             session,
             kind=item["kind"],
             due_at=item["due_at"],
@@ -105,6 +116,8 @@ async def reschedule_sla_followups(
             settings=settings,
             revive=True,
         )
+        if row.status == FollowupStatus.PENDING and row.payload != item["payload"]:
+            row.payload = item["payload"]  # another deadline moved onto this instant
     if deadlines.alert_on_open and ticket.status not in _CLOSED:
         await schedule(
             session,
@@ -116,6 +129,34 @@ async def reschedule_sla_followups(
             payload={"ticket": ticket.number, "priority": ticket.priority},
             urgent=True,
         )
+
+
+async def _alerted(session: AsyncSession, ticket_id: int) -> set[tuple[str, str, str]]:
+    """(kind, which, due) of every SLA alert the ticket was sent."""
+    rows = await session.execute(
+        select(Followup.kind, Followup.payload).where(
+            Followup.ticket_id == ticket_id,
+            Followup.kind.in_(list(SLA_KINDS)),
+            Followup.status == FollowupStatus.DONE,
+        )
+    )
+    return {
+        (str(kind), str(part.get("which")), str(part.get("due")))
+        for kind, payload in rows
+        if not (payload or {}).get("skipped")
+        for part in _deadlines_of(payload or {})
+    }
+
+
+def _alert_payload(ticket: Ticket, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The payload of one alert: every deadline it is about (``deadlines``), and the first
+    one's fields at the top (``which`` names them all, joined by ``+``)."""
+    return {
+        **parts[0],
+        "which": "+".join(p["which"] for p in parts),
+        "ticket": ticket.number,
+        "deadlines": parts,
+    }
 
 
 async def schedule_callback_survey(
@@ -268,12 +309,17 @@ class SlaAlertHandler:
         kind = followup.kind
         level, title = _ALERT[kind]
         if kind in SLA_KINDS:
-            which = payload.get("which", "")
-            due = getattr(ticket, f"due_{which}", None)
-            if _met(ticket, which) or due is None or _iso(due) != payload.get("due"):
+            # Each deadline this instant stands for, if it is still unmet and still then.
+            parts = [p for p in _deadlines_of(payload) if _still_due(ticket, p)]
+            if not parts:
                 payload["skipped"] = "deadline met or moved"
                 followup.payload = payload
                 return
+            if len(parts) > 1:
+                names = " + ".join(str(p["which"]).replace("_", " ") for p in parts)
+                title = f"{title}: {names}"  # e.g. "deadline breached: first response + resolution"
+            payload = {**payload, **_alert_payload(ticket, parts)}
+            followup.payload = payload  # what was alerted (see _alerted)
         elif (kind == FollowupKind.REWORK_DEADLINE and ticket.status in _CLOSED) or (
             kind == FollowupKind.PHONE_CALLBACK
             and (_met(ticket, "callback") or ticket.status not in _RESOLVED)
@@ -289,6 +335,22 @@ class SlaAlertHandler:
             )
         )
         await self.alerts.alert(level=level, ticket=ticket, title=title, data=payload)
+
+
+def _deadlines_of(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The deadlines an alert follow-up is about (one, in rows scheduled before merging)."""
+    parts = payload.get("deadlines")
+    if isinstance(parts, list) and parts:
+        return [p for p in parts if isinstance(p, dict)]
+    return [{"which": payload.get("which", ""), "due": payload.get("due")}]
+
+
+def _still_due(ticket: Ticket, part: dict[str, Any]) -> bool:
+    which = part.get("which")
+    if which not in WHICH:
+        return False
+    due = getattr(ticket, f"due_{which}", None)
+    return not _met(ticket, which) and due is not None and _iso(due) == part.get("due")
 
 
 _ALERT: dict[str, tuple[str, str]] = {

@@ -161,6 +161,10 @@ class Message(Base):
     sender: Mapped[str | None] = mapped_column(String(64))  # "bot", "agent:<id>", "user"
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # Outbound: the sender holding the row (a claim token) and until when; an expired claim
+    # (its process died) may be taken over. See bot.dialogue.outbox.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None]
 
 
 class ConversationEvent(Base):

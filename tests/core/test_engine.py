@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from bot.app import App, build_app
 from bot.channels.base import Attachment, InboundMessage
+from bot.channels.claims import SEND_LEASE
 from bot.clock import FrozenClock
 from bot.config import Settings, load_settings
 from bot.store.models import Conversation, Message, Ticket
@@ -74,14 +75,18 @@ async def stored_inbound(app: App) -> Message:
         ).scalar_one()
 
 
-async def test_redelivery_replays_unsent_replies_and_runs_nothing_twice(app: App) -> None:
+async def test_redelivery_replays_unsent_replies_and_runs_nothing_twice(
+    app: App, clock: FrozenClock
+) -> None:
     first = await app.engine.handle(
         msg("廚房水龍頭漏水，3棟2單元1502室，電話91234567", delivery_id="u1")
     )
     assert first and all(r.id for r in first)
-    again = await app.engine.handle(
-        msg("廚房水龍頭漏水，3棟2單元1502室，電話91234567", delivery_id="u1")
-    )
+    text = "廚房水龍頭漏水，3棟2單元1502室，電話91234567"
+    # The first delivery holds its replies (it is sending them): a redelivery leaves them.
+    assert await app.engine.handle(msg(text, delivery_id="u1")) == []
+    clock.advance(SEND_LEASE)  # the first delivery's process died: its claim ran out
+    again = await app.engine.handle(msg(text, delivery_id="u1"))
     assert [r.id for r in again] == [r.id for r in first]  # the same stored replies, not new ones
     for reply in first:
         await app.engine.mark_sent(reply.id, "m1")
@@ -176,8 +181,13 @@ async def test_attachments_are_kept_on_the_ticket(app: App) -> None:
     assert ticket.details["attachments"][0]["file_id"] == "F1"
 
 
-async def test_unsent_lists_the_outbox_and_unreachable_clears_it(app: App) -> None:
+async def test_unsent_lists_the_outbox_and_unreachable_clears_it(
+    app: App, clock: FrozenClock
+) -> None:
     await app.engine.handle(msg("你好"))
+    # The turn's channel holds its replies: not listed for anyone else until the claim expires.
+    assert [p for p in await app.engine.unsent("test") if p.chat_id == CHAT["id"]] == []
+    clock.advance(SEND_LEASE)
     pending = [p for p in await app.engine.unsent("test") if p.chat_id == CHAT["id"]]
     assert pending
     await app.engine.mark_unreachable("test", CHAT["id"])

@@ -103,11 +103,12 @@ class Fault:
     """A programmed failure for the next calls of a method."""
 
     method: str
-    kind: str  # "429" | "403" | "drop" | "500" | "400" | any HTTP code as text
+    kind: str  # "429" | "403" | "drop" | "delay" | "500" | "400" | any HTTP code as text
     times: int
     retry_after: int = 1
     description: str | None = None
     chat_id: Any = None  # only calls for this chat, when set
+    delay: float = 0.0  # "delay": carried out at once, answered this many seconds later
 
 
 @dataclass
@@ -378,15 +379,17 @@ class FakeBotAPI:
         retry_after: int = 1,
         description: str | None = None,
         chat_id: Any = None,
+        delay: float = 0.0,
     ) -> None:
         """Make the next ``times`` calls of ``method`` fail.
 
         ``error``: 429 (Too Many Requests with ``retry_after``), 403 (bot blocked by the user),
-        ``"drop"`` (connection closed without an answer), or any other HTTP code.
+        ``"drop"`` (connection closed without an answer), ``"delay"`` (carried out at once,
+        answered ``delay`` seconds later: a slow Bot API), or any other HTTP code.
         """
         with self._lock:
             self._faults.append(
-                Fault(method.lower(), str(error), times, retry_after, description, chat_id)
+                Fault(method.lower(), str(error), times, retry_after, description, chat_id, delay)
             )
 
     def block(self, chat_id: int) -> None:
@@ -806,8 +809,15 @@ class FakeBotAPI:
     async def handle(self, method: str, params: dict[str, Any], files: dict[str, Any]) -> Any:
         """Run one Bot API method; raises :class:`ApiError` or :class:`_Drop`."""
         fault = self._take_fault(method, params)
+        if fault is not None and fault.kind == "delay":
+            result = await self._carry_out(method, params, files)
+            await asyncio.sleep(fault.delay)
+            return result
         if fault is not None:
             _raise_fault(fault)
+        return await self._carry_out(method, params, files)
+
+    async def _carry_out(self, method: str, params: dict[str, Any], files: dict[str, Any]) -> Any:
         impl = getattr(self, f"_m_{method.lower()}", None)
         if impl is None:
             raise ApiError(404, "Not Found")

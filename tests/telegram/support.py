@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,9 @@ class StubEngine:
     sent: dict[int, str | None] = field(default_factory=dict)
     receipts: dict[str, list[int]] = field(default_factory=dict)
     unreachable: list[str] = field(default_factory=list)
+    claims: dict[int, str] = field(default_factory=dict)  # row -> token holding it
     _ids: Any = field(default_factory=lambda: itertools.count(1))
+    _tokens: Any = field(default_factory=lambda: itertools.count(1))
 
     def _check(self) -> None:
         if self.down:
@@ -96,6 +98,24 @@ class StubEngine:
         if message.delivery_id:
             self.receipts[message.delivery_id] = [o.id for o in stored if o.id is not None]
         return stored
+
+    async def claim(self, ids: Sequence[int]) -> tuple[str, set[int]]:
+        self._check()
+        token = f"stub:{next(self._tokens)}"
+        mine = {i for i in ids if i in self.outbox and i not in self.sent and i not in self.claims}
+        for i in mine:
+            self.claims[i] = token
+        return token, mine
+
+    async def renew(self, token: str, ids: Sequence[int]) -> set[int]:
+        self._check()
+        return {i for i in ids if self.claims.get(i) == token and i not in self.sent}
+
+    async def release(self, token: str, ids: Sequence[int]) -> None:
+        self._check()
+        for i in ids:
+            if self.claims.get(i) == token:
+                del self.claims[i]
 
     async def mark_sent(self, outbound_id: int, channel_message_id: str | None = None) -> None:
         self._check()

@@ -278,14 +278,27 @@ async def test_429_is_retried_after_retry_after(
     assert len(sent) == 1
 
 
-async def test_network_drop_is_retried(
+async def test_bad_gateway_is_retried(
     polling_bot: TelegramBot, fake_api: FakeBotAPI, engine: StubEngine
 ) -> None:
     user = fake_api.user(1009)
-    fake_api.fail("sendMessage", "drop", times=2, chat_id=user.id)
+    fake_api.fail("sendMessage", 502, times=2, chat_id=user.id)
     fake_api.queue(fake_api.text_update(user, "hi"))
     await fake_api.until_sent(user.id, 1, timeout=10)
-    assert [c.status for c in fake_api.calls_to("sendMessage", chat_id=user.id)] == [0, 0, 200]
+    assert [c.status for c in fake_api.calls_to("sendMessage", chat_id=user.id)] == [502, 502, 200]
+
+
+async def test_a_send_whose_answer_is_lost_is_not_repeated(
+    polling_bot: TelegramBot, fake_api: FakeBotAPI, engine: StubEngine
+) -> None:
+    """The connection drops after the request went out: Telegram may have sent it, so it is
+    recorded as sent rather than risk a duplicate (issue 11 item 10)."""
+    user = fake_api.user(1011)
+    fake_api.fail("sendMessage", "drop", times=2, chat_id=user.id)
+    fake_api.queue(fake_api.text_update(user, "hi"))
+    await fake_api.until(lambda: not fake_api.pending_update_ids())
+    assert [c.status for c in fake_api.calls_to("sendMessage", chat_id=user.id)] == [0]
+    assert list(engine.sent.values()) == [None]
 
 
 async def test_blocked_user_is_marked_unreachable(

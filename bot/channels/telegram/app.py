@@ -78,7 +78,12 @@ def build_application(
             )
         )
         .request(
-            AiohttpRequest(max(64, tg.concurrency * 2), pool_timeout=10.0, media_write_timeout=60.0)
+            AiohttpRequest(
+                max(64, tg.concurrency * 2),
+                read_timeout=tg.read_timeout,
+                pool_timeout=10.0,
+                media_write_timeout=60.0,
+            )
         )
         .get_updates_request(AiohttpRequest(1))
     )

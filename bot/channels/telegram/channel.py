@@ -36,6 +36,7 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.channels.base import Attachment, InboundMessage, OutboundMessage
+from bot.channels.claims import Claims as _Claims
 from bot.channels.telegram.convert import (
     KEY_PREFIX,
     command_menu,
@@ -48,6 +49,7 @@ from bot.channels.telegram.convert import (
     split_text,
 )
 from bot.channels.telegram.media import DownloadFailed, FileTooLarge, download
+from bot.channels.telegram.request import Unconfirmed
 from bot.channels.telegram.texts import ChannelTexts
 from bot.store.db import Database, StoreUnavailable
 
@@ -84,6 +86,12 @@ class EngineLike(Protocol):
     async def unsent(
         self, channel: str, *, chat_id: str | None = None, limit: int = 500
     ) -> list[OutboundMessage]: ...
+
+    async def claim(self, ids: Sequence[int]) -> tuple[str, set[int]]: ...
+
+    async def renew(self, token: str, ids: Sequence[int]) -> set[int]: ...
+
+    async def release(self, token: str, ids: Sequence[int]) -> None: ...
 
 
 UpdateHook = Callable[[Update, "TelegramChannel"], Awaitable[bool]]
@@ -145,7 +153,6 @@ class TelegramChannel:
         self._answered = _LRU()
         self._long_payloads: OrderedDict[str, str] = OrderedDict()
         self._contact_keyboard: set[str] = set()
-        self._sending: set[int] = set()
         self._hints: OrderedDict[str, str] = OrderedDict()  # chat -> Telegram language_code
         self._chat_menus: dict[int, str] = {}  # chat -> language of its own command menu
         self._lock_engine: AsyncEngine | None = None
@@ -221,37 +228,45 @@ class TelegramChannel:
     ) -> None:
         """Send stored outbound messages and report each with ``engine.mark_sent``.
 
-        A 403 (blocked) marks the chat unreachable and stops; Telegram being unreachable raises
-        :class:`RetryLater` (the rows stay in the outbox). Other parts of Kefu (follow-ups, agent
+        Each stored row is sent only under a claim (:mod:`bot.dialogue.outbox`): rows handed
+        out claimed (a turn's replies) are sent as they are, the others are claimed here
+        first, and a row someone else holds is left to them. A 403 (blocked) marks the chat
+        unreachable and stops; Telegram being unreachable raises :class:`RetryLater` (the
+        rows not sent are given back to the outbox). Other parts of Kefu (follow-ups, agent
         relay) call this for messages they stored with ``engine.notify``.
         """
-        for out in outs:
-            target = out.chat_id if out.chat_id is not None else chat_id
-            if target is None:
-                log.error("outbound message %s has no chat", out.id)
-                continue
-            if out.id is not None and out.id in self._sending:
-                continue  # another task is sending this very row
-            if out.id is not None:
-                self._sending.add(out.id)
-            try:
+        sending = _Claims(self.engine)
+        outs = await self._engine_call(sending.take(outs))
+        try:
+            for out in outs:
+                target = out.chat_id if out.chat_id is not None else chat_id
+                if target is None:
+                    log.error("outbound message %s has no chat", out.id)
+                    continue
+                if not await self._engine_call(sending.still_ours(out)):
+                    continue  # held too long and taken over: the new holder sends it
                 try:
                     sent_id = await self._send(target, out)
                 except Forbidden as exc:
                     log.info("chat %s blocked the bot (%s): marked unreachable", target, exc)
                     await self._engine_call(self.engine.mark_unreachable(CHANNEL, str(target)))
+                    sending.done_all()
                     return
                 except BadRequest as exc:
                     # Would fail the same way forever: record it as done, loudly.
                     log.error("Telegram refused message %s to %s: %s", out.id, target, exc)
                     sent_id = None
+                except Unconfirmed:
+                    # Sent, answer lost: it most likely arrived. Recorded as sent rather than
+                    # risk showing it twice (the rate limiter logged and counted it).
+                    sent_id = None
                 except (NetworkError, RetryAfter) as exc:
                     raise RetryLater(f"Telegram unreachable: {exc}") from exc
+                sending.done(out)
                 if out.id is not None:
                     await self._engine_call(self.engine.mark_sent(out.id, sent_id))
-            finally:
-                if out.id is not None:
-                    self._sending.discard(out.id)
+        finally:
+            await sending.give_back()
 
     async def flush_outbox(self, *, skip_busy: bool = False) -> int:
         """Send what the outbox still holds for Telegram (after a crash, or written by another

@@ -5,6 +5,12 @@ retry network errors; Kefu needs both. Limits: the whole bot (about 30 messages/
 chat (about 1/s, short bursts allowed), each group (20/min). A 429 pauses every request for its
 ``retry_after`` and retries; a network error (not a ``BadRequest``) is retried with exponential
 backoff; anything else (403 blocked, 400) is raised at once for the caller to decide.
+
+A request that creates something (a message, a copy, a topic) is repeated only when it surely
+did not reach Telegram (no connection, a 429, a 5xx answer). When it was sent and its answer
+was lost (:class:`~bot.channels.telegram.request.Unconfirmed`: a read timeout), Telegram may
+have carried it out: repeating it would show the customer the message twice, so it is logged,
+counted in :attr:`KefuRateLimiter.unconfirmed` and raised for the caller to record.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
@@ -22,12 +28,28 @@ from aiolimiter import AsyncLimiter
 from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from bot.channels.telegram.request import Unconfirmed
+
 log = logging.getLogger(__name__)
 
 JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
 # Requests that do not count as messages even though they name a chat.
 _NOT_COUNTED = frozenset({"sendChatAction", "getChat", "getChatMember", "getChatAdministrators"})
 _NEVER_RETRY_NETWORK = frozenset({"getUpdates"})  # the poller has its own loop
+# Requests that are not "send..." but create something each time they are carried out.
+_CREATING = frozenset(
+    {"copyMessage", "copyMessages", "forwardMessage", "forwardMessages", "createForumTopic"}
+)
+
+
+def repeatable(endpoint: str) -> bool:
+    """Whether carrying out ``endpoint`` twice does no harm (a read, an edit, a setting).
+
+    Sends, copies, forwards and topic creations are not: each one makes something new.
+    """
+    if endpoint in _CREATING:
+        return False
+    return not endpoint.startswith("send") or endpoint == "sendChatAction"
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
@@ -66,6 +88,8 @@ class KefuRateLimiter(BaseRateLimiter[int]):
         self.max_retries = max_retries
         self.network_backoff = network_backoff
         self._paused_until = 0.0
+        # Requests sent whose answer was lost and which were not repeated, per endpoint.
+        self.unconfirmed: Counter[str] = Counter()
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -130,6 +154,15 @@ class KefuRateLimiter(BaseRateLimiter[int]):
             except BadRequest:
                 raise
             except NetworkError as exc:
+                if isinstance(exc, Unconfirmed) and not repeatable(endpoint):
+                    self.unconfirmed[endpoint] += 1
+                    log.warning(
+                        "%s to chat %s: no answer (%s); not repeated, it may have arrived",
+                        endpoint,
+                        chat_id,
+                        exc,
+                    )
+                    raise
                 if attempt >= retries or endpoint in _NEVER_RETRY_NETWORK:
                     raise
                 delay = self.network_backoff * 2**attempt

@@ -10,6 +10,11 @@ Timeouts keep PTB's meaning: ``connect_timeout`` to open a connection, ``read_ti
 bytes of the answer (PTB adds the long-poll time for ``getUpdates``), ``pool_timeout`` to wait
 for a free connection; ``write_timeout`` has no aiohttp equivalent and bounds the whole request
 when files are uploaded (``media_write_timeout``).
+
+Failures say whether the request may have reached the Bot API: a connection that could not be
+opened is a plain ``NetworkError`` (or ``TimedOut``), safe to repeat; a request sent whose
+answer never came (read timeout, connection lost while waiting) is :class:`Unconfirmed`, and
+repeating a ``sendMessage`` then may deliver it twice.
 """
 
 from __future__ import annotations
@@ -21,6 +26,14 @@ from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+
+class Unconfirmed(NetworkError):
+    """The request was sent but no answer came: the Bot API may have carried it out."""
+
+
+class AnswerTimedOut(Unconfirmed, TimedOut):
+    """The answer did not come within the read timeout (the request may have succeeded)."""
 
 
 def _seconds(value: ODVInput[float], default: float | None) -> float | None:
@@ -127,7 +140,9 @@ class AiohttpRequest(BaseRequest):
                 return response.status, await response.read()
         except aiohttp.ConnectionTimeoutError as exc:
             raise TimedOut("No connection to the Bot API server in time; not sent") from exc
-        except TimeoutError as exc:
-            raise TimedOut from exc
-        except aiohttp.ClientError as exc:
+        except aiohttp.ClientConnectorError as exc:  # never connected: nothing was sent
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+        except TimeoutError as exc:
+            raise AnswerTimedOut("No answer from the Bot API server in time") from exc
+        except aiohttp.ClientError as exc:  # connected, then lost: the request may have arrived
+            raise Unconfirmed(f"aiohttp.{type(exc).__name__}: {exc}") from exc
