@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.channels.base import Button, InboundMessage, OutboundMessage
+from bot.channels.claims import Claims
 from bot.store.models import Conversation
 
 CHANNEL = "terminal"
@@ -80,9 +81,7 @@ class TerminalChat:
                 replies = await engine.handle(inbound)
                 if garbled:
                     await self._apologise_for_encoding()
-                for reply in replies:
-                    if reply.id is None:  # not stored, so not in the outbox either
-                        self._show(reply)
+                await self._deliver(replies)
                 await self._deliver_outbox()
         finally:
             if scheduler is not None:
@@ -100,12 +99,21 @@ class TerminalChat:
     async def _deliver_outbox(self) -> None:
         """Show what Kefu wrote to this user and has not shown yet: a turn's replies, and what
         came outside a turn (surveys, an agent's reply)."""
+        await self._deliver(await self.app.engine.unsent(CHANNEL, chat_id=self.user_id))
+
+    async def _deliver(self, messages: list[OutboundMessage]) -> None:
+        """Show ``messages`` under their claims (a turn's replies come claimed, others are
+        claimed here), so that the turn loop and the outbox job never show one twice."""
         async with self._delivering:
-            for message in await self.app.engine.unsent(CHANNEL, chat_id=self.user_id):
-                if message.id is None:
-                    continue
-                self._show(message)
-                await self.app.engine.mark_sent(message.id)
+            claims = Claims(self.app.engine)
+            try:
+                for message in await claims.take(messages):
+                    self._show(message)
+                    claims.done(message)
+                    if message.id is not None:
+                        await self.app.engine.mark_sent(message.id)
+            finally:
+                await claims.give_back()
 
     async def _apologise_for_encoding(self) -> None:
         """Say that part of the line could not be read (it was stored with U+FFFD in its place)."""
