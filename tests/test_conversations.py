@@ -41,16 +41,6 @@ def _load(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="module")
-def shared_interpreter(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from bot.config import load_settings
-    from bot.nlu import load_interpreter
-
-    root = Path(__file__).resolve().parent.parent
-    settings = load_settings(root / "config.yml", environ={})
-    return load_interpreter(settings)
-
-
 class Player:
     """Plays one transcript against a real app on a real database."""
 

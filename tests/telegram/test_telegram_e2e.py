@@ -27,14 +27,6 @@ from tests.telegram.support import ROOT, tg_settings
 SECRET = "e2e-secret"
 
 
-@pytest.fixture(scope="module")
-def interpreter() -> Any:
-    from bot.config import load_settings
-    from bot.nlu import load_interpreter
-
-    return load_interpreter(load_settings(ROOT / "config.yml", environ={}))
-
-
 class Kefu:
     """The app and its Telegram bot; can be stopped and started again (a restart)."""
 
