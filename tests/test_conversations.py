@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from sqlalchemy import inspect, select, text
 
 from bot.app import App, build_app
@@ -31,6 +30,7 @@ from bot.clock import FrozenClock
 from bot.config import Settings, parse_duration
 from bot.store.db import Database
 from bot.store.models import ChannelIdentity, Conversation, Message, Ticket
+from tests.transcript_schema import load_transcript
 
 HERE = Path(__file__).parent / "conversations"
 TRANSCRIPTS = sorted(HERE.glob("*.yml"))
@@ -38,7 +38,8 @@ TZ = "Asia/Hong_Kong"
 
 
 def _load(path: Path) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    """The transcript, checked against the schema: a misspelt key fails it loudly."""
+    return load_transcript(path)
 
 
 class Player:
@@ -202,7 +203,8 @@ async def _check_end(expect: dict[str, Any], player: Player, user: str, name: st
                     assert actual == value, (
                         f"{name}: ticket {ticket.number} {key}={actual!r}, wanted {value!r}"
                     )
-    if "conversation" in expect and conversation is not None:
+    if "conversation" in expect:
+        assert conversation is not None, f"{name}: no conversation for {user}"
         _check_conversation(conversation, expect["conversation"], name)
     for who, fields in (expect.get("conversations") or {}).items():
         assert str(who) in others, f"{name}: no conversation for {who}"
@@ -236,3 +238,52 @@ def _as_list(value: Any) -> list[str]:
     if value is None:
         return []
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+# The schema: a mistake in a transcript fails it instead of making a step check nothing.
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "transcript.yml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+GOOD_STEP = "  - user: 廚房水龍頭一直漏水\n    bot: 哪個單位\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        (GOOD_STEP + "  - user: 3棟2單元1502室\n    bto: 上門\n", "step 2"),
+        (GOOD_STEP + "  - user: hi\n    press: 1\n", "exactly one of user/press"),
+        (GOOD_STEP + "  - advance: 2h\n    bot: hello\n", "would check nothing"),
+        (GOOD_STEP + "  - advance: two hours\n", "advance"),
+        (GOOD_STEP + "expect:\n  tickets:\n    - ststus: open\n", "no field 'ststus'"),
+        (GOOD_STEP + "expect:\n  conversation:\n    ownr: bot\n", "no field 'ownr'"),
+        (GOOD_STEP + "expect:\n  messages:\n    inbund: 1\n", "messages.inbund"),
+        (GOOD_STEP + "expcet:\n  tickets: []\n", "expcet"),
+        (GOOD_STEP + "settings:\n  dialog: {}\n", "no such settings"),
+    ],
+    ids=[
+        "misspelt-bot",
+        "two-actions",
+        "advance-with-check",
+        "bad-duration",
+        "ticket-field",
+        "conversation-field",
+        "messages-key",
+        "top-level-key",
+        "settings-key",
+    ],
+)
+def test_a_transcript_mistake_fails_loudly(tmp_path: Path, text: str, complaint: str) -> None:
+    path = _write(tmp_path, "name: a transcript with a mistake\nsteps:\n" + text)
+    with pytest.raises(AssertionError, match="does not follow the transcript schema") as raised:
+        _load(path)
+    assert complaint in str(raised.value)
+
+
+def test_every_transcript_follows_the_schema() -> None:
+    for path in TRANSCRIPTS:
+        assert _load(path)["steps"], path.name
