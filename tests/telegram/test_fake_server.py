@@ -265,7 +265,8 @@ async def test_until_wakes_on_acknowledgement_before_the_long_poll_ends(
     await fake_api.until(lambda: update_id not in fake_api.pending_update_ids(), timeout=4)
     assert loop.time() - started < 2
     assert not poll.done()  # still long polling: no recorded call woke the waiter
-    assert await poll == ()
+    (later,) = fake_api.queue(fake_api.text_update(user, "later"))  # ends the long poll
+    assert [u.update_id for u in await poll] == [later]
 
 
 async def test_until_rechecks_state_outside_the_server(fake_api: FakeBotAPI) -> None:
