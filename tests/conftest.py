@@ -13,6 +13,9 @@ tests instead of skipping them. Names are unique per run (the host, the process 
 random part), so runs in other worktrees on the same server never collide; a run that was
 killed before dropping its databases has them dropped by the next run on the same host.
 
+Every app a test builds parses ``dialogues/`` (0.1-0.4 s, hundreds of times a run): the
+parsed domain is kept per run while the files are unchanged, and each app gets its own copy.
+
 The product's NLU interpreter is trained and loaded once per run: ``shared_interpreter``, also
 known as ``interpreter`` (except in tests/nlu, where that name is the fixture data set's) and
 ``product_interpreter``.
@@ -21,6 +24,7 @@ known as ``interpreter`` (except in tests/nlu, where that name is the fixture da
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
@@ -34,6 +38,7 @@ from sqlalchemy import create_engine, text
 
 from bot.clock import FrozenClock
 from bot.config import Settings, load_settings
+from bot.dialogue.domain import Domain
 from bot.store.db import Database
 from tests.pg_databases import TemplateDatabases, drop_leftovers
 
@@ -182,3 +187,31 @@ def interpreter(shared_interpreter: Any) -> Any:
 def product_interpreter(shared_interpreter: Any) -> Any:
     """The product's interpreter, under the name tests/nlu uses for it."""
     return shared_interpreter
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dialogues_parsed_once() -> Iterator[None]:
+    """``build_app`` parses unchanged ``dialogues/`` once per run, not once per app.
+
+    Keyed on every file's path, size and modification time, so a test that writes its own
+    dialogues gets them parsed; each call returns a fresh copy, so no app shares state with
+    another; an invalid folder raises as before (errors are not kept).
+    """
+    import bot.app
+
+    original = bot.app.load_domain
+    parsed: dict[tuple[object, ...], bytes] = {}
+
+    def load_domain(folder: Path) -> Domain:
+        files = sorted([*folder.rglob("*.yml"), *folder.rglob("*.yaml")]) if folder.is_dir() else []
+        key = (str(folder), *((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files))
+        if key not in parsed:
+            parsed[key] = pickle.dumps(original(folder))
+        domain: Domain = pickle.loads(parsed[key])
+        return domain
+
+    bot.app.load_domain = load_domain  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        bot.app.load_domain = original  # type: ignore[assignment]
