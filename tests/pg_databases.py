@@ -2,10 +2,10 @@
 
 Migrating costs seconds; ``CREATE DATABASE ... TEMPLATE`` copies a migrated database instead.
 Creating and dropping a database still waits on the server's disk (a second or more when the
-machine is busy), so one thread makes the next copy while a test uses the current one and
-drops used ones behind the tests. Nothing is shared between runs: every name carries this
-host, this process id and a random part, and a run killed before its clean-up has its
-databases dropped by the next run on the same host (:func:`drop_leftovers`).
+machine is busy), so one thread makes the next copies while tests run and another drops used
+ones behind them. Nothing is shared between runs: every name carries this host, this process
+id and a random part, and a run killed before its clean-up has its databases dropped by the
+next run on the same host (:func:`drop_leftovers`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import threading
 import uuid
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -81,49 +83,62 @@ def drop_leftovers(server_url: str) -> list[str]:
 class TemplateDatabases:
     """Migrated databases for one run, copied from a template migrated once."""
 
+    ahead = 2  # copies kept ready: tests that each need their own come one after another
+
     def __init__(self, server_url: str) -> None:
         self.server_url = server_url
         self.template = run_name(TEMPLATE_PREFIX)
-        # One thread: the server serialises these statements anyway, and the order is kept
-        # (a drop queued before the run ends is done before the template is dropped).
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-databases")
-        self._next: Future[str] | None = None
+        # One thread makes copies, another drops used ones, so a test never waits for a drop.
+        self._maker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-copies")
+        self._dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-drops")
+        self._ready: deque[Future[str]] = deque()
         self._live: set[str] = set()
+        self._lock = threading.Lock()
 
     def start(self) -> TemplateDatabases:
         """Create and migrate the template (alembic uses a NullPool: no connection stays)."""
         admin(self.server_url, f'CREATE DATABASE "{self.template}"')
         Database(url_of(self.server_url, self.template)).upgrade()
-        self._next = self._worker.submit(self._create)
+        self._fill()
         return self
+
+    def _fill(self) -> None:
+        while len(self._ready) < self.ahead:
+            self._ready.append(self._maker.submit(self._create))
 
     def _create(self) -> str:
         name = run_name(TEST_PREFIX)
+        with self._lock:
+            self._live.add(name)  # before creating: a half-made one is dropped at the end too
         admin(self.server_url, f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
-        self._live.add(name)
         return name
 
     def _drop(self, name: str) -> None:
         drop(self.server_url, name)
-        self._live.discard(name)
+        with self._lock:
+            self._live.discard(name)
 
     def take(self) -> str:
-        """A fresh migrated database (made while the previous test ran); returns its URL."""
-        ready = self._next or self._worker.submit(self._create)
-        self._next = self._worker.submit(self._create)
+        """A fresh migrated database (made while earlier tests ran); returns its URL."""
+        self._fill()
+        ready = self._ready.popleft()
+        self._fill()
         return url_of(self.server_url, ready.result())
 
     def give_back(self, url: str) -> None:
         """Drop a database in the background; the run's end waits for it."""
         name = make_url(url).database
         if name:
-            self._worker.submit(self._drop, name)
+            self._dropper.submit(self._drop, name)
 
     def close(self) -> None:
         """Drop every database of this run, the template last (also after failures)."""
         try:
-            self._worker.shutdown(wait=True)  # the copy made ahead, the drops queued
+            self._maker.shutdown(wait=True, cancel_futures=True)
+            self._dropper.shutdown(wait=True)
         finally:
-            for name in sorted(self._live):
-                drop(self.server_url, name)
+            left = sorted(self._live)
+            if left:  # side by side: each drop mostly waits on the server's disk
+                with ThreadPoolExecutor(max_workers=len(left)) as pool:
+                    list(pool.map(lambda name: drop(self.server_url, name), left))
             drop(self.server_url, self.template)
