@@ -1,17 +1,36 @@
-"""Shared fixtures: settings, a frozen clock, and real databases (SQLite and PostgreSQL).
+"""Shared fixtures: settings, a frozen clock, real databases (SQLite and PostgreSQL), the NLU.
+
+Migrating a database costs about two seconds, so each test run migrates once per backend into
+a template and every test gets a copy: a SQLite test copies the migrated template file (under
+a millisecond), a PostgreSQL module gets ``CREATE DATABASE ... TEMPLATE`` of a migrated
+template database. The copies are the same schema a fresh migration gives; a test that is
+about migrating calls ``Database(url).upgrade()`` itself on a new file or database.
 
 PostgreSQL tests need a server: ``KEFU_TEST_POSTGRES_URL`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``). Each test module gets a fresh database
 created on that server and dropped afterwards. With ``CI=true`` a missing server fails the
-tests instead of skipping them.
+tests instead of skipping them. Names are unique per run (the host, the process id and a
+random part), so runs in other worktrees on the same server never collide; a run that was
+killed before dropping its databases has them dropped by the next run on the same host.
+
+Every app a test builds parses ``dialogues/`` (0.1-0.4 s, hundreds of times a run): the
+parsed domain is kept per run while the files are unchanged, and each app gets its own copy.
+
+The product's NLU interpreter is trained and loaded once per run: ``shared_interpreter``, also
+known as ``interpreter`` (except in tests/nlu, where that name is the fixture data set's) and
+``product_interpreter``.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
+import shutil
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,8 +38,9 @@ from sqlalchemy import create_engine, text
 
 from bot.clock import FrozenClock
 from bot.config import Settings, load_settings
+from bot.dialogue.domain import Domain
 from bot.store.db import Database
-from bot.store.scratch import create_database, drop_database
+from tests.pg_databases import TemplateDatabases, drop_leftovers
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -54,21 +74,57 @@ def postgres_server() -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def pg_databases(postgres_server: str) -> Iterator[TemplateDatabases]:
+    """This run's migrated PostgreSQL template and its copies; all dropped at the end.
+
+    ``take()`` gives a fresh migrated database's URL, ``give_back(url)`` drops it in the
+    background (a test that needs a database of its own, not the module's ``pg_url``).
+    """
+    drop_leftovers(postgres_server)
+    databases = TemplateDatabases(postgres_server)
+    try:
+        databases.start()
+        yield databases
+    finally:
+        databases.close()
+
+
 @pytest.fixture(scope="module")
-def pg_url(postgres_server: str) -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for this test module."""
-    url = create_database(postgres_server, "kefu_test")
-    Database(url).upgrade()
+def pg_url(pg_databases: TemplateDatabases) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test module (dropped after it)."""
+    url = pg_databases.take()
     yield url
-    drop_database(postgres_server, url)
+    pg_databases.give_back(url)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once for this run; tests get copies of it."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "kefu.db"
+    Database(f"sqlite:///{path}").upgrade()
+    # Everything into the main file, so that copying the file alone copies the database.
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    for suffix in ("-wal", "-shm", "-journal"):
+        leftover = path.with_name(path.name + suffix)
+        if leftover.exists() and leftover.stat().st_size:
+            raise RuntimeError(f"the SQLite template left {leftover.name} behind")
+        leftover.unlink(missing_ok=True)
+    return path
+
+
+def copy_sqlite_template(template: Path, target: Path) -> str:
+    """Copy the migrated template to ``target``; returns its SQLAlchemy URL."""
+    shutil.copyfile(template, target)
+    return f"sqlite:///{target}"
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
     """A fresh, migrated SQLite file database."""
-    url = f"sqlite:///{tmp_path / 'kefu.db'}"
-    Database(url).upgrade()
-    return url
+    return copy_sqlite_template(sqlite_template, tmp_path / "kefu.db")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -104,3 +160,58 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
         dialogues_dir=str(ROOT / "dialogues"),
         models_dir=str(ROOT / "models"),
     )
+
+
+@pytest.fixture(scope="session")
+def shared_interpreter(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The product's NLU interpreter (``dialogues/``, ``config.yml``), trained once per run.
+
+    Trained into a folder of this run, so it is always the current code's model of the current
+    data (``models/`` may hold one from before); read-only once loaded, so one serves every test.
+    """
+    from bot.nlu import load_interpreter
+
+    settings = load_settings(
+        ROOT / "config.yml", environ={}, models_dir=str(tmp_path_factory.mktemp("nlu-models"))
+    )
+    return load_interpreter(settings, auto_train=True)
+
+
+@pytest.fixture(scope="session")
+def interpreter(shared_interpreter: Any) -> Any:
+    """The product's interpreter (tests/nlu overrides this name with its fixture data set)."""
+    return shared_interpreter
+
+
+@pytest.fixture(scope="session")
+def product_interpreter(shared_interpreter: Any) -> Any:
+    """The product's interpreter, under the name tests/nlu uses for it."""
+    return shared_interpreter
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dialogues_parsed_once() -> Iterator[None]:
+    """``build_app`` parses unchanged ``dialogues/`` once per run, not once per app.
+
+    Keyed on every file's path, size and modification time, so a test that writes its own
+    dialogues gets them parsed; each call returns a fresh copy, so no app shares state with
+    another; an invalid folder raises as before (errors are not kept).
+    """
+    import bot.app
+
+    original = bot.app.load_domain
+    parsed: dict[tuple[object, ...], bytes] = {}
+
+    def load_domain(folder: Path) -> Domain:
+        files = sorted([*folder.rglob("*.yml"), *folder.rglob("*.yaml")]) if folder.is_dir() else []
+        key = (str(folder), *((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files))
+        if key not in parsed:
+            parsed[key] = pickle.dumps(original(folder))
+        domain: Domain = pickle.loads(parsed[key])
+        return domain
+
+    bot.app.load_domain = load_domain  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        bot.app.load_domain = original  # type: ignore[assignment]

@@ -15,9 +15,6 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bot.clock import FrozenClock  # noqa: E402
-from bot.config import load_settings  # noqa: E402
-from bot.store.db import Database  # noqa: E402
-from bot.store.scratch import create_database, drop_database  # noqa: E402
 from tests.agents.support import GROUP, Harness, agent_settings  # noqa: E402
 from tests.fakes.bot_api import FakeBotAPI  # noqa: E402
 
@@ -28,18 +25,10 @@ def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "sqlite":
         yield str(request.getfixturevalue("sqlite_url"))
         return
-    server = str(request.getfixturevalue("postgres_server"))
-    url = create_database(server, "kefu_test")
-    Database(url).upgrade()
+    databases = request.getfixturevalue("pg_databases")
+    url = databases.take()
     yield url
-    drop_database(server, url)
-
-
-@pytest.fixture(scope="session")
-def interpreter() -> Any:
-    from bot.nlu import load_interpreter
-
-    return load_interpreter(load_settings(ROOT / "config.yml", environ={}))
+    databases.give_back(url)
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from bot.store.models import ConversationEvent, Owner, Ticket, TicketEvent, Tick
 from bot.tickets import open_ticket
 from tests.agents.support import GROUP, Harness, agent_settings
 from tests.fakes.bot_api import FakeBotAPI, FakeUser
+from tests.pg_databases import TemplateDatabases
 
 
 async def _escalated(harness: Harness, user_id: int, name: str) -> tuple[FakeUser, int]:
@@ -412,14 +413,15 @@ async def test_queue_mine_assign_and_only_the_holder_talks(harness: Harness) -> 
 
 @pytest.mark.postgres
 async def test_two_processes_relay_each_post_once(
-    fake_api: FakeBotAPI, tmp_path: Path, postgres_server: str, clock: FrozenClock, interpreter: Any
+    fake_api: FakeBotAPI,
+    tmp_path: Path,
+    pg_databases: TemplateDatabases,
+    clock: FrozenClock,
+    interpreter: Any,
 ) -> None:
     """Two workers (separate pools, separate relays) on one PostgreSQL database: the advisory
     lock lets one relay at a time, so no post goes out twice."""
-    from bot.store.scratch import create_database, drop_database
-
-    url = create_database(postgres_server, "kefu_test")
-    Database(url).upgrade()
+    url = pg_databases.take()
     one = Harness(fake_api, agent_settings(fake_api, tmp_path, url), clock, interpreter)
     two = Harness(fake_api, agent_settings(fake_api, tmp_path, url), clock, interpreter)
     await one.start()
@@ -443,7 +445,7 @@ async def test_two_processes_relay_each_post_once(
     finally:
         await one.close()
         await two.close()
-        drop_database(postgres_server, url)
+        pg_databases.give_back(url)
 
 
 async def test_group_check_warns_when_the_bot_cannot_manage_topics(harness: Harness) -> None:

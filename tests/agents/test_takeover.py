@@ -142,18 +142,19 @@ async def test_escalate_claim_relay_both_ways_note_release(harness: Harness) -> 
     assert [o["owner"] for o in owners] == ["agent", "bot"]
 
 
-async def test_kefu_run_wires_the_agents_group(fake_api: FakeBotAPI, tmp_path: Path) -> None:
+async def test_kefu_run_wires_the_agents_group(
+    fake_api: FakeBotAPI, tmp_path: Path, sqlite_url: str
+) -> None:
     """``serve_telegram`` (what ``kefu run`` runs) with an agents' group: real polling, the
     relay and the customer pump as background tasks, the system clock."""
     from bot.agents.registry import add_agent
     from bot.channels.telegram.app import serve_telegram
     from bot.clock import SystemClock
 
-    url = f"sqlite:///{tmp_path / 'run.db'}"
+    url = sqlite_url  # a migrated copy of the run's template
     settings = agent_settings(fake_api, tmp_path, url, relay_poll="0.1s", coalesce_window="0s")
     settings.telegram.poll_timeout = 1
     db = Database(url)
-    db.upgrade()
     await add_agent(db, 7001, name="Alice", role="agent", now=SystemClock().now())
     await db.dispose()
     alice = fake_api.user(7001, "Alice", username="alice")

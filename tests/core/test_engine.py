@@ -13,17 +13,10 @@ from bot.app import App, build_app
 from bot.channels.base import Attachment, InboundMessage
 from bot.channels.claims import SEND_LEASE
 from bot.clock import FrozenClock
-from bot.config import Settings, load_settings
+from bot.config import Settings
 from bot.store.models import Conversation, Message, Ticket
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def interpreter() -> Any:
-    from bot.nlu import load_interpreter
-
-    return load_interpreter(load_settings(ROOT / "config.yml", environ={}))
 
 
 @pytest.fixture

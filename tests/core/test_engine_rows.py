@@ -12,17 +12,10 @@ from sqlalchemy import select
 from bot.app import App, build_app
 from bot.channels.base import InboundMessage
 from bot.clock import FrozenClock
-from bot.config import Settings, load_settings
+from bot.config import Settings
 from bot.store.models import Contact, Conversation, ConversationEvent, InboundReceipt, Message
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def interpreter() -> Any:
-    from bot.nlu import load_interpreter
-
-    return load_interpreter(load_settings(ROOT / "config.yml", environ={}))
 
 
 @pytest.fixture

@@ -210,6 +210,8 @@ class FakeBotAPI:
         self._answered_callbacks: set[str] = set()
         self._open_callbacks: set[str] = set()
         self._waiters: list[_Waiter] = []
+        # How often :meth:`until` re-checks on its own, for state the server does not see.
+        self.recheck_interval = 0.02
         self._sent_times: dict[int, list[float]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -345,19 +347,30 @@ class FakeBotAPI:
             time.sleep(0.002)
 
     async def until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        """Await until ``predicate()`` is true; it is re-checked after every recorded call."""
+        """Await until ``predicate()`` is true; AssertionError after ``timeout`` seconds.
+
+        It is re-checked the moment the server's state changes (every recorded call, every
+        acknowledgement of updates by ``getUpdates``, every queued update), and every
+        :attr:`recheck_interval` seconds for predicates on state outside the server (a
+        stand-in engine's records). An acknowledgement arrives at the start of the next long
+        poll, which is recorded only when that poll ends, seconds later.
+        """
         if predicate():
             return
         loop = asyncio.get_running_loop()
         waiter = _Waiter(predicate, loop, loop.create_future())
         with self._lock:
             self._waiters.append(waiter)
+        deadline = loop.time() + timeout
         try:
-            if predicate():
-                return
-            await asyncio.wait_for(asyncio.shield(waiter.future), timeout)
-        except TimeoutError:
-            raise AssertionError(f"timed out after {timeout}s waiting for the bot") from None
+            while not predicate():
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise AssertionError(f"timed out after {timeout}s waiting for the bot")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        asyncio.shield(waiter.future), min(remaining, self.recheck_interval)
+                    )
         finally:
             with self._lock:
                 if waiter in self._waiters:
@@ -747,6 +760,7 @@ class FakeBotAPI:
         loop, event = self._loop, self._new_update
         if loop is not None and event is not None:
             loop.call_soon_threadsafe(event.set)
+        self._wake()
         return [u["update_id"] for u in updates]
 
     async def post_webhook(
@@ -802,9 +816,15 @@ class FakeBotAPI:
                 chat = _as_int(call.params.get("chat_id"))
                 if chat is not None:
                     self._sent_times.setdefault(chat, []).append(call.at)
+        self._wake()
+
+    def _wake(self) -> None:
+        """Resolve the waiters of :meth:`until` whose predicate holds now."""
+        with self._lock:
             ready = [w for w in self._waiters if not w.future.done() and _safe(w.predicate)]
         for waiter in ready:
-            waiter.loop.call_soon_threadsafe(_resolve, waiter.future)
+            with contextlib.suppress(RuntimeError):  # the waiting loop has closed meanwhile
+                waiter.loop.call_soon_threadsafe(_resolve, waiter.future)
 
     async def handle(self, method: str, params: dict[str, Any], files: dict[str, Any]) -> Any:
         """Run one Bot API method; raises :class:`ApiError` or :class:`_Drop`."""
@@ -857,6 +877,8 @@ class FakeBotAPI:
                 self._state.acked_up_to = max(self._state.acked_up_to, offset - 1)
             self._poll_generation += 1
             generation = self._poll_generation
+        if offset > 0:
+            self._wake()  # acknowledged now; this call is recorded only when the poll ends
         assert self._new_update is not None
         if generation > 1:
             self._new_update.set()  # wake an older long poll so it can be terminated

@@ -67,16 +67,29 @@ def spawn(url: str, worker: str, now: datetime, *extra: str) -> subprocess.Popen
     )
 
 
+def wait_until_ready(procs: list[subprocess.Popen[str]], ready: list[Path]) -> None:
+    """Wait until every process has written its ready file (fail at once if one died)."""
+    deadline = time.monotonic() + 120
+    while not all(path.exists() for path in ready):
+        for proc in procs:
+            if proc.poll() is not None:
+                pytest.fail(f"a worker exited before it was ready: {proc.communicate()[1][-2000:]}")
+        assert time.monotonic() < deadline, "the workers did not start within 120 s"
+        time.sleep(0.01)
+
+
 def test_four_processes_handle_600_follow_ups_exactly_once(
     pg_url: str, engine: Engine, tmp_path: Path
 ) -> None:
     insert_due(engine, 600, NOW - timedelta(minutes=1))
     go = tmp_path / "go"
+    ready = [tmp_path / f"ready-w{i}" for i in range(4)]
     procs = [
-        spawn(pg_url, f"w{i}", NOW, "--batch", "10", "--go", str(go), "--pause", "0.001")
+        spawn(pg_url, f"w{i}", NOW, "--batch", "10", "--ready", str(ready[i]), "--go", str(go),
+              "--pause", "0.001")
         for i in range(4)
-    ]
-    time.sleep(1.0)  # let the interpreters start; they all wait for `go`
+    ]  # fmt: skip
+    wait_until_ready(procs, ready)  # all started; they wait for `go`
     go.write_text("go")
     outputs = [p.communicate(timeout=180) for p in procs]
     for proc, (_out, err) in zip(procs, outputs, strict=True):

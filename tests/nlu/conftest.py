@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from nlu_helpers import FIXTURES, ROOT, make_settings
+from nlu_helpers import FIXTURES, make_settings
 
 from bot.config import Settings
 from bot.nlu import Interpreter, load_interpreter, train
@@ -32,12 +32,3 @@ def nlu_settings(fixture_data_dir: Path, tmp_path_factory: pytest.TempPathFactor
 def interpreter(nlu_settings: Settings) -> Interpreter:
     """The interpreter for the fixture data set."""
     return load_interpreter(nlu_settings, auto_train=False)
-
-
-@pytest.fixture(scope="session")
-def product_interpreter(tmp_path_factory: pytest.TempPathFactory) -> Interpreter:
-    """The interpreter trained on the product's own dialogues/ (into a temp model folder)."""
-    if not any((ROOT / "dialogues").rglob("*.yml")):
-        pytest.fail("dialogues/ has no training data")
-    settings = make_settings(ROOT / "dialogues", tmp_path_factory.mktemp("product-models"))
-    return load_interpreter(settings, auto_train=True)

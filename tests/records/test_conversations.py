@@ -42,14 +42,6 @@ SHOPPER_PHONE = "+85261234567"
 STRANGER_PHONE = "+85298765432"
 
 
-@pytest.fixture(scope="module")
-def interpreter() -> Any:
-    from bot.config import load_settings
-    from bot.nlu import load_interpreter
-
-    return load_interpreter(load_settings(ROOT / "config.yml", environ={}))
-
-
 class Chat:
     """One user talking to Kefu on the terminal channel."""
 

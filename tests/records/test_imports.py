@@ -258,14 +258,14 @@ async def test_registered_later_links_contacts_that_already_shared_phone(
 
 
 def test_cli_import_exit_codes_and_messages(
-    tmp_path: Path, write_csv: Callable[[str, str], Path]
+    tmp_path: Path, write_csv: Callable[[str, str], Path], sqlite_url: str
 ) -> None:
     from typer.testing import CliRunner
 
     from bot.records.cli import records_app
 
     config = tmp_path / "config.yml"
-    config.write_text(f"database:\n  url: sqlite:///{tmp_path / 'cli.db'}\n", encoding="utf-8")
+    config.write_text(f"database:\n  url: {sqlite_url}\n", encoding="utf-8")  # migrated copy
     runner = CliRunner()
     good = write_csv("good.csv", RESIDENTS)
     bad = write_csv("bad.csv", RESIDENTS.rstrip() + "\n3棟2單元1502室,Someone,123,owner,\n")

@@ -47,6 +47,8 @@ class Backend:
     def __init__(self) -> None:
         self.mode = "ok"
         self.hits: list[tuple[str, dict[str, str]]] = []
+        # "slow" answers only once the test is over: always after the client gave up.
+        self.release = threading.Event()
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +65,7 @@ def _server() -> Iterator[tuple[Backend, str]]:
             if self.headers.get("Authorization") != "Bearer s3cret":
                 return self._send(401, b'{"error": "unauthorised"}')
             if mode == "slow":
-                time.sleep(0.6)
+                state.release.wait(30)
                 return self._send(200, json.dumps(ORDER).encode())
             if mode == "500":
                 return self._send(500, b"internal error")
@@ -93,17 +95,20 @@ def _server() -> Iterator[tuple[Backend, str]]:
     try:
         yield state, f"http://127.0.0.1:{server.server_address[1]}"
     finally:
+        state.release.set()
         server.shutdown()
         server.server_close()
 
 
 @pytest.fixture
-def backend(_server: tuple[Backend, str]) -> tuple[Backend, str]:
-    """The module's fake shop, reset for this test."""
+def backend(_server: tuple[Backend, str]) -> Iterator[tuple[Backend, str]]:
+    """The module's fake shop, reset for this test (slow answers are let go after it)."""
     state, base = _server
     state.mode = "ok"
     state.hits.clear()
-    return state, base
+    state.release.clear()
+    yield state, base
+    state.release.set()
 
 
 def make_source(base: str, **overrides: Any) -> HttpOrderSource:

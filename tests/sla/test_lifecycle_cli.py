@@ -91,9 +91,9 @@ class _MorningClock:
 
 
 @pytest.fixture
-def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> Path:
     monkeypatch.setattr("bot.sla.cli.SystemClock", _MorningClock)
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    url = sqlite_url  # migrated already: a copy of the run's template
     path = tmp_path / "config.yml"
     path.write_text(f"database:\n  url: {url}\n", encoding="utf-8")
     return path

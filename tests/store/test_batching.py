@@ -17,7 +17,7 @@ from bot.store.models import Message
 
 
 class Recorder:
-    """A write that takes a moment, like a round trip, and remembers its batches."""
+    """A write that takes a few loop turns, like a round trip, and remembers its batches."""
 
     def __init__(self, fail_first: bool = False) -> None:
         self.batches: list[list[int]] = []
@@ -26,7 +26,8 @@ class Recorder:
 
     async def write(self, items: Sequence[int]) -> None:
         self.batches.append(list(items))
-        await asyncio.sleep(0.01)
+        for _ in range(3):  # in flight for a few loop turns, as a round trip would be
+            await asyncio.sleep(0)
         if self.fail_first and len(self.batches) == 1:
             raise ConnectionError("store down")
         self.committed.update(items)

@@ -73,12 +73,15 @@ async def test_a_locked_database_is_waited_out_without_blocking_the_loop(
     """Another connection holds the write lock: the writer waits (the loop keeps running)
     and writes once the lock is released."""
     ticks = 0
+    twenty_ticks = asyncio.Event()
 
     async def ticker() -> None:
         nonlocal ticks
         while True:
             await asyncio.sleep(0.005)
             ticks += 1
+            if ticks >= 20:
+                twenty_ticks.set()
 
     clock = asyncio.create_task(ticker())
     holder = await db.engine.connect()
@@ -90,7 +93,7 @@ async def test_a_locked_database_is_waited_out_without_blocking_the_loop(
             await s.execute(text("INSERT INTO t (name) VALUES ('second')"))
 
     writer = asyncio.create_task(write())
-    await asyncio.sleep(0.3)
+    await asyncio.wait_for(twenty_ticks.wait(), 10)  # the loop ran on while the writer tried
     assert not writer.done() and ticks >= 20  # waiting, and the loop was not blocked
     await holder.execute(text("COMMIT"))
     await holder.close()

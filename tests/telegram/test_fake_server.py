@@ -248,3 +248,28 @@ async def test_until_wakes_on_calls(bot: Bot, fake_api: FakeBotAPI) -> None:
     assert calls[0].params["text"] == "one"
     with pytest.raises(AssertionError, match="timed out"):
         await fake_api.until_sent(3, 2, timeout=0.1)
+
+
+async def test_until_wakes_on_acknowledgement_before_the_long_poll_ends(
+    bot: Bot, fake_api: FakeBotAPI
+) -> None:
+    """An acknowledgement (``getUpdates`` with a higher offset) wakes waiters at once: the
+    acknowledging call is recorded only when its long poll ends, seconds later."""
+    fake_api.recheck_interval = 60  # only the server's own wake-ups count here
+    user = fake_api.user(10)
+    (update_id,) = fake_api.queue(fake_api.text_update(user, "hi"))
+    assert [u.update_id for u in await bot.get_updates(timeout=0)] == [update_id]
+    # The poll would end (and be recorded) only after 30 s; the waiter gives up after 10.
+    poll = asyncio.create_task(bot.get_updates(offset=update_id + 1, timeout=30))
+    await fake_api.until(lambda: update_id not in fake_api.pending_update_ids(), timeout=10)
+    assert not poll.done()  # still long polling: no recorded call woke the waiter
+    (later,) = fake_api.queue(fake_api.text_update(user, "later"))  # ends the long poll
+    assert [u.update_id for u in await poll] == [later]
+
+
+async def test_until_rechecks_state_outside_the_server(fake_api: FakeBotAPI) -> None:
+    """A predicate on something the server does not see is re-checked on its own."""
+    seen: list[str] = []
+    asyncio.get_running_loop().call_later(0.05, seen.append, "done")
+    await fake_api.until(lambda: bool(seen), timeout=2)
+    assert seen == ["done"]

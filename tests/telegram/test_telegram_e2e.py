@@ -21,18 +21,11 @@ from bot.clock import FrozenClock
 from bot.store.db import sync_url
 from bot.store.models import Contact, Message, Ticket
 from tests.fakes.bot_api import FakeBotAPI, FakeUser
+from tests.fakes.completions import Completions
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.telegram.support import ROOT, tg_settings
 
 SECRET = "e2e-secret"
-
-
-@pytest.fixture(scope="module")
-def interpreter() -> Any:
-    from bot.config import load_settings
-    from bot.nlu import load_interpreter
-
-    return load_interpreter(load_settings(ROOT / "config.yml", environ={}))
 
 
 class Kefu:
@@ -416,12 +409,14 @@ async def test_a_due_survey_reaches_the_chat_once(
         )
         await resolve_ticket(session, ticket, settings=app.settings, now=clock.now(), actor="staff")
     before = len(fake_api.sent(3101))
-    kefu.bot.run_background(app.followup_worker(), timedelta(milliseconds=100))
-    await asyncio.sleep(0.5)
+    worker = app.followup_worker()
+    wakes = Completions(worker, "wake")
+    kefu.bot.run_background(worker, timedelta(milliseconds=100))
+    await wakes.until(3, 20)  # the worker has looked three times (with the outbox sweep)
     assert len(fake_api.sent(3101)) == before  # not due yet
     clock.advance(app.settings.sla.survey_delay)
     await fake_api.until(lambda: len(fake_api.sent(3101)) > before, 20)
-    await asyncio.sleep(0.5)  # several more sweeps and wake-ups: still one survey
+    await wakes.until(wakes.count + 3, 20)  # several more sweeps and wake-ups: still one survey
     new = fake_api.texts(3101)[before:]
     assert len(new) == 1 and "評分" in new[0] and ticket.number in new[0]
     assert "5 非常滿意" in chat.buttons()
@@ -438,7 +433,7 @@ async def test_an_album_in_a_repair_is_one_answer_and_every_photo_on_the_ticket(
     )
     await fake_api.until(lambda: not set(ids) & set(fake_api.pending_update_ids()), 20)
     await fake_api.until(lambda: len(fake_api.sent(chat.user.id)) > before, 20)
-    await asyncio.sleep(0.3)
+    # Acknowledged means processed with every reply sent: a second answer would be here now.
     assert len(fake_api.sent(chat.user.id)) == before + 1  # one answer for three photos
     await chat.say("Block 3, 15/F, flat B")
     await chat.press(chat.buttons()[0])
