@@ -14,16 +14,9 @@ import pytest
 from bot.app import App, build_app
 from bot.channels.terminal import TerminalChat
 from bot.clock import FrozenClock
-from bot.config import Settings, load_settings
+from bot.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def interpreter() -> Any:
-    from bot.nlu import load_interpreter
-
-    return load_interpreter(load_settings(ROOT / "config.yml", environ={}))
 
 
 @pytest.fixture

@@ -20,15 +20,7 @@ from bot.channels.telegram.request import AiohttpRequest, Unconfirmed
 from bot.clock import FrozenClock
 from bot.store.models import Message
 from tests.fakes.bot_api import FakeBotAPI
-from tests.telegram.support import ROOT, tg_settings
-
-
-@pytest.fixture(scope="module")
-def interpreter() -> Any:
-    from bot.config import load_settings
-    from bot.nlu import load_interpreter
-
-    return load_interpreter(load_settings(ROOT / "config.yml", environ={}))
+from tests.telegram.support import tg_settings
 
 
 @dataclass
