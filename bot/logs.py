@@ -35,6 +35,20 @@ class PhoneMaskingFilter(logging.Filter):
         return True
 
 
+# Libraries whose INFO lines describe their own wiring, not the service: rasa_sdk logs every action
+# it registers (about 100 lines per start), Alembic every plugin and migration step, PTB's
+# Application its start and stop (Kefu logs what an operator needs itself).
+_NOISY = (
+    "httpx",
+    "apscheduler",
+    "sanic.access",
+    "alembic.runtime.migration",
+    "alembic.runtime.plugins",
+    "rasa_sdk.executor",
+    "telegram.ext.Application",
+)
+
+
 def setup_logging(level: str = "INFO") -> None:
     """Log to stderr with phone numbers masked."""
     handler = logging.StreamHandler()
@@ -43,5 +57,5 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "apscheduler", "sanic.access", "alembic.runtime.migration"):
+    for noisy in _NOISY:
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -13,7 +13,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -190,6 +190,10 @@ class TelegramBot:
             await self.application.stop()
         with contextlib.suppress(Exception):
             await self.application.shutdown()
+        # The Application shuts its bot down only if it finished initializing; a stop while
+        # getMe was still being retried would leave both HTTP sessions open.
+        with contextlib.suppress(Exception):
+            await self.bot.shutdown()
 
     async def __aenter__(self) -> TelegramBot:
         await self.start()
@@ -220,11 +224,13 @@ async def serve_telegram(
     from bot.agents.telegram import attach_agents
 
     desk = attach_agents(bot, app)  # the agents' forum groups (issue 6); None without groups
+    log.info("%s", startup_line(settings, app.interpreter))
     delay = 1.0
     try:
         while True:
             try:
-                await bot.start()
+                if not await _unless_stopped(bot.start(), stop):
+                    return
                 break
             except InvalidToken:
                 raise
@@ -243,10 +249,50 @@ async def serve_telegram(
         bot.run_background(worker, settings.sla.poll_interval)
         await stop.wait()
     finally:
+        log.info("stopping")
         if desk is not None:
             await desk.stop()
         await bot.stop()
         await app.close()
+        log.info("stopped")
+
+
+async def _unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Run ``work`` unless ``stop`` is set first (then cancel it): False when stopped.
+
+    Connecting can take long (getMe and setMyCommands are retried with backoff while Telegram
+    is unreachable); a SIGTERM must not wait for that, or systemd kills the process."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if task.done():
+        task.result()
+        return True
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    return False
+
+
+def startup_line(settings: Settings, interpreter: object) -> str:
+    """One line that says what this process is: version, mode, store, NLU model."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from bot.store.db import redact_url
+
+    try:
+        kefu_version = version("kefu")
+    except PackageNotFoundError:
+        kefu_version = "unknown"
+    model = getattr(interpreter, "model_path", None)
+    model_name = Path(model).name if model else type(interpreter).__name__
+    return (
+        f"kefu {kefu_version}: telegram {settings.telegram.mode}, "
+        f"store {redact_url(settings.database.url)}, NLU model {model_name}"
+    )
 
 
 def run_telegram(

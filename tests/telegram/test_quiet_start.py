@@ -1,0 +1,66 @@
+"""`kefu run` as an operator sees it: a short, useful start in the log, reconnects and a stop
+that leave no unclosed HTTP sessions behind, and a SIGTERM obeyed even while connecting."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.bot_api import FakeBotAPI
+from tests.telegram.processes import KefuRun
+
+
+@pytest.fixture
+def runs() -> Iterator[list[KefuRun]]:
+    started: list[KefuRun] = []
+    yield started
+    for run in started:
+        run.kill()
+
+
+def _info_lines(log: str) -> list[str]:
+    return [line for line in log.splitlines() if " INFO " in line]
+
+
+async def test_start_is_quiet_and_reconnects_leak_nothing(
+    fake_api: FakeBotAPI, sqlite_url: str, tmp_path: Path, runs: list[KefuRun]
+) -> None:
+    fake_api.fail("getMe", "drop", times=2)  # Telegram unreachable at first
+    run = KefuRun(fake_api, sqlite_url, tmp_path)
+    runs.append(run)
+    await fake_api.until(lambda: bool(fake_api.calls_to("getUpdates")), 90)
+    fake_api.fail("getUpdates", "drop", times=2)  # the long poll's connection is cut twice
+    fake_api.fail("sendMessage", "drop", times=1, chat_id=4101)
+    user = fake_api.user(4101, language_code="en")
+    fake_api.queue(fake_api.text_update(user, "hello"))
+    await fake_api.until(lambda: len(fake_api.sent(user.id)) >= 1, 30)
+
+    assert run.stop() == 0
+    log = run.log()
+    assert "rasa_sdk" not in log
+    assert "Unclosed" not in log
+    assert "Traceback" not in log
+    info = _info_lines(log)
+    # What an operator wants at start: version, mode, store, model, where it listens.
+    assert len(info) <= 8, "\n".join(info)
+    assert any("kefu 0.1.0" in line and "polling" in line and "sqlite" in line for line in info)
+    assert any("polling Telegram as @kefu_test_bot" in line for line in info)
+
+
+async def test_stop_while_telegram_is_unreachable_is_prompt_and_leaks_nothing(
+    fake_api: FakeBotAPI, sqlite_url: str, tmp_path: Path, runs: list[KefuRun]
+) -> None:
+    fake_api.fail("getMe", "drop", times=10_000)
+    run = KefuRun(fake_api, sqlite_url, tmp_path)
+    runs.append(run)
+    await fake_api.until(lambda: len(fake_api.calls_to("getMe")) >= 2, 90)
+    asked = time.monotonic()
+    # systemd waits 90 s by default, then kills: a stop must not wait for the retries to end.
+    assert run.stop(timeout=30) == 0
+    assert time.monotonic() - asked < 10, run.log()
+    log = run.log()
+    assert "Unclosed" not in log
+    assert "Traceback" not in log
