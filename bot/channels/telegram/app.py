@@ -21,15 +21,18 @@ from typing import Any
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
-from bot.channels.telegram.channel import EngineLike, RetryLater, TelegramChannel
+from bot.channels.telegram.channel import EngineLike, RetryLater
+from bot.channels.telegram.health import MetricsServer, health_routes
+from bot.channels.telegram.metered import MeteredTelegramChannel
 from bot.channels.telegram.polling import ALLOWED_UPDATES, Poller
 from bot.channels.telegram.ratelimit import KefuRateLimiter
 from bot.channels.telegram.request import AiohttpRequest
 from bot.channels.telegram.texts import ChannelTexts
 from bot.channels.telegram.webhook import WebhookServer
-from bot.clock import Clock
+from bot.clock import Clock, SystemClock
 from bot.config import Settings, TelegramSettings
 from bot.followups import FollowupWorker
+from bot.metrics import StoreProbe
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -100,6 +103,7 @@ class TelegramBot:
         token: str,
         db: Database | None = None,
         webhook_secret: str | None = None,
+        clock: Clock | None = None,
     ) -> None:
         tg = settings.telegram
         self.settings = settings
@@ -107,7 +111,7 @@ class TelegramBot:
         self.webhook_secret = webhook_secret
         self.application = build_application(tg, token)
         self.bot = self.application.bot
-        self.channel = TelegramChannel(
+        self.channel = MeteredTelegramChannel(
             self.bot,
             engine,
             texts=ChannelTexts.load(settings.dialogues_dir, settings.default_language),
@@ -119,6 +123,8 @@ class TelegramBot:
             command_languages=dict(tg.command_languages) if tg.command_languages else None,
             shared_locks=tg.mode == "webhook",
         )
+        # Store gauges for /healthz and /metrics, read when scraped.
+        self.probe = StoreProbe(db, clock or SystemClock(settings.tz)) if db is not None else None
         self.poller: Poller | None = None
         self.webhook: WebhookServer | None = None
         self._poll_task: asyncio.Task[None] | None = None
@@ -143,6 +149,7 @@ class TelegramBot:
                 port=hook.port,
                 path=hook.path,
                 secret=self.webhook_secret,
+                routes=health_routes(self.probe, "webhook"),
             )
             self.webhook.start()
             if hook.public_url:
@@ -220,11 +227,19 @@ async def serve_telegram(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    bot = TelegramBot(settings, app.engine, token=token, db=app.db, webhook_secret=webhook_secret)
+    bot = TelegramBot(
+        settings,
+        app.engine,
+        token=token,
+        db=app.db,
+        webhook_secret=webhook_secret,
+        clock=app.clock,
+    )
     from bot.agents.telegram import attach_agents
 
     desk = attach_agents(bot, app)  # the agents' forum groups (issue 6); None without groups
     log.info("%s", startup_line(settings, app.interpreter))
+    metrics: MetricsServer | None = None
     delay = 1.0
     try:
         while True:
@@ -241,6 +256,7 @@ async def serve_telegram(
                 if stop.is_set():
                     return
                 delay = min(delay * 2, 60.0)
+        metrics = _serve_metrics(settings, bot)
         if desk is not None:
             await desk.start()
         worker = app.followup_worker()
@@ -250,11 +266,34 @@ async def serve_telegram(
         await stop.wait()
     finally:
         log.info("stopping")
+        if metrics is not None:
+            await metrics.stop()
         if desk is not None:
             await desk.stop()
         await bot.stop()
         await app.close()
         log.info("stopped")
+
+
+def _serve_metrics(settings: Settings, bot: TelegramBot) -> MetricsServer | None:
+    """Polling mode: /healthz and /metrics on ``telegram.metrics_port`` (webhook mode serves
+    them on the webhook server). A port already taken is logged, not fatal: the bot matters
+    more than its metrics."""
+    tg = settings.telegram
+    if tg.mode != "polling" or not tg.metrics_port:
+        return None
+    try:
+        server = MetricsServer(bot.probe, listen=tg.metrics_listen, port=tg.metrics_port,
+                               mode=tg.mode)  # fmt: skip
+    except OSError as exc:
+        log.error(
+            "metrics not served: cannot listen on %s:%s (%s); set telegram.metrics_port",
+            tg.metrics_listen, tg.metrics_port, exc.strerror or exc,
+        )  # fmt: skip
+        return None
+    server.start()
+    log.info("metrics and health on http://%s:%s/metrics", tg.metrics_listen, server.port)
+    return server
 
 
 async def _unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
