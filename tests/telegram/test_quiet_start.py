@@ -64,3 +64,17 @@ async def test_stop_while_telegram_is_unreachable_is_prompt_and_leaks_nothing(
     log = run.log()
     assert "Unclosed" not in log
     assert "Traceback" not in log
+
+
+async def test_database_down_at_start_is_one_line_and_exit_3(
+    fake_api: FakeBotAPI, tmp_path: Path, runs: list[KefuRun]
+) -> None:
+    """Started before PostgreSQL (a boot race): one line, and exit code 3 for systemd to
+    restart on, not a 150-line traceback."""
+    down = "postgresql+psycopg://kefu@127.0.0.1:1/kefu"  # nothing listens on port 1
+    run = KefuRun(fake_api, down, tmp_path)
+    runs.append(run)
+    assert run.process.wait(90) == 3
+    log = run.log()
+    assert "Traceback" not in log
+    assert "cannot be reached" in log and "127.0.0.1:1" in log

@@ -33,7 +33,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings, TelegramSettings
 from bot.followups import FollowupWorker
 from bot.metrics import StoreProbe
-from bot.store.db import Database
+from bot.store.db import Database, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -352,11 +352,22 @@ def run_telegram(
         return 2
     if settings.telegram.media_dir is not None:
         Path(settings.telegram.media_dir).mkdir(parents=True, exist_ok=True)
+    from bot.dialogue.domain import DomainError
+    from bot.nlu import ModelError
+
     try:
         asyncio.run(serve_telegram(settings, token=token, webhook_secret=secret, clock=clock))
     except InvalidToken:
         sys.stderr.write("Telegram refused TELEGRAM_BOT_TOKEN (invalid token).\n")
         return 2
+    except StoreUnavailable as exc:
+        # Usually started before the database (boot order): one line; exit 3 is worth a
+        # restart (the systemd units restart on failure), unlike 2 (configuration).
+        sys.stderr.write(f"kefu: {exc}\n")
+        return 3
+    except (ModelError, DomainError) as exc:
+        sys.stderr.write(f"kefu: {exc}\n")
+        return 4
     except KeyboardInterrupt:
         pass
     return 0
