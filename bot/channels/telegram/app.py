@@ -159,7 +159,7 @@ class TelegramBot:
                     allowed_updates=list(ALLOWED_UPDATES),
                     max_connections=hook.max_connections,
                 )
-            log.info("webhook listening on %s", self.webhook.url)
+            log.info("webhook listening on %s (and /healthz, /metrics)", self.webhook.url)
         else:
             self.poller = Poller(self.bot, self.channel, timeout=self.tg.poll_timeout)
             self._poll_task = asyncio.create_task(self.poller.run(), name="telegram-poller")
