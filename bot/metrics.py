@@ -44,8 +44,7 @@ RESULTS = ("ok", "retry", "error")
 UPDATES = Counter(
     "kefu_updates", "Telegram updates handled, by result (ok, retry, error).", ["result"]
 )
-for _result in RESULTS:
-    UPDATES.labels(_result)
+_BY_RESULT = {result: UPDATES.labels(result) for result in RESULTS}  # exported at 0 from start
 TURN_SECONDS = Histogram(
     "kefu_turn_seconds",
     "Time from an update reaching Kefu to its replies sent (the dialogue turn plus sending).",
@@ -66,7 +65,7 @@ STORE_UP = Gauge("kefu_store_up", "1 when the database answered the last scrape,
 
 def observe_update(result: str, seconds: float) -> None:
     """Record one handled update: its result and how long it took."""
-    UPDATES.labels(result).inc()
+    _BY_RESULT[result].inc()
     TURN_SECONDS.observe(seconds)
 
 

@@ -37,6 +37,8 @@ class KefuRun:
             "KEFU_TELEGRAM__POLL_TIMEOUT": "1",
             "KEFU_TELEGRAM__RATE_LIMIT__PER_CHAT_PER_SECOND": "0",
             "TELEGRAM_BOT_TOKEN": api.token,
+            # Its own metrics port: 9108 may be taken by another kefu run on this machine.
+            "KEFU_TELEGRAM__METRICS_PORT": str(free_port()),
             **env,
         }
         with self.log_path.open("ab") as log:

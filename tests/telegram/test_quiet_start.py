@@ -48,6 +48,7 @@ async def test_start_is_quiet_and_reconnects_leak_nothing(
     assert len(info) <= 8, "\n".join(info)
     assert any("kefu 0.1.0" in line and "polling" in line and "sqlite" in line for line in info)
     assert any("polling Telegram as @kefu_test_bot" in line for line in info)
+    assert any("metrics and health on http://127.0.0.1:" in line for line in info)
 
 
 async def test_stop_while_telegram_is_unreachable_is_prompt_and_leaks_nothing(
