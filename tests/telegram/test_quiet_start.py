@@ -79,3 +79,32 @@ async def test_database_down_at_start_is_one_line_and_exit_3(
     log = run.log()
     assert "Traceback" not in log
     assert "cannot be reached" in log and "127.0.0.1:1" in log
+
+
+async def test_webhook_start_retried_after_set_webhook_fails(
+    fake_api: FakeBotAPI, sqlite_url: str, tmp_path: Path, runs: list[KefuRun]
+) -> None:
+    """Telegram unreachable at setWebhook (after getMe worked): the start is retried from the
+    beginning, the webhook port is bound again, and nothing leaks."""
+    from tests.telegram.processes import free_port
+
+    port = free_port()
+    # max_retries 1: one call and one retry per attempt, so 2 drops fail the first attempt.
+    fake_api.fail("setWebhook", "drop", times=2)
+    run = KefuRun(
+        fake_api, sqlite_url, tmp_path,
+        KEFU_TELEGRAM__MODE="webhook",
+        KEFU_TELEGRAM__WEBHOOK__PORT=str(port),
+        KEFU_TELEGRAM__WEBHOOK__PUBLIC_URL=f"https://kefu.example.com:{port}/telegram",
+        KEFU_TELEGRAM__RATE_LIMIT__MAX_RETRIES="1",
+        KEFU_TELEGRAM__RATE_LIMIT__NETWORK_BACKOFF="0.05",
+        TELEGRAM_WEBHOOK_SECRET="s3cret",
+    )  # fmt: skip
+    runs.append(run)
+    await fake_api.until(lambda: any(c.ok for c in fake_api.calls_to("setWebhook")), 90)
+    health = await run.get(f"http://127.0.0.1:{port}/healthz")
+    assert health.status_code == 200
+    assert run.stop() == 0
+    log = run.log()
+    assert "Traceback" not in log and "Unclosed" not in log, log
+    assert "cannot reach Telegram" in log

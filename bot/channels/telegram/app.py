@@ -251,6 +251,9 @@ async def serve_telegram(
                 raise
             except (NetworkError, TelegramError, OSError) as exc:
                 log.warning("cannot reach Telegram (%s); retrying in %.0fs", exc, delay)
+                # Undo what the attempt started (a running Application, a bound webhook port):
+                # the next attempt starts from the beginning.
+                await bot.stop()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
                 if stop.is_set():
