@@ -37,7 +37,7 @@ class PhoneMaskingFilter(logging.Filter):
 
 # Libraries whose INFO lines describe their own wiring, not the service: rasa_sdk logs every action
 # it registers (about 100 lines per start), Alembic every plugin and migration step, PTB's
-# Application its start and stop (Kefu logs what an operator needs itself).
+# Application its start and stop (Kefu logs what an operator needs itself), tornado every request.
 _NOISY = (
     "httpx",
     "apscheduler",
@@ -46,6 +46,9 @@ _NOISY = (
     "alembic.runtime.plugins",
     "rasa_sdk.executor",
     "telegram.ext.Application",
+    # One line per HTTP request: every Telegram webhook post and every health check and
+    # Prometheus scrape. Failed requests (4xx, 5xx) are still logged as warnings and errors.
+    "tornado.access",
 )
 
 
