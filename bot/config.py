@@ -431,6 +431,10 @@ class TelegramSettings(Section):
     read_timeout: float = Field(default=5.0, gt=0, le=600)
     concurrency: Count = 64  # updates processed at once (different chats; one chat is in order)
     rate_limit: TelegramRateLimitSettings = TelegramRateLimitSettings()
+    # Polling mode: GET /healthz and Prometheus /metrics on this address (0 or empty: off).
+    # Webhook mode serves them on the webhook server instead.
+    metrics_listen: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=9108, ge=0, le=65535)
     # Command menu language per Telegram language_code ("" = everyone else). Telegram matches
     # two-letter codes only, so zh-Hant and zh-Hans cannot both follow the client language.
     command_languages: dict[str, Language] | None = None

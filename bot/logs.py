@@ -77,6 +77,23 @@ class PhoneMaskingFilter(logging.Filter):
         return True
 
 
+# Libraries whose INFO lines describe their own wiring, not the service: rasa_sdk logs every action
+# it registers (about 100 lines per start), Alembic every plugin and migration step, PTB's
+# Application its start and stop (Kefu logs what an operator needs itself), tornado every request.
+_NOISY = (
+    "httpx",
+    "apscheduler",
+    "sanic.access",
+    "alembic.runtime.migration",
+    "alembic.runtime.plugins",
+    "rasa_sdk.executor",
+    "telegram.ext.Application",
+    # One line per HTTP request: every Telegram webhook post and every health check and
+    # Prometheus scrape. Failed requests (4xx, 5xx) are still logged as warnings and errors.
+    "tornado.access",
+)
+
+
 def setup_logging(level: str = "INFO", region: str = DEFAULT_REGION) -> None:
     """Log to stderr with phone numbers (local ones read in ``region``) masked."""
     set_region(region)
@@ -86,5 +103,5 @@ def setup_logging(level: str = "INFO", region: str = DEFAULT_REGION) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "apscheduler", "sanic.access", "alembic.runtime.migration"):
+    for noisy in _NOISY:
         logging.getLogger(noisy).setLevel(logging.WARNING)

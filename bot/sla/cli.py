@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
@@ -30,8 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigError, Settings, load_settings, parse_duration
 from bot.followups.service import list_followups, prune
-from bot.followups.sla import SURVEY_KINDS, LoggingAlerts, sla_handlers
-from bot.followups.worker import FollowupWorker
+from bot.followups.sla import SURVEY_KINDS
 from bot.logs import mask_number, mask_phones
 from bot.sla.explain import explain_sla
 from bot.sla.policies import apply_deadlines, pause_sla, resume_sla
@@ -425,23 +425,43 @@ def followups_work(
     once: Annotated[bool, typer.Option(help="Run what is due now, then exit.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Run a worker for staff follow-ups (SLA warnings, breaches, emergencies, rework,
-    phone call-backs), alerting to the log. Surveys are sent by `kefu run`/`kefu chat`."""
+    """Run a follow-up worker as its own process (every `kefu run` runs one too): call-back
+    surveys, and staff alerts to the log when no agents' group is configured (with groups,
+    `kefu run` posts them there)."""
+    from bot.app import build_app
+    from bot.dialogue.domain import DomainError
+    from bot.followups.standalone import standalone_worker
+    from bot.logs import setup_logging
+    from bot.nlu import ModelError
 
-    async def work(db: Database, settings: Settings, clock: Clock) -> None:
-        worker = FollowupWorker(db, settings, clock, sla_handlers(LoggingAlerts(), clock))
-        if once:
-            typer.echo(f"{await worker.run_until_idle()} follow-ups run")
-            return
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        typer.echo(f"worker {worker.worker_id} running; Ctrl-C to stop")
-        await worker.run_forever(stop)
+    settings = _settings(config)
+    setup_logging(settings.log_level)
 
-    _with_db(config, work)
+    async def main() -> None:
+        try:
+            app = build_app(settings, clock=SystemClock(settings.tz))
+        except (ModelError, DomainError) as exc:
+            _fail(str(exc), 4)
+        try:
+            worker = standalone_worker(app)
+            if once:
+                typer.echo(f"{await worker.run_until_idle()} follow-ups run")
+                return
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError):
+                    loop.add_signal_handler(sig, stop.set)
+            kinds = ", ".join(sorted(worker.handlers))
+            logging.getLogger(__name__).info("follow-up worker %s: %s", worker.worker_id, kinds)
+            await worker.run_forever(stop)
+        finally:
+            await app.close()
+
+    try:
+        asyncio.run(main())
+    except StoreUnavailable as exc:
+        _fail(str(exc), 3)
 
 
 def main() -> None:

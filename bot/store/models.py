@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -146,6 +147,13 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("conversation_id", "direction", "channel_message_id"),
         Index("ix_messages_conversation_created", "conversation_id", "id"),
+        # The outbox: only unsent outbound rows (read by /metrics at every scrape).
+        Index(
+            "ix_messages_unsent",
+            "id",
+            postgresql_where=text("direction = 'out' AND sent_at IS NULL"),
+            sqlite_where=text("direction = 'out' AND sent_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

@@ -95,7 +95,12 @@ def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_url: str
     monkeypatch.setattr("bot.sla.cli.SystemClock", _MorningClock)
     url = sqlite_url  # migrated already: a copy of the run's template
     path = tmp_path / "config.yml"
-    path.write_text(f"database:\n  url: {url}\n", encoding="utf-8")
+    root = Path(__file__).resolve().parents[2]  # `followups work` builds the whole app
+    path.write_text(
+        f"database:\n  url: {url}\ndialogues_dir: {root / 'dialogues'}\n"
+        f"models_dir: {root / 'models'}\n",
+        encoding="utf-8",
+    )
     return path
 
 

@@ -13,7 +13,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,16 +21,19 @@ from typing import Any
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
-from bot.channels.telegram.channel import EngineLike, RetryLater, TelegramChannel
+from bot.channels.telegram.channel import EngineLike, RetryLater
+from bot.channels.telegram.health import MetricsServer, health_routes
+from bot.channels.telegram.metered import MeteredTelegramChannel
 from bot.channels.telegram.polling import ALLOWED_UPDATES, Poller
 from bot.channels.telegram.ratelimit import KefuRateLimiter
 from bot.channels.telegram.request import AiohttpRequest
 from bot.channels.telegram.texts import ChannelTexts
 from bot.channels.telegram.webhook import WebhookServer
-from bot.clock import Clock
+from bot.clock import Clock, SystemClock
 from bot.config import Settings, TelegramSettings
 from bot.followups import FollowupWorker
-from bot.store.db import Database
+from bot.metrics import StoreProbe
+from bot.store.db import Database, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +108,7 @@ class TelegramBot:
         token: str,
         db: Database | None = None,
         webhook_secret: str | None = None,
+        clock: Clock | None = None,
     ) -> None:
         tg = settings.telegram
         self.settings = settings
@@ -112,7 +116,7 @@ class TelegramBot:
         self.webhook_secret = webhook_secret
         self.application = build_application(tg, token)
         self.bot = self.application.bot
-        self.channel = TelegramChannel(
+        self.channel = MeteredTelegramChannel(
             self.bot,
             engine,
             texts=ChannelTexts.load(settings.dialogues_dir, settings.default_language),
@@ -124,6 +128,8 @@ class TelegramBot:
             command_languages=dict(tg.command_languages) if tg.command_languages else None,
             shared_locks=tg.mode == "webhook",
         )
+        # Store gauges for /healthz and /metrics, read when scraped.
+        self.probe = StoreProbe(db, clock or SystemClock(settings.tz)) if db is not None else None
         self.poller: Poller | None = None
         self.webhook: WebhookServer | None = None
         self._poll_task: asyncio.Task[None] | None = None
@@ -148,6 +154,7 @@ class TelegramBot:
                 port=hook.port,
                 path=hook.path,
                 secret=self.webhook_secret,
+                routes=health_routes(self.probe, "webhook"),
             )
             self.webhook.start()
             if hook.public_url:
@@ -157,7 +164,7 @@ class TelegramBot:
                     allowed_updates=list(ALLOWED_UPDATES),
                     max_connections=hook.max_connections,
                 )
-            log.info("webhook listening on %s", self.webhook.url)
+            log.info("webhook listening on %s (and /healthz, /metrics)", self.webhook.url)
         else:
             self.poller = Poller(self.bot, self.channel, timeout=self.tg.poll_timeout)
             self._poll_task = asyncio.create_task(self.poller.run(), name="telegram-poller")
@@ -195,6 +202,10 @@ class TelegramBot:
             await self.application.stop()
         with contextlib.suppress(Exception):
             await self.application.shutdown()
+        # The Application shuts its bot down only if it finished initializing; a stop while
+        # getMe was still being retried would leave both HTTP sessions open.
+        with contextlib.suppress(Exception):
+            await self.bot.shutdown()
 
     async def __aenter__(self) -> TelegramBot:
         await self.start()
@@ -221,25 +232,39 @@ async def serve_telegram(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    bot = TelegramBot(settings, app.engine, token=token, db=app.db, webhook_secret=webhook_secret)
+    bot = TelegramBot(
+        settings,
+        app.engine,
+        token=token,
+        db=app.db,
+        webhook_secret=webhook_secret,
+        clock=app.clock,
+    )
     from bot.agents.telegram import attach_agents
 
     desk = attach_agents(bot, app)  # the agents' forum groups (issue 6); None without groups
+    log.info("%s", startup_line(settings, app.interpreter))
+    metrics: MetricsServer | None = None
     delay = 1.0
     try:
         while True:
             try:
-                await bot.start()
+                if not await _unless_stopped(bot.start(), stop):
+                    return
                 break
             except InvalidToken:
                 raise
             except (NetworkError, TelegramError, OSError) as exc:
                 log.warning("cannot reach Telegram (%s); retrying in %.0fs", exc, delay)
+                # Undo what the attempt started (a running Application, a bound webhook port):
+                # the next attempt starts from the beginning.
+                await bot.stop()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
                 if stop.is_set():
                     return
                 delay = min(delay * 2, 60.0)
+        metrics = _serve_metrics(settings, bot)
         if desk is not None:
             await desk.start()
         worker = app.followup_worker()
@@ -248,10 +273,73 @@ async def serve_telegram(
         bot.run_background(worker, settings.sla.poll_interval)
         await stop.wait()
     finally:
+        log.info("stopping")
+        if metrics is not None:
+            await metrics.stop()
         if desk is not None:
             await desk.stop()
         await bot.stop()
         await app.close()
+        log.info("stopped")
+
+
+def _serve_metrics(settings: Settings, bot: TelegramBot) -> MetricsServer | None:
+    """Polling mode: /healthz and /metrics on ``telegram.metrics_port`` (webhook mode serves
+    them on the webhook server). A port already taken is logged, not fatal: the bot matters
+    more than its metrics."""
+    tg = settings.telegram
+    if tg.mode != "polling" or not tg.metrics_port:
+        return None
+    try:
+        server = MetricsServer(bot.probe, listen=tg.metrics_listen, port=tg.metrics_port,
+                               mode=tg.mode)  # fmt: skip
+    except OSError as exc:
+        log.error(
+            "metrics not served: cannot listen on %s:%s (%s); set telegram.metrics_port",
+            tg.metrics_listen, tg.metrics_port, exc.strerror or exc,
+        )  # fmt: skip
+        return None
+    server.start()
+    log.info("metrics and health on http://%s:%s/metrics", tg.metrics_listen, server.port)
+    return server
+
+
+async def _unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Run ``work`` unless ``stop`` is set first (then cancel it): False when stopped.
+
+    Connecting can take long (getMe and setMyCommands are retried with backoff while Telegram
+    is unreachable); a SIGTERM must not wait for that, or systemd kills the process."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if task.done():
+        task.result()
+        return True
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    return False
+
+
+def startup_line(settings: Settings, interpreter: object) -> str:
+    """One line that says what this process is: version, mode, store, NLU model."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from bot.store.db import redact_url
+
+    try:
+        kefu_version = version("kefu")
+    except PackageNotFoundError:
+        kefu_version = "unknown"
+    model = getattr(interpreter, "model_path", None)
+    model_name = Path(model).name if model else type(interpreter).__name__
+    return (
+        f"kefu {kefu_version}: telegram {settings.telegram.mode}, "
+        f"store {redact_url(settings.database.url)}, NLU model {model_name}"
+    )
 
 
 def run_telegram(
@@ -272,11 +360,22 @@ def run_telegram(
         return 2
     if settings.telegram.media_dir is not None:
         Path(settings.telegram.media_dir).mkdir(parents=True, exist_ok=True)
+    from bot.dialogue.domain import DomainError
+    from bot.nlu import ModelError
+
     try:
         asyncio.run(serve_telegram(settings, token=token, webhook_secret=secret, clock=clock))
     except InvalidToken:
         sys.stderr.write("Telegram refused TELEGRAM_BOT_TOKEN (invalid token).\n")
         return 2
+    except StoreUnavailable as exc:
+        # Usually started before the database (boot order): one line; exit 3 is worth a
+        # restart (the systemd units restart on failure), unlike 2 (configuration).
+        sys.stderr.write(f"kefu: {exc}\n")
+        return 3
+    except (ModelError, DomainError) as exc:
+        sys.stderr.write(f"kefu: {exc}\n")
+        return 4
     except KeyboardInterrupt:
         pass
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import tornado.httpserver
@@ -85,13 +86,15 @@ class WebhookServer:
         port: int,
         path: str,
         secret: str | None,
+        routes: Sequence[Any] = ((r"/healthz", _HealthHandler),),
     ) -> None:
+        """``routes``: what else the server answers (``/healthz``, ``/metrics``)."""
         self.listen = listen
         self.path = "/" + path.strip("/")
         app = tornado.web.Application(
             [
                 (self.path, _UpdateHandler, {"channel": channel, "bot": bot, "secret": secret}),
-                (r"/healthz", _HealthHandler),
+                *routes,
             ]
         )
         self._server = tornado.httpserver.HTTPServer(app, xheaders=True)
