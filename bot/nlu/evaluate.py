@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,18 @@ from bot.nlu.language import detect_language
 
 Predict = Callable[[str], dict[str, Any]]
 
+# Intents that open a ticket (a form ending in a ticket) when they win: a false one costs staff
+# time, so these are what a negatives file measures.
+TICKET_INTENTS = ("repair", "complaint", "order", "payment")
+# First line of a labelled file whose every message must open no ticket.
+NEGATIVES_FLAG = "# kefu: negatives"
+
+
+def accepted(gold: str, predicted: str) -> str:
+    """The gold label to score against: ``a|b`` in a test file accepts either intent."""
+    options = gold.split("|")
+    return predicted if predicted in options else options[0]
+
 
 def evaluate(
     examples: Sequence[tuple[str, str]],
@@ -33,7 +46,7 @@ def evaluate(
     scripts: list[str] = []
     for text, intent in examples:
         result = predict(text)
-        gold.append(intent)
+        gold.append(accepted(intent, result["intent"]["name"]))
         pred.append(result["intent"]["name"])
         ranking = result.get("intent_ranking") or [result["intent"]]
         top.append(ranking[0]["name"])
@@ -108,6 +121,61 @@ def report(
         if unknown:
             out["unknown_intents"] = unknown
     return out
+
+
+def false_tickets(texts: Sequence[str], predict: Predict) -> dict[str, Any]:
+    """Share of messages that would open a ticket (``TICKET_INTENTS``), overall and per script.
+
+    Meant for negatives: small talk, commands and trivia that a person would be annoyed to see
+    turned into a repair or a complaint. The intent is the final one, after every threshold.
+    """
+    opened: list[tuple[str, str, str]] = []
+    totals: Counter[str] = Counter()
+    hits: Counter[str] = Counter()
+    for text in texts:
+        intent = predict(text)["intent"]["name"]
+        script = detect_language(text) or "other"
+        totals[script] += 1
+        if intent in TICKET_INTENTS:
+            hits[script] += 1
+            opened.append((text, intent, script))
+    n = sum(totals.values())
+    return {
+        "examples": n,
+        "rate": round(len(opened) / n, 4) if n else 0.0,
+        "by_script": {
+            s: {"rate": round(hits[s] / totals[s], 4), "support": totals[s]} for s in sorted(totals)
+        },
+        "by_intent": dict(Counter(intent for _, intent, _ in opened).most_common()),
+        "opened": [{"text": t, "intent": i, "script": s} for t, i, s in opened],
+    }
+
+
+def is_negatives_file(path: Path) -> bool:
+    """Whether a labelled file starts with :data:`NEGATIVES_FLAG` (every message a negative)."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return handle.readline().startswith(NEGATIVES_FLAG)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def format_false_tickets(result: dict[str, Any], title: str) -> str:
+    """Human-readable false-ticket report for ``kefu nlu eval --negatives``."""
+    lines = [
+        title,
+        f"messages {result['examples']}  false-ticket rate {result['rate']:.1%}  "
+        + "  ".join(f"{k} {v}" for k, v in result["by_intent"].items()),
+        "false-ticket rate by script: "
+        + "  ".join(
+            f"{s} {v['rate']:.1%} ({v['support']})" for s, v in result["by_script"].items()
+        ),
+    ]
+    if result["opened"]:
+        lines.append(
+            "e.g. " + "  ".join(f"{o['text']!r}->{o['intent']}" for o in result["opened"][:8])
+        )
+    return "\n".join(lines)
 
 
 def cross_validate(
