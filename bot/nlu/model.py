@@ -106,8 +106,12 @@ def fit(
     *,
     c: float | None = None,
     estimators: dict[str, Any] | None = None,
+    hazards: list[str] | None = None,
 ) -> dict[str, Any]:
     """Fit the vectoriser, the intent classifier and the response selector; return arrays.
+
+    ``hazards`` (one label per example, ``none`` for most) also fits the emergency detector on
+    the same features, so detecting a hazard costs one more small product per message.
 
     Pass a dict as ``estimators`` to also receive the fitted scikit-learn objects (``vectorizer``,
     ``intent``, ``response``): tests and the benchmark compare against them.
@@ -139,6 +143,11 @@ def fit(
         arrays["classes"] = classes
         arrays["W"] = np.zeros((x.shape[1], len(classes)), dtype=np.float32)
         arrays["b"] = np.zeros(len(classes), dtype=np.float32)
+    arrays["hz_classes"], arrays["hz_W"], arrays["hz_b"] = [], None, None
+    if hazards is not None and len(set(hazards)) >= 2:
+        hz = kept["hazard"] = _fit_lr(x, hazards, c)
+        arrays["hz_classes"] = [str(k) for k in hz.classes_]
+        arrays["hz_W"], arrays["hz_b"] = _softmax_weights(hz)
     keys = sorted(set(response_keys))
     if len(keys) >= 2:
         rx = vectorizer.transform(response_features).astype(np.float64)
@@ -173,6 +182,9 @@ class Scorer:
         self.rs_keys: list[str] = list(arrays.get("rs_keys", []))
         self.rs_W: np.ndarray | None = arrays.get("rs_W")
         self.rs_b: np.ndarray | None = arrays.get("rs_b")
+        self.hz_classes: list[str] = list(arrays.get("hz_classes") or [])
+        self.hz_W: np.ndarray | None = arrays.get("hz_W")
+        self.hz_b: np.ndarray | None = arrays.get("hz_b")
 
     def vectorise(self, feats: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Indices and L2-normalised sublinear TF-IDF weights of the known features."""
@@ -206,4 +218,13 @@ class Scorer:
         scores = self.rs_b.astype(np.float64)
         if idx.size:
             scores = scores + weights @ self.rs_W[idx]
+        return _softmax(scores)
+
+    def hazard_probs(self, idx: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Probabilities over ``self.hz_classes`` (empty without an emergency detector)."""
+        if not self.hz_classes or self.hz_W is None or self.hz_b is None:
+            return np.empty(0)
+        scores = self.hz_b.astype(np.float64)
+        if idx.size:
+            scores = scores + weights @ self.hz_W[idx]
         return _softmax(scores)
