@@ -11,7 +11,10 @@ import numpy as np
 
 from bot.config import Settings
 from bot.nlu.data import TrainingData
+from bot.nlu.entities import LookupMatcher, extract_entities
+from bot.nlu.hazard import ENTITY, NO_HAZARD, hazard_labels
 from bot.nlu.interpreter import (
+    _TRAINING_NOW,
     OUT_OF_SCOPE_INTENT,
     Interpreter,
     fit_arrays,
@@ -194,12 +197,21 @@ def cross_validate(
     top: list[str] = []
     scripts: list[str] = []
     seen: list[str] = []
+    matcher = LookupMatcher(data.lookups)
+    hazards = hazard_labels(
+        data.examples,
+        data.hazards,
+        lambda text: extract_entities(text, now=_TRAINING_NOW, lookups=matcher),
+    )
+    hazard_gold: list[str] = []
+    hazard_pred: list[str] = []
     for train_idx, test_idx in folds.split(texts, labels):
         train_texts = {texts[i] for i in train_idx}
         fold = TrainingData(
             examples=[data.examples[i] for i in train_idx],
             responses=[r for r in data.responses if r[0] in train_texts],
             lookups=data.lookups,
+            hazards=data.hazards,
         )
         interpreter = Interpreter(fit_arrays(fold, settings.nlu, settings.default_region), settings)
         for i in test_idx:
@@ -209,9 +221,26 @@ def cross_validate(
             top.append(result["intent_ranking"][0]["name"])
             scripts.append(detect_language(texts[i]) or "other")
             seen.append(texts[i])
+            hazard_gold.append(hazards[i])
+            hazard_pred.append(
+                next((e["value"] for e in result["entities"] if e["entity"] == ENTITY), NO_HAZARD)
+            )
     out = report(gold, pred, top, scripts, seen)
     out["folds"] = k
+    out["emergency"] = hazard_report(hazard_gold, hazard_pred)
     return out
+
+
+def hazard_report(gold: Sequence[str], pred: Sequence[str]) -> dict[str, Any]:
+    """Emergency detection: recall of the right hazard, and false alarms among the rest."""
+    real = [p == g for g, p in zip(gold, pred, strict=True) if g != NO_HAZARD]
+    alarms = [p != NO_HAZARD for g, p in zip(gold, pred, strict=True) if g == NO_HAZARD]
+    return {
+        "recall": round(sum(real) / len(real), 4) if real else None,
+        "support": len(real),
+        "false_alarm_rate": round(sum(alarms) / len(alarms), 4) if alarms else None,
+        "negatives": len(alarms),
+    }
 
 
 def format_report(result: dict[str, Any], title: str) -> str:
@@ -243,6 +272,12 @@ def format_report(result: dict[str, Any], title: str) -> str:
         lines.append("top confusions (gold -> predicted):")
         for c in result["confusions"][:10]:
             lines.append(f"  {c['gold']} -> {c['predicted']}: {c['count']}   e.g. {c['example']!r}")
+    emergency = result.get("emergency")
+    if emergency and emergency.get("recall") is not None:
+        lines.append(
+            f"emergencies: recall {emergency['recall']:.3f} ({emergency['support']})  "
+            f"false alarms {emergency['false_alarm_rate']:.2%} ({emergency['negatives']})"
+        )
     if result.get("unknown_intents"):
         lines.append(f"intents not in the model: {', '.join(result['unknown_intents'])}")
     return "\n".join(lines)
