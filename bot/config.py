@@ -85,7 +85,7 @@ class NLUSettings(Section):
     # A ticket intent (repair, complaint, order, payment) below this confidence is not acted
     # on: the parse says `nlu_fallback` (clarify) so that small talk opens no ticket. Tuned on
     # held-out data (tests/nlu/external/chatterbot_dev.tsv), never on the training set.
-    ticket_threshold: float = 0.55
+    ticket_threshold: float = 0.5
     # The emergency detector emits an `emergency` entity at or above this probability.
     emergency_threshold: float = 0.5
 

@@ -3,7 +3,7 @@
 ``realistic_probes.tsv`` (183 messages typed the way residents and shoppers type, 49 of them
 emergencies) and ``external/chatterbot_negatives.tsv`` (chatterbot-corpus categories held out
 of training and of threshold tuning) are never trained on. The floors sit a little under the
-values measured when they were set (probes 0.95; emergencies 47/49; 0.6 % false tickets), so only a
+values measured when they were set (probes 0.96; emergencies 47/49; 0.9 % false tickets), so only a
 real regression fails them.
 """
 
@@ -113,7 +113,7 @@ def test_held_out_small_talk_opens_no_ticket(parse: Any) -> None:
     texts = [t for t, _ in load_labelled_file(NEGATIVES)]
     assert len(texts) >= 1000
     result = false_tickets(texts, parse)
-    assert result["rate"] <= 0.02, result["opened"]  # measured 0.6 % (7.7 % before #13)
+    assert result["rate"] <= 0.02, result["opened"]  # measured 0.9 % (7.7 % before #13)
     for script in SCRIPTS:
         assert result["by_script"][script]["rate"] <= 0.03, (script, result["opened"])
     alarms = [t for t in texts if _emergencies(parse(t))]
