@@ -11,11 +11,16 @@ misses. Either way the result is the one ``emergency`` entity the dialogue engin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from bot.nlu.normalize import CJK_CLASS
+
+_CJK = re.compile(f"[{CJK_CLASS}]")
+_WORD = re.compile(r"[A-Za-z]{2,}")
 HAZARDS = ("gas", "trapped", "burst_pipe", "fire", "power_cut", "flooding")
 NO_HAZARD = "none"
 ENTITY = "emergency"
@@ -23,6 +28,9 @@ EXTRACTOR = "KefuEmergencyClassifier"
 # Above this probability of "none" a keyword hit alone is not trusted: 「火警鐘亂響但冇火」,
 # 「上次爆水喉嗰單跟成點」 name a hazard without reporting one.
 KEYWORD_VETO = 0.9
+# A verdict this sure stands even when the intent model reads something else than a report.
+SURE = 0.9
+_REPORTS = frozenset({"repair", "complaint"})
 
 
 def hazard_labels(
@@ -48,10 +56,23 @@ def hazard_labels(
     return labels
 
 
-def detect(classes: Sequence[str], probs: np.ndarray, threshold: float) -> tuple[str, float]:
-    """The likeliest hazard and its probability, or ``("none", p_none)`` below ``threshold``."""
+def enough_to_judge(text: str) -> bool:
+    """Whether a message says enough for the detector: one or two characters ("火", "水",
+    「火星」) or one English word are left to the keyword lookups (「火燭」 is one)."""
+    cjk = len(_CJK.findall(text))
+    words = len(_WORD.findall(text))
+    return cjk >= 3 or words >= 2 or (cjk >= 1 and words >= 1)
+
+
+def detect(
+    classes: Sequence[str], probs: np.ndarray, threshold: float, text: str | None = None
+) -> tuple[str, float]:
+    """The likeliest hazard and its probability, or ``("none", p_none)`` below ``threshold``
+    (or for a ``text`` too short to judge, see :func:`enough_to_judge`)."""
     if not len(classes) or probs.size == 0:
         return NO_HAZARD, 1.0
+    if text is not None and not enough_to_judge(text):
+        return NO_HAZARD, 0.0
     best = int(np.argmax(probs))
     name, p = classes[best], float(probs[best])
     if name == NO_HAZARD:
@@ -61,6 +82,12 @@ def detect(classes: Sequence[str], probs: np.ndarray, threshold: float) -> tuple
             probs[list(classes).index(NO_HAZARD)]
         ) if NO_HAZARD in classes else 0.0
     return name, p
+
+
+def corroborated(hazard: str, confidence: float, top_intent: str) -> bool:
+    """Whether a hazard verdict stands: the intent model reads a report of a fault (repair or
+    complaint), or the detector is sure. "gas bill" is out of scope whatever "gas" suggests."""
+    return hazard != NO_HAZARD and (top_intent in _REPORTS or confidence >= SURE)
 
 
 def merge(

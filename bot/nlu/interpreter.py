@@ -307,7 +307,12 @@ class Interpreter:
             self.scorer.hz_classes,
             self.scorer.hazard_probs(idx, weights),
             self.nlu.emergency_threshold,
+            raw,
         )
+        if found != hazard.NO_HAZARD and not hazard.corroborated(
+            found, found_p, ranking[0]["name"]
+        ):
+            found, found_p = hazard.NO_HAZARD, 0.0
         entities = hazard.merge(entities, found, found_p, len(raw))
         intent = policy.decide(
             ranking,

@@ -169,3 +169,17 @@ def test_fixture_model_emits_one_emergency_entity(tmp_path: Path) -> None:
     assert not [
         e for e in interpreter.parse("冷氣壞咗", now=NOW)["entities"] if e["entity"] == "emergency"
     ]
+
+
+def test_short_or_uncorroborated_verdicts_do_not_stand() -> None:
+    from bot.nlu.hazard import corroborated, enough_to_judge
+
+    assert not enough_to_judge("火") and not enough_to_judge("火星") and not enough_to_judge("fire")
+    assert (
+        enough_to_judge("成座冇電") and enough_to_judge("gas leak") and enough_to_judge("lift困人")
+    )
+    probs = np.array([0.8, 0.2])
+    assert detect(["fire", "none"], probs, 0.5, "火星") == ("none", 0.0)
+    assert detect(["fire", "none"], probs, 0.5, "走廊有煙") == ("fire", 0.8)
+    assert corroborated("gas", 0.7, "repair") and corroborated("gas", 0.95, "out_of_scope")
+    assert not corroborated("gas", 0.7, "out_of_scope")  # "gas bill"

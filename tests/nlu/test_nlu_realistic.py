@@ -118,3 +118,8 @@ def test_held_out_small_talk_opens_no_ticket(parse: Any) -> None:
         assert result["by_script"][script]["rate"] <= 0.03, (script, result["opened"])
     alarms = [t for t in texts if _emergencies(parse(t))]
     assert len(alarms) <= 3, alarms  # measured 0
+
+
+@pytest.mark.parametrize("text", ["火星", "火", "水", "gas bill", "今晚食火鍋", "fire drill幾時"])
+def test_a_hazard_word_alone_is_no_emergency(parse: Any, text: str) -> None:
+    assert not _emergencies(parse(text)), parse(text)["entities"]
