@@ -17,7 +17,7 @@ from nlu_helpers import NOW
 
 from bot.nlu import Interpreter
 from bot.nlu.data import load_labelled_file
-from bot.nlu.evaluate import evaluate, false_tickets, is_negatives_file
+from bot.nlu.evaluate import TICKET_INTENTS, evaluate, false_tickets, is_negatives_file
 
 HERE = Path(__file__).resolve().parent
 PROBES = HERE / "realistic_probes.tsv"
@@ -123,3 +123,17 @@ def test_held_out_small_talk_opens_no_ticket(parse: Any) -> None:
 @pytest.mark.parametrize("text", ["火星", "火", "水", "gas bill", "今晚食火鍋", "fire drill幾時"])
 def test_a_hazard_word_alone_is_no_emergency(parse: Any, text: str) -> None:
     assert not _emergencies(parse(text)), parse(text)["entities"]
+
+
+def test_the_issues_own_messages(parse: Any) -> None:
+    """#13.11 by name: understood, and keyword lookups alone open no ticket."""
+    expected = {
+        "how are you": "greet",
+        "I need to file a complaint": "complaint",
+        "where is my item": "order",
+    }
+    for text, intent in expected.items():
+        assert parse(text)["intent"]["name"] == intent, (text, parse(text)["intent_ranking"][:3])
+    for text in ("cancellation fees", "refund policy", "誰發明了電燈泡", "start the timer"):
+        result = parse(text)
+        assert result["intent"]["name"] not in TICKET_INTENTS, (text, result["intent"])
