@@ -15,6 +15,7 @@ from bot.nlu.entities import LookupMatcher, extract_entities
 from bot.nlu.hazard import ENTITY, NO_HAZARD, hazard_labels
 from bot.nlu.interpreter import (
     _TRAINING_NOW,
+    FALLBACK_INTENT,
     OUT_OF_SCOPE_INTENT,
     Interpreter,
     fit_arrays,
@@ -120,7 +121,7 @@ def report(
         ],
     }
     if known_intents is not None:
-        unknown = sorted(set(gold) - set(known_intents))
+        unknown = sorted(set(gold) - set(known_intents) - {FALLBACK_INTENT})
         if unknown:
             out["unknown_intents"] = unknown
     return out

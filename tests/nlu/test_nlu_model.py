@@ -254,8 +254,13 @@ def test_cli_eval_false_ticket_rate_per_script(config_file: Path, tmp_path: Path
 def test_eval_accepts_alternative_gold_labels(interpreter: Interpreter) -> None:
     from bot.nlu.evaluate import evaluate
 
-    report = evaluate([("電梯壞咗", "order|repair")], lambda t: interpreter.parse(t, now=NOW))
+    report = evaluate(
+        [("電梯壞咗", "order|repair"), ("91234567", "nlu_fallback|out_of_scope")],
+        lambda t: interpreter.parse(t, now=NOW),
+        known_intents=interpreter.intents,
+    )
     assert report["accuracy"] == 1.0
+    assert "unknown_intents" not in report  # nlu_fallback is a verdict, not a model intent
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, config_file: Path) -> None:
