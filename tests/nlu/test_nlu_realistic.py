@@ -137,3 +137,10 @@ def test_the_issues_own_messages(parse: Any) -> None:
     for text in ("cancellation fees", "refund policy", "誰發明了電燈泡", "start the timer"):
         result = parse(text)
         assert result["intent"]["name"] not in TICKET_INTENTS, (text, result["intent"])
+
+
+@pytest.mark.parametrize("text", ["煤氣爐點唔著火", "热水器打不着火", "洗衣機唔入水", "電梯好慢"])
+def test_a_fault_that_names_a_hazard_word_is_no_emergency(parse: Any, text: str) -> None:
+    result = parse(text)
+    assert result["intent"]["name"] == "repair", result["intent"]
+    assert not _emergencies(result), result["entities"]
