@@ -95,6 +95,12 @@ class NLUSettings(Section):
     # Below this the FAQ response selector gives no answer key (intent_response_key None).
     faq_threshold: Fraction = 0.3
     max_chars: Count = 1000
+    # A ticket intent (repair, complaint, order, payment) below this confidence is not acted
+    # on: the parse says `nlu_fallback` (clarify) so that small talk opens no ticket. Tuned on
+    # held-out data (tests/nlu/external/chatterbot_dev.tsv), never on the training set.
+    ticket_threshold: Fraction = 0.5
+    # The emergency detector emits an `emergency` entity at or above this probability.
+    emergency_threshold: Fraction = 0.5
 
 
 class DialogueSettings(Section):

@@ -19,8 +19,13 @@ Public API (other packages code against this)::
                                        "ranking": [... top 5 FAQ keys ...]}}}
 
 ``intent.name`` is ``nlu_fallback`` when the top candidate is below ``nlu.threshold`` or within
-``nlu.margin`` of the second (ask which of the two was meant), and ``out_of_scope`` below
-``nlu.oos_threshold`` or when nothing in the message is known. ``intent_response_key`` is None
+``nlu.margin`` of the second (ask which of the two was meant), when a ticket intent (repair,
+complaint, order, payment) is below ``nlu.ticket_threshold``, or when the message is only a
+phone number, amount or number (never ``goodbye``; a bare order number is ``order``); and
+``out_of_scope`` below ``nlu.oos_threshold`` or when nothing in the message is known. A reported
+emergency adds one ``{"entity": "emergency", "value": "gas"|"trapped"|"burst_pipe"|"fire"|
+"power_cut"|"flooding", ...}`` (the hazard detector, keywords as a backstop; see
+:mod:`bot.nlu.hazard`) and makes the intent ``repair``. ``intent_response_key`` is None
 when no FAQ topic is confident (below ``nlu.faq_threshold``, or a general question).
 Entity helpers (``parse_unit``, ``format_unit``, ``unit_key``, ``parse_phone``,
 ``parse_datetime``, ``extract_entities``) live in :mod:`bot.nlu.entities`.

@@ -79,16 +79,38 @@ def eval_command(
     cv: Annotated[
         int | None, typer.Option("--cv", help="Cross-validate the training data in K folds.")
     ] = None,
+    negatives: Annotated[
+        Path | None,
+        typer.Option(
+            "--negatives",
+            help="Messages that must open no ticket (TSV or nlu.yml): report the false-ticket "
+            "rate. A FILE whose first line is '# kefu: negatives' is reported the same way.",
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Print accuracy, macro-F1, per-intent P/R/F1, confusions, out-of-scope recall, per script."""
+    """Print accuracy, macro-F1, per-intent P/R/F1, confusions, out-of-scope recall, per script.
+
+    With negatives, also the false-ticket rate: the share of messages whose intent would open a
+    repair, complaint, order or payment ticket, overall and per script.
+    """
     from bot.nlu.data import DataError, load_labelled_file
-    from bot.nlu.evaluate import cross_validate, evaluate, format_report
+    from bot.nlu.evaluate import (
+        cross_validate,
+        evaluate,
+        false_tickets,
+        format_false_tickets,
+        format_report,
+        is_negatives_file,
+    )
     from bot.nlu.interpreter import ModelError, _load_data, load_interpreter
 
-    if file is None and cv is None:
-        typer.echo("give a FILE to evaluate, or --cv K", err=True)
+    if file is None and cv is None and negatives is None:
+        typer.echo("give a FILE to evaluate, --negatives FILE, or --cv K", err=True)
         raise typer.Exit(2)
+    negative_files = [negatives] if negatives is not None else []
+    if file is not None and is_negatives_file(file) and file not in negative_files:
+        negative_files.append(file)
     settings = _settings(config)
     output: dict[str, object] = {}
     try:
@@ -104,6 +126,17 @@ def eval_command(
                 examples, interpreter.parse, known_intents=interpreter.intents
             )
             output["model"] = interpreter.model_hash
+        if negative_files:
+            interpreter = load_interpreter(settings)
+            output["model"] = interpreter.model_hash
+            reports: dict[str, object] = {}
+            for path in negative_files:
+                texts = [text for text, _ in load_labelled_file(path)]
+                if not texts:
+                    typer.echo(f"{path}: no messages", err=True)
+                    raise typer.Exit(2)
+                reports[str(path)] = false_tickets(texts, interpreter.parse)
+            output["false_tickets"] = reports
     except (ModelError, DataError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
@@ -120,6 +153,13 @@ def eval_command(
         if "cross_validation" in output:
             typer.echo("")
         typer.echo(format_report(test_report, f"== {file} (model {output['model']}) =="))
+    found = output.get("false_tickets")
+    if isinstance(found, dict):
+        for path, result in found.items():
+            typer.echo("")
+            typer.echo(
+                format_false_tickets(result, f"== negatives {path} (model {output['model']}) ==")
+            )
 
 
 def _standalone() -> typer.Typer:

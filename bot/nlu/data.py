@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 # Bump when features or training change so that existing models count as stale.
-FEATURE_VERSION = "kefu-nlu-5"
+FEATURE_VERSION = "kefu-nlu-6"
 
 # libyaml's safe loader is ~10x faster than the pure-Python one; data loads at every start.
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -26,12 +26,17 @@ class DataError(Exception):
 
 @dataclass
 class TrainingData:
-    """Intent examples, retrieval-intent examples and keyword lookups merged from all files."""
+    """Intent examples, retrieval-intent examples and keyword lookups merged from all files.
+
+    ``hazards`` maps an example's text to the hazard its ``metadata: {emergency: ...}`` names
+    (``none`` for an explicit non-emergency); it trains the emergency detector.
+    """
 
     examples: list[tuple[str, str]] = field(default_factory=list)
     responses: list[tuple[str, str]] = field(default_factory=list)
     lookups: dict[str, list[str]] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    hazards: dict[str, str] = field(default_factory=dict)
 
     @property
     def intents(self) -> list[str]:
@@ -46,6 +51,7 @@ class TrainingData:
                 "examples": sorted(self.examples),
                 "responses": sorted(self.responses),
                 "lookups": {k: sorted(v) for k, v in sorted(self.lookups.items())},
+                "hazards": sorted(self.hazards.items()),
             },
             ensure_ascii=False,
             sort_keys=True,
@@ -79,12 +85,30 @@ def annotated_entities(text: str) -> tuple[str, list[dict[str, Any]]]:
     return strip_annotations("".join(plain)), entities
 
 
+def _hazard(metadata: Any) -> str | None:
+    """The ``emergency`` named by Rasa ``metadata`` (block or example level), if any."""
+    if isinstance(metadata, dict) and metadata.get("emergency") is not None:
+        return str(metadata["emergency"]).strip() or None
+    return None
+
+
 def _example_lines(block: Any) -> list[str]:
+    return [line for line, _ in _examples_with_hazard(block)]
+
+
+def _examples_with_hazard(block: Any) -> list[tuple[str, str | None]]:
     if isinstance(block, list):
-        lines = [
-            str(item.get("text", "")) if isinstance(item, dict) else str(item) for item in block
-        ]
-        return [line.strip() for line in lines if line.strip()]
+        out: list[tuple[str, str | None]] = []
+        for item in block:
+            text = str(item.get("text", "")) if isinstance(item, dict) else str(item)
+            hazard = _hazard(item.get("metadata")) if isinstance(item, dict) else None
+            if text.strip():
+                out.append((text.strip(), hazard))
+        return out
+    return [(line, None) for line in _block_lines(block)]
+
+
+def _block_lines(block: Any) -> list[str]:
     if not isinstance(block, str):
         return []
     out: list[str] = []
@@ -117,18 +141,21 @@ def add_nlu_items(data: TrainingData, items: Any, source: Path) -> None:
     for item in items:
         if not isinstance(item, dict):
             continue
-        examples = _example_lines(item.get("examples"))
         if "intent" in item:
             name = str(item["intent"]).strip()
             if not name:
                 continue
             base = name.split("/", 1)[0]
-            for line in examples:
+            block_hazard = _hazard(item.get("metadata"))
+            for line, hazard in _examples_with_hazard(item.get("examples")):
                 text = strip_annotations(line)
                 data.examples.append((text, base))
                 if "/" in name:
                     data.responses.append((text, name))
+                if hazard or block_hazard:
+                    data.hazards[text] = hazard or block_hazard or ""
         elif "lookup" in item:
+            examples = _example_lines(item.get("examples"))
             name = str(item["lookup"]).strip()
             data.lookups.setdefault(name, []).extend(examples)
         # synonym / regex entries are accepted and ignored.

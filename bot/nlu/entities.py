@@ -105,16 +105,25 @@ _ORDER_PATTERNS = [
         r"(?:订单编?号?|单号|编号|运单号?|order\s*(?:no\.?|number|id|#)?|tracking\s*(?:no\.?|number)?)"
         r"\s*(?:是|系|:|：|#)?\s*(\d{5,20})(?![\d])"
     ),
+    # SO-2026-1130-006: read whole (issue #13.9), not as SO-2026 and a stray number.
+    re.compile(r"(?<![a-z0-9\-])([a-z]{1,4})-(\d{2,8}(?:-\d{2,8}){1,4})(?![a-z0-9\-])"),
 ]
+# Kefu's own ticket numbers (R-20261202-0002) are no order numbers.
+_TICKET_NUMBER = re.compile(r"[rc]-\d{8}-\d{4}")
 
 
 def _order_ids(norm: str) -> list[_Candidate]:
     out: list[_Candidate] = []
     for number, pattern in enumerate(_ORDER_PATTERNS):
         for match in pattern.finditer(norm):
-            if number == 0:
+            if number == 4:
+                if _TICKET_NUMBER.fullmatch(match.group(0)) or match.group(1) in _NOT_ORDER_PREFIX:
+                    continue
+                start, end = match.start(), match.end()
+                value = match.group(0).upper()
+            elif number == 0:
                 letters, digits = match.group(1), match.group(2)
-                if letters in _NOT_ORDER_PREFIX:
+                if letters in _NOT_ORDER_PREFIX or _TICKET_NUMBER.match(norm, match.start()):
                     continue
                 if len(letters) == 1 and len(digits) < 6:
                     continue

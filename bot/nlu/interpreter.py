@@ -24,6 +24,7 @@ import numpy as np
 
 from bot.clock import Clock, SystemClock
 from bot.config import NLUSettings, Settings
+from bot.nlu import hazard, policy
 from bot.nlu.data import FEATURE_VERSION, DataError, TrainingData, load_training_data
 from bot.nlu.entities import ENTITY_SCAN_CHARS, LookupMatcher, extract_normalized
 from bot.nlu.language import detect_language
@@ -32,8 +33,8 @@ from bot.nlu.normalize import fold_for_features, normalize_with_map
 
 log = logging.getLogger(__name__)
 
-FALLBACK_INTENT = "nlu_fallback"
-OUT_OF_SCOPE_INTENT = "out_of_scope"
+FALLBACK_INTENT = policy.FALLBACK_INTENT
+OUT_OF_SCOPE_INTENT = policy.OUT_OF_SCOPE_INTENT
 RETRIEVAL_INTENT = "inquiry"
 # Response-selector class for inquiries that no FAQ topic answers (never shown to callers).
 NO_FAQ_KEY = "inquiry/__none__"
@@ -84,12 +85,15 @@ def fit_arrays(
 ) -> dict[str, Any]:
     """Fit a model on ``data``; return the artifact dict (without writing anything)."""
     matcher = LookupMatcher(data.lookups)
-    cache: dict[str, list[str]] = {}
+    cache: dict[str, tuple[list[str], list[dict[str, Any]]]] = {}
+
+    def parsed(text: str) -> tuple[list[str], list[dict[str, Any]]]:
+        if text not in cache:
+            cache[text] = features_for(text, nlu.max_chars, _TRAINING_NOW, region, matcher)
+        return cache[text]
 
     def feats(text: str) -> list[str]:
-        if text not in cache:
-            cache[text] = features_for(text, nlu.max_chars, _TRAINING_NOW, region, matcher)[0]
-        return cache[text]
+        return parsed(text)[0]
 
     x = [feats(text) for text, _ in data.examples]
     y = [intent for _, intent in data.examples]
@@ -102,7 +106,8 @@ def fit_arrays(
         general = [t for t, i in data.examples if i == RETRIEVAL_INTENT and t not in faq_texts]
         rx += [feats(text) for text in general]
         ry += [NO_FAQ_KEY] * len(general)
-    arrays = fit(x, y, rx, ry, estimators=estimators)
+    hazards = hazard.hazard_labels(data.examples, data.hazards, lambda t: parsed(t)[1])
+    arrays = fit(x, y, rx, ry, estimators=estimators, hazards=hazards)
     arrays["lookups"] = {k: list(v) for k, v in data.lookups.items()}
     arrays["format"] = FEATURE_VERSION
     return arrays
@@ -298,7 +303,26 @@ class Interpreter:
         feats, entities = features_for(raw, self.nlu.max_chars, now, self.region, self.lookups)
         idx, weights = self.scorer.vectorise(feats)
         ranking = self._rank(self.scorer.classes, self.scorer.intent_probs(idx, weights), 10)
-        intent = self._decide(ranking, has_signal=bool(idx.size))
+        found, found_p = hazard.detect(
+            self.scorer.hz_classes,
+            self.scorer.hazard_probs(idx, weights),
+            self.nlu.emergency_threshold,
+            raw,
+        )
+        if found != hazard.NO_HAZARD and not hazard.corroborated(
+            found, found_p, ranking[0]["name"]
+        ):
+            found, found_p = hazard.NO_HAZARD, 0.0
+        entities = hazard.merge(entities, found, found_p, len(raw))
+        intent = policy.decide(
+            ranking,
+            has_signal=bool(idx.size),
+            nlu=self.nlu,
+            text=raw,
+            entities=entities,
+            hazard=None if found == hazard.NO_HAZARD else found,
+            hazard_confidence=found_p,
+        )
         result: dict[str, Any] = {
             "text": raw,
             "intent": intent,
@@ -339,18 +363,6 @@ class Interpreter:
     def _rank(names: list[str], probs: np.ndarray, limit: int) -> list[dict[str, Any]]:
         order = np.argsort(-probs)[:limit]
         return [{"name": names[i], "confidence": round(float(probs[i]), 4)} for i in order]
-
-    def _decide(self, ranking: list[dict[str, Any]], *, has_signal: bool) -> dict[str, Any]:
-        if not ranking or not has_signal:
-            # Nothing we have ever seen (empty, emoji, garbage): not something we can serve.
-            return {"name": OUT_OF_SCOPE_INTENT, "confidence": 0.0}
-        top = ranking[0]
-        second = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
-        if top["confidence"] < self.nlu.oos_threshold:
-            return {"name": OUT_OF_SCOPE_INTENT, "confidence": top["confidence"]}
-        if top["confidence"] < self.nlu.threshold or top["confidence"] - second < self.nlu.margin:
-            return {"name": FALLBACK_INTENT, "confidence": top["confidence"]}
-        return dict(top)
 
 
 def _as_text(text: Any) -> str:

@@ -41,12 +41,19 @@ def span(text: str, entity: dict[str, Any]) -> str:
         ("單號 20261120-8841", "20261120-8841", "20261120-8841"),
         ("so88412 where", "SO88412", "so88412"),
         ("订单号是 123456789 还没到", "123456789", "123456789"),
+        ("點解仲未到 SO-2026-1130-006", "SO-2026-1130-006", "SO-2026-1130-006"),
+        ("so-2026-1130-006", "SO-2026-1130-006", "so-2026-1130-006"),
     ],
 )
 def test_order_ids(text: str, value: str, surface: str) -> None:
     entity = only(text, "order_id")
     assert entity["value"] == value
     assert span(text, entity) == surface
+
+
+def test_ticket_numbers_are_not_order_ids() -> None:
+    for text in ("R-20261202-0002 跟進成點", "C-20261125-0002"):
+        assert not [e for e in extract_entities(text, now=NOW) if e["entity"] == "order_id"]
 
 
 @pytest.mark.parametrize(

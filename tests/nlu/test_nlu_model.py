@@ -227,6 +227,42 @@ def test_cli_eval_yaml_tsv_json_and_cv(config_file: Path, tmp_path: Path) -> Non
     assert json.loads(result.stdout)["cross_validation"]["folds"] == 3
 
 
+def test_cli_eval_false_ticket_rate_per_script(config_file: Path, tmp_path: Path) -> None:
+    """Negatives (by --negatives or by the flag line) are scored as a false-ticket rate."""
+    runner = CliRunner()
+    negatives = tmp_path / "negatives.tsv"
+    # 電梯壞咗 stands in for a negative the fixture model sends to repair: one ticket in three.
+    negatives.write_text("電梯壞咗\tout_of_scope\n天氣點呀\tout_of_scope\nhello\tout_of_scope\n")
+    result = runner.invoke(
+        nlu_app, ["eval", "--negatives", str(negatives), "--json", "--config", str(config_file)]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["false_tickets"][str(negatives)]
+    assert report["examples"] == 3
+    assert report["rate"] == pytest.approx(1 / 3, abs=1e-3)
+    assert report["by_script"]["zh-Hant"] == {"rate": 0.5, "support": 2}
+    assert report["by_script"]["en"]["rate"] == 0.0
+    assert report["opened"] == [{"text": "電梯壞咗", "intent": "repair", "script": "zh-Hant"}]
+    flagged = tmp_path / "flagged.tsv"
+    flagged.write_text("# kefu: negatives\n" + negatives.read_text())
+    result = runner.invoke(nlu_app, ["eval", str(flagged), "--config", str(config_file)])
+    assert result.exit_code == 0, result.output
+    assert "false-ticket rate 33.3%" in result.stdout
+    assert "zh-Hant 50.0% (2)" in result.stdout
+
+
+def test_eval_accepts_alternative_gold_labels(interpreter: Interpreter) -> None:
+    from bot.nlu.evaluate import evaluate
+
+    report = evaluate(
+        [("電梯壞咗", "order|repair"), ("91234567", "nlu_fallback|out_of_scope")],
+        lambda t: interpreter.parse(t, now=NOW),
+        known_intents=interpreter.intents,
+    )
+    assert report["accuracy"] == 1.0
+    assert "unknown_intents" not in report  # nlu_fallback is a verdict, not a model intent
+
+
 def test_cli_errors_are_one_line(tmp_path: Path, config_file: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(
@@ -304,3 +340,5 @@ def test_training_is_deterministic(fixture_data_dir: Path) -> None:
     second = fit_arrays(data, settings.nlu, "HK")
     assert np.array_equal(first["W"], second["W"])
     assert np.array_equal(first["rs_W"], second["rs_W"])
+    assert first["hz_classes"]  # the fixture's emergency keywords label a few repairs
+    assert np.array_equal(first["hz_W"], second["hz_W"])
