@@ -34,6 +34,8 @@ LANGUAGES: tuple[str, ...] = ("zh-Hant", "zh-Hans", "en")
 Fraction = Annotated[float, Field(ge=0, le=1)]
 Count = Annotated[int, Field(ge=1)]
 Port = Annotated[int, Field(ge=1, le=65535)]
+# A port this process listens on: 0 asks the system for any free one (tests, side-by-side runs).
+ListenPort = Annotated[int, Field(ge=0, le=65535)]
 
 
 class ConfigError(Exception):
@@ -401,7 +403,7 @@ class TelegramWebhookSettings(Section):
     """Webhook mode: where this process listens, and the public URL Telegram posts to."""
 
     listen: str = "127.0.0.1"
-    port: Port = 8443
+    port: ListenPort = 8443
     path: str = "/telegram"
     # Public HTTPS URL of `path` behind the reverse proxy; when empty this process does not
     # call setWebhook (another worker or the operator registers it).
