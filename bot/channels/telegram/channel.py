@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import select, text
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from telegram import (
     Bot,
@@ -49,15 +48,15 @@ from bot.channels.telegram.convert import (
 )
 from bot.channels.telegram.media import DownloadFailed, FileTooLarge, download
 from bot.channels.telegram.texts import ChannelTexts
-from bot.store.db import Database, StoreUnavailable
+from bot.store.db import Database, StoreUnavailable, is_outage
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
-# Failures after which an update must be delivered again rather than dropped.
+# Failures after which an update must be delivered again. Kept for `except RETRYABLE`; the
+# full rule (a serialization failure, a pool timeout...) is bot.store.db.is_outage.
 RETRYABLE: tuple[type[BaseException], ...] = (
     StoreUnavailable,
-    SQLAlchemyError,
     ConnectionError,
     TimeoutError,
     RetryAfter,
@@ -331,13 +330,13 @@ class TelegramChannel:
         lock_id = _lock_id(key)
         try:
             conn = await self._lock_engine.connect()
-        except RETRYABLE as exc:
-            raise RetryLater(f"store unavailable: {exc}") from exc
+        except Exception as exc:
+            raise self._store_outage(exc) from exc
         try:
             try:
                 await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_id})
-            except RETRYABLE as exc:
-                raise RetryLater(f"store unavailable: {exc}") from exc
+            except Exception as exc:
+                raise self._store_outage(exc) from exc
             try:
                 yield
             finally:
@@ -464,10 +463,22 @@ class TelegramChannel:
             log.warning("command menu of chat %s not set: %s", chat_id, exc)
 
     async def _engine_call(self, awaitable: Awaitable[Any]) -> Any:
+        """Await a store call: an outage becomes :class:`RetryLater` (the update comes back);
+        a permanent error (a unique clash, a bad value) stays what it is, never retried."""
         try:
             return await awaitable
-        except RETRYABLE as exc:
-            raise RetryLater(f"store unavailable: {exc}") from exc
+        except Exception as exc:
+            if is_outage(exc) or isinstance(exc, RetryAfter):
+                raise RetryLater(f"store unavailable: {exc}") from exc
+            raise
+
+    def _store_outage(self, exc: Exception) -> Exception:
+        """What to raise for ``exc`` met on the chat-lock connections (not the engine's)."""
+        if not is_outage(exc):
+            return exc
+        if self.db is not None and not isinstance(exc, StoreUnavailable):
+            exc = self.db.unavailable(exc)
+        return RetryLater(f"store unavailable: {exc}")
 
     # ------------------------------------------------------------------ media
 
@@ -639,8 +650,10 @@ class TelegramChannel:
                     .limit(1)
                 )
                 data = row.scalar_one_or_none()
-        except RETRYABLE as exc:
-            raise RetryLater(f"store unavailable: {exc}") from exc
+        except Exception as exc:
+            if is_outage(exc):
+                raise RetryLater(f"store unavailable: {exc}") from exc
+            raise
         if not data:
             return None
         for button in OutboundMessage.from_dict(data).buttons:
@@ -715,8 +728,11 @@ class TelegramChannel:
         try:
             await self.bot.send_message(chat_id, text)
         except Forbidden:
-            with contextlib.suppress(*RETRYABLE):
+            try:
                 await self.engine.mark_unreachable(CHANNEL, str(chat_id))
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
         except TelegramError as exc:
             log.warning("could not answer chat %s: %s", chat_id, exc)
 
@@ -738,7 +754,7 @@ class TelegramChannel:
                     slot_language = (found.slots or {}).get("language")
                     if slot_language or found.language:
                         return str(slot_language or found.language)
-            except (*RETRYABLE, OSError) as exc:  # type: ignore[misc]
+            except Exception as exc:  # a guess is good enough: never fail an answer over it
                 log.debug("language of %s unknown: %s", chat_id, exc)
         return language_from_hint(hint or self._hints.get(str(chat_id)), self.default_language)
 
