@@ -145,6 +145,7 @@ class TelegramChannel:
         self._long_payloads: OrderedDict[str, str] = OrderedDict()
         self._contact_keyboard: set[str] = set()
         self._sending: set[int] = set()
+        self._unrecorded = _LRU()  # delivered, but the store refused to record it
         self._hints: OrderedDict[str, str] = OrderedDict()  # chat -> Telegram language_code
         self._chat_menus: dict[int, str] = {}  # chat -> language of its own command menu
         self._lock_engine: AsyncEngine | None = None
@@ -229,8 +230,8 @@ class TelegramChannel:
             if target is None:
                 log.error("outbound message %s has no chat", out.id)
                 continue
-            if out.id is not None and out.id in self._sending:
-                continue  # another task is sending this very row
+            if out.id is not None and (out.id in self._sending or out.id in self._unrecorded):
+                continue  # another task is sending this very row, or it went out already
             if out.id is not None:
                 self._sending.add(out.id)
             try:
@@ -247,10 +248,27 @@ class TelegramChannel:
                 except (NetworkError, RetryAfter) as exc:
                     raise RetryLater(f"Telegram unreachable: {exc}") from exc
                 if out.id is not None:
-                    await self._engine_call(self.engine.mark_sent(out.id, sent_id))
+                    await self._record_sent(out.id, sent_id)
             finally:
                 if out.id is not None:
                     self._sending.discard(out.id)
+
+    async def _record_sent(self, outbound_id: int, sent_id: str | None) -> None:
+        """``engine.mark_sent``; a permanent failure to record a delivered message is logged
+        once and the row is never sent again by this process (the sweep would, every round)."""
+        try:
+            await self._engine_call(self.engine.mark_sent(outbound_id, sent_id))
+        except RetryLater:
+            raise
+        except Exception as exc:
+            self._unrecorded.add(outbound_id)
+            log.error(
+                "message %s was delivered but cannot be recorded as sent (%s: %s); "
+                "it is not sent again",
+                outbound_id,
+                type(exc).__name__,
+                str(exc).strip().splitlines()[0] if str(exc).strip() else "",
+            )
 
     async def flush_outbox(self, *, skip_busy: bool = False) -> int:
         """Send what the outbox still holds for Telegram (after a crash, or written by another
