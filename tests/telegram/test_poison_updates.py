@@ -144,3 +144,53 @@ async def test_a_poison_update_in_a_webhook_is_answered_200_once_and_kept(
     finally:
         await bot.stop()
         await app.close()
+
+
+async def test_kefu_updates_retry_feeds_a_dead_letter_through_again(
+    fake_api: FakeBotAPI, tmp_path: Path, db_url: str
+) -> None:
+    from datetime import UTC, datetime
+
+    from bot.store.db import Database
+    from bot.store.deadletters import record_dead_letter
+
+    # Set aside by a bug since fixed: the update itself is ordinary.
+    user = fake_api.user(5501, language_code="en")
+    update = fake_api.text_update(user, "hello")
+    db = Database(db_url)
+    try:
+        await record_dead_letter(
+            db,
+            channel="telegram",
+            delivery_id=str(update["update_id"]),
+            payload=update,
+            exc=RuntimeError("a bug, since fixed"),
+            now=datetime.now(UTC),
+            chat_id=str(user.id),
+        )
+    finally:
+        await db.dispose()
+    (letter,) = [
+        d for d in _failed_updates(db_url, tmp_path) if d["delivery_id"] == str(update["update_id"])
+    ]
+    env = {
+        **os.environ,
+        "KEFU_CONFIG": str(ROOT / "config.yml"),
+        "KEFU_DATABASE_URL": db_url,
+        "KEFU_VAR_DIR": str(tmp_path / "var"),
+        "KEFU_TELEGRAM_BASE_URL": fake_api.base_url,
+        "TELEGRAM_BOT_TOKEN": fake_api.token,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "updates", "retry", str(letter["id"])],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Hello" in fake_api.texts(user.id)[0]
+    assert str(update["update_id"]) not in {
+        d["delivery_id"] for d in _failed_updates(db_url, tmp_path)
+    }
