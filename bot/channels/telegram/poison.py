@@ -11,6 +11,7 @@ Only an outage (:func:`bot.store.db.is_outage`) holds an update.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC
 from typing import Any
 
@@ -25,6 +26,8 @@ from bot.store.deadletters import error_class, record_dead_letter
 log = logging.getLogger(__name__)
 
 APOLOGY = "utter_telegram_not_processed"
+# The parts of an album fail together: their user hears it once.
+_APOLOGY_EVERY = 30.0  # seconds
 # Where an update carries the message (and so the chat and the sender).
 _MESSAGE_FIELDS = ("message", "edited_message", "channel_post", "edited_channel_post")
 
@@ -35,6 +38,7 @@ class PoisonUpdates:
     def __init__(self, channel: TelegramChannel, clock: Clock | None = None) -> None:
         self.channel = channel
         self.clock: Clock = clock or getattr(channel.engine, "clock", None) or SystemClock()
+        self._apologised: dict[int, float] = {}
 
     async def set_aside(self, raw: Any, exc: BaseException) -> None:
         """Dead-letter ``raw`` (the update as received) failed with ``exc``; apologise the
@@ -70,6 +74,11 @@ class PoisonUpdates:
             await self._apologise(chat_id, hint)
 
     async def _apologise(self, chat_id: int, hint: str | None) -> None:
+        now = time.monotonic()
+        if now - self._apologised.get(chat_id, -_APOLOGY_EVERY) < _APOLOGY_EVERY:
+            return
+        self._apologised = {c: t for c, t in self._apologised.items() if now - t < _APOLOGY_EVERY}
+        self._apologised[chat_id] = now
         language = await self.channel._language(chat_id, hint)
         text = self.channel.texts.text(APOLOGY, language)
         if not text:
