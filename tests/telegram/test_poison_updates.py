@@ -194,3 +194,29 @@ async def test_kefu_updates_retry_feeds_a_dead_letter_through_again(
     assert str(update["update_id"]) not in {
         d["delivery_id"] for d in _failed_updates(db_url, tmp_path)
     }
+
+
+@pytest.mark.postgres
+async def test_a_data_error_is_kept_too_and_the_next_user_answered(
+    fake_api: FakeBotAPI, tmp_path: Path, pg_url: str, clock: FrozenClock, interpreter: Any
+) -> None:
+    """A value PostgreSQL refuses (a NUL in the sender's name) fails every delivery alike."""
+    settings = tg_settings(fake_api, tmp_path, pg_url)
+    app = build_app(settings, clock=clock, interpreter=interpreter)
+    bot = TelegramBot(settings, app.engine, token=fake_api.token, db=app.db)
+    await bot.start()
+    try:
+        odd, next_one = fake_api.user(5601, "Nul\x00l", language_code="en"), fake_api.user(5602)
+        ids = fake_api.queue(
+            fake_api.text_update(odd, "hello"), fake_api.text_update(next_one, "hello")
+        )
+        await fake_api.until(lambda: not set(ids) & set(fake_api.pending_update_ids()), 20)
+        await fake_api.until(lambda: bool(fake_api.sent(next_one.id)), 10)
+        assert [SORRY in t for t in fake_api.texts(odd.id)] == [True]
+        from bot.store.deadletters import list_dead_letters
+
+        (letter,) = [d for d in await list_dead_letters(app.db) if d.delivery_id == str(ids[0])]
+        assert "DataError" in letter.error_class
+    finally:
+        await bot.stop()
+        await app.close()
