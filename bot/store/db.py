@@ -185,6 +185,9 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.async_url, **kwargs)
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        # A statement that ran is the surest sign the store answers again (a transaction with
+        # no statement in it never connects, so it would say "back" too early).
+        event.listen(self.engine.sync_engine, "after_cursor_execute", self._answered)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # Single statements are atomic by themselves: on PostgreSQL they skip the BEGIN and
         # COMMIT round trips (psycopg's autocommit is a client-side flag, set on checkout).
@@ -223,14 +226,16 @@ class Database:
 
     @contextmanager
     def _outage_is_unavailable(self) -> Iterator[None]:
-        """A lost or refused connection becomes :class:`StoreUnavailable`; success after an
-        outage is noted in :attr:`health`."""
+        """A lost or refused connection becomes :class:`StoreUnavailable` (noted in
+        :attr:`health`)."""
         try:
             yield
         except (OperationalError, DBAPIError) as exc:
             if _is_connection_error(exc):
                 raise self.unavailable(exc) from exc
             raise
+
+    def _answered(self, *_args: Any) -> None:
         if not self.health.up:
             self.health.back()
 
