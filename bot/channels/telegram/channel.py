@@ -287,7 +287,9 @@ class TelegramChannel:
 
         results = await asyncio.gather(*(one_chat(c) for c in chats), return_exceptions=True)
         for result in results:
-            if isinstance(result, BaseException):
+            if isinstance(result, RetryLater):  # an outage: said once by the store
+                log.debug("outbox flush incomplete: %s", result)
+            elif isinstance(result, BaseException):
                 log.warning("outbox flush incomplete: %s", result)
         return len(pending)
 

@@ -70,6 +70,7 @@ class PoisonUpdates:
             _first_line(exc),
             "" if attempts == 1 else f", seen {attempts} times",
         )
+        log.debug("update %s: the failure in full", update_id, exc_info=exc)
         if attempts == 1 and chat_id is not None:
             await self._apologise(chat_id, hint)
 
