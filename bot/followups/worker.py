@@ -34,6 +34,11 @@ from bot.store.db import Database, is_outage, log_failure
 
 log = logging.getLogger(__name__)
 
+# For a scheduler job whose callback only starts work in the background (it returns at once
+# and skips a tick while a round runs): a tick delayed by a busy event loop is neither a
+# "skipped, maximum number of running instances" nor a "missed" warning at every interval.
+QUIET_TICKS: dict[str, Any] = {"max_instances": 10, "coalesce": True, "misfire_grace_time": None}
+
 
 class FollowupHandler(Protocol):
     """Does what a follow-up of one kind means (send a survey, alert staff...).
@@ -292,7 +297,11 @@ class FollowupWorker:
                 self.wake_soon()
 
             return scheduler.run_repeating(
-                _ptb_callback, interval=seconds, first=0, name=f"kefu-followups-{self.worker_id}"
+                _ptb_callback,
+                interval=seconds,
+                first=0,
+                name=f"kefu-followups-{self.worker_id}",
+                job_kwargs=QUIET_TICKS,
             )
         return scheduler.add_job(
             self.wake,

@@ -30,6 +30,7 @@ from bot.channels.telegram.webhook import WebhookServer
 from bot.clock import Clock
 from bot.config import Settings, TelegramSettings
 from bot.followups import FollowupWorker
+from bot.followups.worker import QUIET_TICKS
 from bot.store.db import Database, log_failure
 
 log = logging.getLogger(__name__)
@@ -172,7 +173,13 @@ class TelegramBot:
             worker.attach(jobs, interval)
             self._workers.append(worker)
         seconds = interval.total_seconds()
-        jobs.run_repeating(self._sweep_outbox, interval=seconds, first=seconds, name="outbox")
+        jobs.run_repeating(
+            self._sweep_outbox,
+            interval=seconds,
+            first=seconds,
+            name="outbox",
+            job_kwargs=QUIET_TICKS,
+        )
 
     async def _sweep_outbox(self, _context: object) -> None:
         # In the background, one at a time: a sweep slower than the interval (an outage) must
