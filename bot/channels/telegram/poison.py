@@ -42,7 +42,8 @@ class PoisonUpdates:
 
     async def set_aside(self, raw: Any, exc: BaseException) -> None:
         """Dead-letter ``raw`` (the update as received) failed with ``exc``; apologise the
-        first time. :class:`RetryLater` when the store is down: the update is held then."""
+        first time. Raises only :class:`RetryLater`, when the store is down: the update is
+        held then; anything else is logged, and the update is let go."""
         update_id = raw.get("update_id") if isinstance(raw, dict) else None
         chat_id, hint = _private_chat(raw)
         db = self.channel.db
@@ -72,7 +73,10 @@ class PoisonUpdates:
         )
         log.debug("update %s: the failure in full", update_id, exc_info=exc)
         if attempts == 1 and chat_id is not None:
-            await self._apologise(chat_id, hint)
+            try:
+                await self._apologise(chat_id, hint)
+            except Exception as exc:  # never let the apology hold the update it is about
+                log.warning("no apology for update %s: %r", update_id, exc)
 
     async def _apologise(self, chat_id: int, hint: str | None) -> None:
         now = time.monotonic()
