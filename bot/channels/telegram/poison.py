@@ -75,8 +75,8 @@ class PoisonUpdates:
         if attempts == 1 and chat_id is not None:
             try:
                 await self._apologise(chat_id, hint)
-            except Exception as exc:  # never let the apology hold the update it is about
-                log.warning("no apology for update %s: %r", update_id, exc)
+            except Exception as apology_exc:  # never let it hold the update it is about
+                log.warning("no apology for update %s: %r", update_id, apology_exc)
 
     async def _apologise(self, chat_id: int, hint: str | None) -> None:
         now = time.monotonic()
