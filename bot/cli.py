@@ -146,6 +146,7 @@ def run(config: ConfigOption = None) -> None:
 def _mount_features() -> None:
     """Sub-commands that live beside their features."""
     from bot.agents.cli import agents_app
+    from bot.channels.telegram.updates_cli import updates_app
     from bot.nlu.cli import nlu_app, train_command
     from bot.records.cli import fees_app, orders_app, residents_app
     from bot.reports.cli import report_command
@@ -161,6 +162,7 @@ def _mount_features() -> None:
     app.add_typer(tickets_app, name="tickets", help="Tickets: list, show, resolve, reopen.")
     app.add_typer(sla_app, name="sla", help="SLA deadlines of a ticket.")
     app.add_typer(followups_app, name="followups", help="Scheduled follow-ups and their worker.")
+    app.add_typer(updates_app, name="updates", help="Telegram updates set aside (dead letters).")
 
 
 _mount_features()

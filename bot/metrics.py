@@ -53,6 +53,11 @@ TURN_SECONDS = Histogram(
 DEAD_LETTERS = Counter(
     "kefu_dead_letters", "Updates that could never be processed and were stored as dead letters."
 )
+UNCONFIRMED_SENDS = Counter(
+    "kefu_unconfirmed_sends",
+    "Sends whose answer from Telegram was lost (most likely delivered; never repeated), by method.",
+    ["method"],
+)
 OUTBOX_BACKLOG = Gauge(
     "kefu_outbox_backlog", "Outbound messages stored but not yet sent (read at scrape time)."
 )

@@ -36,7 +36,7 @@ from bot.agents.models import AgentTopic, GroupPost, PostKind, TopicState
 from bot.agents.service import Takeover
 from bot.channels.telegram.request import Unconfirmed
 from bot.clock import Clock
-from bot.store.db import Database
+from bot.store.db import Database, log_failure
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +119,8 @@ class GroupRelay:
             self._wake.clear()  # rows written while this round runs wake the next one
             try:
                 next_at = await self.run_once()
-            except Exception:
-                log.exception("group relay round failed")
+            except Exception as exc:
+                log_failure(log, exc, "group relay round failed")
                 next_at = self.clock.now() + _RETRY_SOON
             wait = self.poll.total_seconds()
             if next_at is not None:

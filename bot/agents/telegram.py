@@ -44,7 +44,7 @@ from bot.channels.telegram.channel import RETRYABLE, RetryLater
 from bot.clock import Clock
 from bot.config import Settings
 from bot.followups.models import Followup
-from bot.store.db import Database, StoreUnavailable
+from bot.store.db import Database, StoreUnavailable, is_outage, log_failure
 from bot.store.models import (
     Contact,
     Conversation,
@@ -333,8 +333,8 @@ class AgentDesk:
         while not self._stop.is_set():
             try:
                 await self.pump_once()
-            except Exception:
-                log.exception("customer notice pump failed")
+            except Exception as exc:
+                log_failure(log, exc, "customer notice pump failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), interval)
 
@@ -350,10 +350,10 @@ class AgentDesk:
                 await self._on_button(update.callback_query)
             elif update.message is not None:
                 await self._on_message(update.message)
-        except RETRYABLE as exc:  # the store is down: have the update delivered again
-            raise RetryLater(f"agents' group update {update.update_id}: {exc}") from exc
-        except Exception:
-            log.exception("agents' group update %s failed", update.update_id)
+        except Exception as exc:
+            if is_outage(exc) or isinstance(exc, RETRYABLE):  # have it delivered again
+                raise RetryLater(f"agents' group update {update.update_id}: {exc}") from exc
+            raise  # fails for good: the poller or webhook keeps it as a dead letter
         return True
 
     async def _agent(self, user: User | None) -> Agent | None:

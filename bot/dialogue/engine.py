@@ -60,7 +60,7 @@ from bot.dialogue.text import (
     substantial,
 )
 from bot.store.batching import GroupCommit
-from bot.store.db import Database, StoreUnavailable
+from bot.store.db import Database, StoreUnavailable, is_outage
 from bot.store.models import (
     ChannelIdentity,
     Contact,
@@ -324,7 +324,9 @@ class Engine(Outbox):
                 if replay is not None:
                     return replay
                 raise
-            except Exception:
+            except Exception as exc:
+                if is_outage(exc):  # e.g. a serialization failure: the delivery comes back
+                    raise
                 log.exception("turn failed for %s:%s", message.channel, message.chat_id)
                 return await self._store_after_failure(message)
 

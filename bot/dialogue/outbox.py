@@ -12,10 +12,12 @@ the usual turn pays no extra round trip.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import Attachment, OutboundMessage
@@ -27,12 +29,28 @@ from bot.store.batching import GroupCommit
 from bot.store.db import Database
 from bot.store.models import Contact, Conversation, Message
 
+log = logging.getLogger(__name__)
+
 _MESSAGES = cast(Table, Message.__table__)
 # Prebuilt: confirming a delivery is on every turn's path.
 _MARK_SENT = (
     update(_MESSAGES)
     .where(_MESSAGES.c.id == bindparam("b_id"))
     .values(sent_at=bindparam("b_sent_at"), channel_message_id=bindparam("b_channel_id"))
+)
+# An older outbound row of the same conversation that holds the id the channel just gave.
+_STALE_HOLDER = (
+    update(_MESSAGES)
+    .where(
+        _MESSAGES.c.conversation_id
+        == select(_MESSAGES.c.conversation_id)
+        .where(_MESSAGES.c.id == bindparam("b_id"))
+        .scalar_subquery(),
+        _MESSAGES.c.direction == "out",
+        _MESSAGES.c.channel_message_id == bindparam("b_channel_id"),
+        _MESSAGES.c.id != bindparam("b_id"),
+    )
+    .values(channel_message_id=None)
 )
 
 
@@ -65,12 +83,35 @@ class Outbox:
             {"b_id": outbound_id, "b_sent_at": now, "b_channel_id": channel_message_id}
             for outbound_id, channel_message_id in sent
         ]
-        if len(params) == 1:
-            async with self.db.statement() as connection:
-                await connection.execute(_MARK_SENT, params[0])
-            return
+        try:
+            if len(params) == 1:
+                async with self.db.statement() as connection:
+                    await connection.execute(_MARK_SENT, params[0])
+                return
+            async with self.db.session() as session:
+                await (await session.connection()).execute(_MARK_SENT, params)
+        except IntegrityError:
+            # A channel message id an older row of the conversation already holds: Telegram
+            # numbers per bot and chat, and a chat moved to a new bot starts again from 1.
+            # The message was delivered all the same: record it, or the sweep sends it again.
+            for one in params:
+                await self._mark_sent_taking_id(one)
+
+    async def _mark_sent_taking_id(self, params: dict[str, Any]) -> None:
+        """Mark one row sent; an older row holding the same channel id gives it up (its message
+        was sent by a bot the chat no longer has, so nothing can refer to it any more)."""
         async with self.db.session() as session:
-            await (await session.connection()).execute(_MARK_SENT, params)
+            connection = await session.connection()
+            if params["b_channel_id"] is not None:
+                released = await connection.execute(_STALE_HOLDER, params)
+                if getattr(released, "rowcount", 0):
+                    log.warning(
+                        "channel message id %s was on an older message of the same chat: "
+                        "moved to outbound message %s",
+                        params["b_channel_id"],
+                        params["b_id"],
+                    )
+            await connection.execute(_MARK_SENT, params)
 
     async def claim(self, ids: Sequence[int]) -> tuple[str, set[int]]:
         """Claim outbound rows for sending: returns a new token and the ids it now holds.

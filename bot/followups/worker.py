@@ -30,9 +30,14 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.followups.models import Followup, FollowupStatus
 from bot.sla.calendar import end_of_quiet_hours
-from bot.store.db import Database
+from bot.store.db import Database, is_outage, log_failure
 
 log = logging.getLogger(__name__)
+
+# For a scheduler job whose callback only starts work in the background (it returns at once
+# and skips a tick while a round runs): a tick delayed by a busy event loop is neither a
+# "skipped, maximum number of running instances" nor a "missed" warning at every interval.
+QUIET_TICKS: dict[str, Any] = {"max_instances": 10, "coalesce": True, "misfire_grace_time": None}
 
 
 class FollowupHandler(Protocol):
@@ -188,6 +193,7 @@ class FollowupWorker:
         # fail visibly instead of waiting forever).
         self.kinds: list[str] | None = None if claim_all else sorted(self.handlers)
         self._busy = asyncio.Lock()
+        self._background: asyncio.Task[int] | None = None
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Claim one batch of due follow-ups and run them; return how many were claimed."""
@@ -225,9 +231,26 @@ class FollowupWorker:
         async with self._busy:
             try:
                 return await self.run_until_idle()
-            except Exception:  # the scheduler must keep waking us; the rows stay leased
-                log.exception("follow-up worker %s failed a round", self.worker_id)
+            except Exception as exc:  # the scheduler must keep waking us; the rows stay leased
+                # An outage meets every round: the store logs it once, not each round here.
+                log_failure(log, exc, "follow-up worker %s failed a round", self.worker_id)
                 return 0
+
+    def wake_soon(self) -> None:
+        """Start :meth:`wake` in the background unless a round is running, and return at once.
+
+        For a scheduler's job: a round slower than the interval (an outage, a connect timeout)
+        then never makes the scheduler warn about a skipped run at every tick.
+        """
+        if self._background is None or self._background.done():
+            self._background = asyncio.ensure_future(self.wake())
+
+    async def stop_background(self) -> None:
+        """Let a round started by :meth:`wake_soon` finish (shutting down)."""
+        if self._background is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._background
+            self._background = None
 
     async def next_due(self) -> datetime | None:
         """When the earliest pending follow-up is due (None if there is none)."""
@@ -248,7 +271,12 @@ class FollowupWorker:
             if claimed >= self.batch_size:
                 continue
             wait = idle_seconds
-            upcoming = await self.next_due()
+            try:
+                upcoming = await self.next_due()
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                upcoming = None  # the store is away: look again after the idle wait
             if upcoming is not None:
                 until = (upcoming - self.clock.now()).total_seconds()
                 wait = min(idle_seconds, max(until, 0.01))  # never spin on a locked row
@@ -266,10 +294,14 @@ class FollowupWorker:
         if hasattr(scheduler, "run_repeating"):  # python-telegram-bot JobQueue
 
             async def _ptb_callback(_context: Any) -> None:
-                await self.wake()
+                self.wake_soon()
 
             return scheduler.run_repeating(
-                _ptb_callback, interval=seconds, first=0, name=f"kefu-followups-{self.worker_id}"
+                _ptb_callback,
+                interval=seconds,
+                first=0,
+                name=f"kefu-followups-{self.worker_id}",
+                job_kwargs=QUIET_TICKS,
             )
         return scheduler.add_job(
             self.wake,
@@ -335,6 +367,8 @@ class FollowupWorker:
                 self._retry(row, now, exc)
                 continue
             except Exception as exc:
+                if is_outage(exc):
+                    raise  # not the row's fault: it stays leased and is claimed again later
                 log.warning("follow-up %s (%s) failed: %r", row.id, row.kind, exc)
                 self._fail(row, now, _error_text(exc))
                 continue
@@ -364,6 +398,8 @@ class FollowupWorker:
                 await self._mark_done(session, done, max(now, self.clock.now()))
         except Exception as exc:
             cause = exc.__cause__ if isinstance(exc, _HandlerFailed) and exc.__cause__ else exc
+            if is_outage(cause):
+                raise  # nothing can be recorded now; the lease runs out, the row comes back
             if not isinstance(cause, RetryLater):
                 log.warning("follow-up %s failed: %r", followup_id, cause)
             async with self.db.write() as session:

@@ -6,4 +6,4 @@ Features that add tables add their module here (Alembic autogenerate and tests r
 from bot.agents import models as agents_models  # noqa: F401
 from bot.followups import models as followups_models  # noqa: F401
 from bot.records import models as records_models  # noqa: F401
-from bot.store import models  # noqa: F401
+from bot.store import deadletters, models  # noqa: F401

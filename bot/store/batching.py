@@ -13,6 +13,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from bot.store.db import is_outage
+
 T = TypeVar("T")
 
 
@@ -40,6 +42,10 @@ class GroupCommit(Generic[T]):
             try:
                 await self._write([item for item, _ in batch])
             except Exception as exc:
+                if len(batch) > 1 and not is_outage(exc):
+                    # One bad item must not fail the others with it: each on its own.
+                    await self._one_by_one(batch)
+                    continue
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
@@ -47,3 +53,14 @@ class GroupCommit(Generic[T]):
                 for _, future in batch:
                     if not future.done():
                         future.set_result(None)
+
+    async def _one_by_one(self, batch: list[tuple[T, asyncio.Future[None]]]) -> None:
+        for item, future in batch:
+            try:
+                await self._write([item])
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(exc)
+            else:
+                if not future.done():
+                    future.set_result(None)

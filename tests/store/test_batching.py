@@ -54,6 +54,27 @@ async def test_nobody_returns_before_their_item_is_written() -> None:
     assert all(await asyncio.gather(*(confirm(i) for i in range(50))))
 
 
+async def test_one_item_that_can_never_be_written_fails_alone() -> None:
+    """A permanent error (here a clash on item 7) fails only its own caller; the others in
+    the batch are written one by one. An outage still fails the whole batch (above)."""
+    committed: set[int] = set()
+
+    async def write(items: Sequence[int]) -> None:
+        await asyncio.sleep(0.01)
+        if 7 in items:
+            raise ValueError("unique clash on item 7")
+        committed.update(items)
+
+    batcher = GroupCommit(write)
+    first = asyncio.create_task(batcher.add(0))
+    await asyncio.sleep(0)  # the first write is in flight: the rest share the next batch
+    results = await asyncio.gather(
+        first, *(batcher.add(i) for i in range(1, 11)), return_exceptions=True
+    )
+    assert [i for i, r in enumerate(results) if isinstance(r, Exception)] == [7]
+    assert committed == set(range(11)) - {7}
+
+
 async def test_a_failed_write_fails_its_own_batch_only() -> None:
     recorder = Recorder(fail_first=True)
     batcher = GroupCommit(recorder.write)

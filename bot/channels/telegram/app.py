@@ -32,8 +32,9 @@ from bot.channels.telegram.webhook import WebhookServer
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, TelegramSettings
 from bot.followups import FollowupWorker
+from bot.followups.worker import QUIET_TICKS
 from bot.metrics import StoreProbe
-from bot.store.db import Database, StoreUnavailable
+from bot.store.db import Database, StoreUnavailable, log_failure
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,8 @@ class TelegramBot:
         self.poller: Poller | None = None
         self.webhook: WebhookServer | None = None
         self._poll_task: asyncio.Task[None] | None = None
+        self._workers: list[FollowupWorker] = []
+        self._sweep: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Connect (getMe), set the command menu, send what the outbox holds, then listen."""
@@ -180,14 +183,29 @@ class TelegramBot:
             raise RuntimeError("python-telegram-bot[job-queue] is required for follow-ups")
         if worker is not None:
             worker.attach(jobs, interval)
+            self._workers.append(worker)
         seconds = interval.total_seconds()
-        jobs.run_repeating(self._sweep_outbox, interval=seconds, first=seconds, name="outbox")
+        jobs.run_repeating(
+            self._sweep_outbox,
+            interval=seconds,
+            first=seconds,
+            name="outbox",
+            job_kwargs=QUIET_TICKS,
+        )
 
     async def _sweep_outbox(self, _context: object) -> None:
+        # In the background, one at a time: a sweep slower than the interval (an outage) must
+        # not make the scheduler warn about a skipped run at every tick.
+        if self._sweep is None or self._sweep.done():
+            self._sweep = asyncio.ensure_future(self._sweep_once())
+
+    async def _sweep_once(self) -> None:
         try:
             await self.channel.flush_outbox(skip_busy=True)
         except RetryLater as exc:
             log.debug("outbox sweep postponed: %s", exc)
+        except Exception as exc:
+            log_failure(log, exc, "outbox sweep failed")
 
     async def stop(self) -> None:
         """Stop listening, finish in-flight updates, close the HTTP client."""
@@ -197,9 +215,14 @@ class TelegramBot:
                 await self._poll_task
         if self.webhook is not None:
             await self.webhook.stop()
-        await self.channel.close()
         with contextlib.suppress(Exception):
-            await self.application.stop()
+            await self.application.stop()  # no more scheduled jobs
+        for worker in self._workers:
+            await worker.stop_background()
+        if self._sweep is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await self._sweep
+        await self.channel.close()
         with contextlib.suppress(Exception):
             await self.application.shutdown()
         # The Application shuts its bot down only if it finished initializing; a stop while

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import select, text
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from telegram import (
     Bot,
@@ -51,15 +50,15 @@ from bot.channels.telegram.convert import (
 from bot.channels.telegram.media import DownloadFailed, FileTooLarge, download
 from bot.channels.telegram.request import Unconfirmed
 from bot.channels.telegram.texts import ChannelTexts
-from bot.store.db import Database, StoreUnavailable
+from bot.store.db import Database, StoreUnavailable, is_outage
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
-# Failures after which an update must be delivered again rather than dropped.
+# Failures after which an update must be delivered again. Kept for `except RETRYABLE`; the
+# full rule (a serialization failure, a pool timeout...) is bot.store.db.is_outage.
 RETRYABLE: tuple[type[BaseException], ...] = (
     StoreUnavailable,
-    SQLAlchemyError,
     ConnectionError,
     TimeoutError,
     RetryAfter,
@@ -153,6 +152,7 @@ class TelegramChannel:
         self._answered = _LRU()
         self._long_payloads: OrderedDict[str, str] = OrderedDict()
         self._contact_keyboard: set[str] = set()
+        self._unrecorded = _LRU()  # delivered, but the store refused to record it
         self._hints: OrderedDict[str, str] = OrderedDict()  # chat -> Telegram language_code
         self._chat_menus: dict[int, str] = {}  # chat -> language of its own command menu
         self._lock_engine: AsyncEngine | None = None
@@ -236,6 +236,8 @@ class TelegramChannel:
         relay) call this for messages they stored with ``engine.notify``.
         """
         sending = _Claims(self.engine)
+        # A row delivered whose record the store refused is never sent again by this process.
+        outs = [out for out in outs if out.id is None or out.id not in self._unrecorded]
         outs = await self._engine_call(sending.take(outs))
         try:
             for out in outs:
@@ -264,9 +266,26 @@ class TelegramChannel:
                     raise RetryLater(f"Telegram unreachable: {exc}") from exc
                 sending.done(out)
                 if out.id is not None:
-                    await self._engine_call(self.engine.mark_sent(out.id, sent_id))
+                    await self._record_sent(out.id, sent_id)
         finally:
             await sending.give_back()
+
+    async def _record_sent(self, outbound_id: int, sent_id: str | None) -> None:
+        """``engine.mark_sent``; a permanent failure to record a delivered message is logged
+        once and the row is never sent again by this process (the sweep would, every round)."""
+        try:
+            await self._engine_call(self.engine.mark_sent(outbound_id, sent_id))
+        except RetryLater:
+            raise
+        except Exception as exc:
+            self._unrecorded.add(outbound_id)
+            log.error(
+                "message %s was delivered but cannot be recorded as sent (%s: %s); "
+                "it is not sent again",
+                outbound_id,
+                type(exc).__name__,
+                str(exc).strip().splitlines()[0] if str(exc).strip() else "",
+            )
 
     async def flush_outbox(self, *, skip_busy: bool = False) -> int:
         """Send what the outbox still holds for Telegram (after a crash, or written by another
@@ -285,7 +304,9 @@ class TelegramChannel:
 
         results = await asyncio.gather(*(one_chat(c) for c in chats), return_exceptions=True)
         for result in results:
-            if isinstance(result, BaseException):
+            if isinstance(result, RetryLater):  # an outage: said once by the store
+                log.debug("outbox flush incomplete: %s", result)
+            elif isinstance(result, BaseException):
                 log.warning("outbox flush incomplete: %s", result)
         return len(pending)
 
@@ -346,13 +367,13 @@ class TelegramChannel:
         lock_id = _lock_id(key)
         try:
             conn = await self._lock_engine.connect()
-        except RETRYABLE as exc:
-            raise RetryLater(f"store unavailable: {exc}") from exc
+        except Exception as exc:
+            raise self._store_outage(exc) from exc
         try:
             try:
                 await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_id})
-            except RETRYABLE as exc:
-                raise RetryLater(f"store unavailable: {exc}") from exc
+            except Exception as exc:
+                raise self._store_outage(exc) from exc
             try:
                 yield
             finally:
@@ -479,10 +500,22 @@ class TelegramChannel:
             log.warning("command menu of chat %s not set: %s", chat_id, exc)
 
     async def _engine_call(self, awaitable: Awaitable[Any]) -> Any:
+        """Await a store call: an outage becomes :class:`RetryLater` (the update comes back);
+        a permanent error (a unique clash, a bad value) stays what it is, never retried."""
         try:
             return await awaitable
-        except RETRYABLE as exc:
-            raise RetryLater(f"store unavailable: {exc}") from exc
+        except Exception as exc:
+            if is_outage(exc) or isinstance(exc, RetryAfter):
+                raise RetryLater(f"store unavailable: {exc}") from exc
+            raise
+
+    def _store_outage(self, exc: Exception) -> Exception:
+        """What to raise for ``exc`` met on the chat-lock connections (not the engine's)."""
+        if not is_outage(exc):
+            return exc
+        if self.db is not None and not isinstance(exc, StoreUnavailable):
+            exc = self.db.unavailable(exc)
+        return RetryLater(f"store unavailable: {exc}")
 
     # ------------------------------------------------------------------ media
 
@@ -654,8 +687,10 @@ class TelegramChannel:
                     .limit(1)
                 )
                 data = row.scalar_one_or_none()
-        except RETRYABLE as exc:
-            raise RetryLater(f"store unavailable: {exc}") from exc
+        except Exception as exc:
+            if is_outage(exc):
+                raise RetryLater(f"store unavailable: {exc}") from exc
+            raise
         if not data:
             return None
         for button in OutboundMessage.from_dict(data).buttons:
@@ -730,8 +765,11 @@ class TelegramChannel:
         try:
             await self.bot.send_message(chat_id, text)
         except Forbidden:
-            with contextlib.suppress(*RETRYABLE):
+            try:
                 await self.engine.mark_unreachable(CHANNEL, str(chat_id))
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
         except TelegramError as exc:
             log.warning("could not answer chat %s: %s", chat_id, exc)
 
@@ -753,7 +791,7 @@ class TelegramChannel:
                     slot_language = (found.slots or {}).get("language")
                     if slot_language or found.language:
                         return str(slot_language or found.language)
-            except (*RETRYABLE, OSError) as exc:  # type: ignore[misc]
+            except Exception as exc:  # a guess is good enough: never fail an answer over it
                 log.debug("language of %s unknown: %s", chat_id, exc)
         return language_from_hint(hint or self._hints.get(str(chat_id)), self.default_language)
 

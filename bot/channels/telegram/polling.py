@@ -5,6 +5,10 @@ acknowledges everything on shutdown), so an update whose processing failed would
 poller fetches, processes updates concurrently (the channel keeps each chat in order), and
 sends as ``offset`` the lowest update not yet processed: Telegram keeps everything from there,
 and a failed update (database down) comes back in the next batch, after a backoff.
+
+Only an outage holds an update. One that fails for good, or that python-telegram-bot cannot
+parse, is set aside as a dead letter (:mod:`.poison`) and acknowledged: it never stalls the
+updates behind it.
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ import contextlib
 import functools
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from telegram import Bot, Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 
 from bot.channels.telegram.channel import RetryLater, TelegramChannel
+from bot.channels.telegram.poison import PoisonUpdates
 from bot.channels.telegram.ratelimit import retry_after_seconds
 
 log = logging.getLogger(__name__)
@@ -31,6 +37,16 @@ ALLOWED_UPDATES: Sequence[str] = (
     "my_chat_member",
     "channel_post",
 )
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One update as ``getUpdates`` returned it: parsed, or the reason it could not be."""
+
+    update_id: int
+    raw: dict[str, Any]
+    update: Update | None
+    error: Exception | None = None
 
 
 class Poller:
@@ -49,9 +65,11 @@ class Poller:
         busy_wait: float = 0.1,
         read_timeout: float = 5.0,
         allowed_updates: Sequence[str] = ALLOWED_UPDATES,
+        poison: PoisonUpdates | None = None,
     ) -> None:
         self.bot = bot
         self.channel = channel
+        self.poison = poison or PoisonUpdates(channel)
         self.timeout = timeout
         self.limit = limit
         self.max_in_flight = max_in_flight
@@ -101,7 +119,7 @@ class Poller:
         finally:
             await self._drain()
 
-    async def _fetch(self) -> tuple[Update, ...] | None:
+    async def _fetch(self) -> tuple[Fetched, ...] | None:
         fetch = asyncio.ensure_future(self._get_updates())
         stop = asyncio.ensure_future(self._stop.wait())
         try:
@@ -123,9 +141,12 @@ class Poller:
         except (NetworkError, TelegramError) as exc:
             self._failed_this_round = True
             log.warning("getUpdates failed: %s", exc)
+        except Exception:  # an answer we cannot read must not end polling
+            self._failed_this_round = True
+            log.exception("getUpdates answer not understood")
         return None
 
-    async def _get_updates(self) -> tuple[Update, ...]:
+    async def _get_updates(self) -> tuple[Fetched, ...]:
         """``getUpdates``, parsing only updates not already running or done.
 
         Until an update is processed the offset cannot pass it, so every fetch made while
@@ -144,14 +165,18 @@ class Poller:
             },
             read_timeout=self.read_timeout + timeout,
         )
-        return tuple(
-            Update.de_json(data, self.bot)
-            for data in raw or ()
-            if data.get("update_id") not in self._running
-            and data.get("update_id") not in self._done
-        )
+        fetched: list[Fetched] = []
+        for data in raw or ():
+            uid = data.get("update_id") if isinstance(data, dict) else None
+            if not isinstance(uid, int) or uid in self._running or uid in self._done:
+                continue
+            try:
+                fetched.append(Fetched(uid, data, Update.de_json(data, self.bot)))
+            except Exception as exc:  # e.g. a field of a type PTB does not expect
+                fetched.append(Fetched(uid, data, None, exc))
+        return tuple(fetched)
 
-    def _dispatch(self, updates: Sequence[Update]) -> int:
+    def _dispatch(self, updates: Sequence[Fetched]) -> int:
         started = 0
         for update in updates:
             uid = update.update_id
@@ -168,15 +193,22 @@ class Poller:
             self._done = {uid for uid in self._done if uid >= offset}
         return started
 
-    async def _process(self, update: Update) -> bool:
+    async def _process(self, fetched: Fetched) -> bool:
+        """Process one update; False when it must come back (an outage held it)."""
         try:
-            await self.channel.process_update(update)
+            if fetched.update is None:
+                raise fetched.error or ValueError("not a Telegram update")
+            await self.channel.process_update(fetched.update)
         except RetryLater as exc:
-            log.warning("update %s not processed, will retry: %s", update.update_id, exc)
+            # The store (or Telegram) says once that it is away; no line per update and round.
+            log.debug("update %s held, will retry: %s", fetched.update_id, exc)
             return False
-        except Exception:
-            # A bug, not an outage: retrying would fail the same way forever.
-            log.exception("update %s failed; skipped", update.update_id)
+        except Exception as exc:
+            # Would fail the same way forever: set it aside so the updates behind it go on.
+            try:
+                await self.poison.set_aside(fetched.raw, exc)
+            except RetryLater:
+                return False
         return True
 
     def _finished(self, uid: int, task: asyncio.Task[bool]) -> None:
@@ -201,5 +233,8 @@ class Poller:
             task.cancel()
         offset = self.offset
         if offset is not None:
+            # Raw, like every fetch: PTB would parse the next update, which may be unreadable.
             with contextlib.suppress(TelegramError):
-                await self.bot.get_updates(offset=offset, limit=1, timeout=0)
+                await self.bot._post(
+                    "getUpdates", {"offset": offset, "limit": 1, "timeout": 0}, read_timeout=5
+                )

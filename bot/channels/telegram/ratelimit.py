@@ -29,6 +29,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import BaseRateLimiter
 
 from bot.channels.telegram.request import Unconfirmed
+from bot.metrics import UNCONFIRMED_SENDS
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,7 @@ class KefuRateLimiter(BaseRateLimiter[int]):
             except NetworkError as exc:
                 if isinstance(exc, Unconfirmed) and not repeatable(endpoint):
                     self.unconfirmed[endpoint] += 1
+                    UNCONFIRMED_SENDS.labels(endpoint).inc()
                     log.warning(
                         "%s to chat %s: no answer (%s); not repeated, it may have arrived",
                         endpoint,

@@ -2,8 +2,10 @@
 
 PTB's own webhook server queues the update and answers 200 at once; Kefu answers 200 only
 once the update is handled (so a database outage answers 503 and Telegram delivers it again),
-403 without the right ``X-Telegram-Bot-Api-Secret-Token``, and serves ``GET /healthz`` for the
-reverse proxy's health checks.
+200 too for an update set aside as a dead letter (it would fail the same way on every
+redelivery, or cannot even be parsed: see :mod:`.poison`), 403 without the right
+``X-Telegram-Bot-Api-Secret-Token``, and serves ``GET /healthz`` for the reverse proxy's
+health checks.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import tornado.web
 from telegram import Bot, Update
 
 from bot.channels.telegram.channel import RetryLater, TelegramChannel
+from bot.channels.telegram.poison import PoisonUpdates
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +30,13 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 class _UpdateHandler(tornado.web.RequestHandler):
-    def initialize(self, channel: TelegramChannel, bot: Bot, secret: str | None) -> None:
+    def initialize(
+        self, channel: TelegramChannel, bot: Bot, secret: str | None, poison: PoisonUpdates
+    ) -> None:
         self.channel = channel
         self.bot = bot
         self.secret = secret
+        self.poison = poison
 
     def check_xsrf_cookie(self) -> None:
         return
@@ -49,23 +55,26 @@ class _UpdateHandler(tornado.web.RequestHandler):
                 return
         try:
             data = json.loads(self.request.body)
-            update = Update.de_json(data, self.bot)
-        except Exception:
-            self._reply(400, {"ok": False, "error": "not a Telegram update"})
-            return
-        if update is None:
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             self._reply(400, {"ok": False, "error": "not a Telegram update"})
             return
         try:
-            await self.channel.process_update(update)
+            try:
+                update = Update.de_json(data, self.bot)
+                await self.channel.process_update(update)
+            except RetryLater:
+                raise
+            except Exception as exc:
+                # Every redelivery would fail the same way: keep it, answer 200, go on.
+                await self.poison.set_aside(data, exc)
         except RetryLater as exc:
-            log.warning("update %s not processed, Telegram will retry: %s", update.update_id, exc)
+            # The store says once that it is away; no line per request.
+            log.debug("update %s held, Telegram will retry: %s", data["update_id"], exc)
             self.set_header("Retry-After", "5")
             self._reply(503, {"ok": False, "error": "temporarily unavailable"})
             return
-        except Exception:
-            log.exception("update %s failed; acknowledged so it is not retried forever",
-                          update.update_id)  # fmt: skip
         self._reply(200, {"ok": True})
 
 
@@ -87,13 +96,16 @@ class WebhookServer:
         path: str,
         secret: str | None,
         routes: Sequence[Any] = ((r"/healthz", _HealthHandler),),
+        poison: PoisonUpdates | None = None,
     ) -> None:
         """``routes``: what else the server answers (``/healthz``, ``/metrics``)."""
+        poison = poison or PoisonUpdates(channel)
         self.listen = listen
         self.path = "/" + path.strip("/")
+        handler = {"channel": channel, "bot": bot, "secret": secret, "poison": poison}
         app = tornado.web.Application(
             [
-                (self.path, _UpdateHandler, {"channel": channel, "bot": bot, "secret": secret}),
+                (self.path, _UpdateHandler, handler),
                 *routes,
             ]
         )
