@@ -73,7 +73,15 @@ class EmergencyPolicy:
         ``False`` leaves it to the rest of the engine."""
         hazard = hazard_of(turn.parse)
         pending = self._pending(turn)
-        if hazard and not (pending and pending.get("hazard") == hazard):
+        # The same hazard while its place is asked is the answer when it names a place
+        # ("3樓走廊有煙"); otherwise it is the report again (people in panic repeat themselves).
+        answers = (
+            pending is not None
+            and pending.get("hazard") == hazard
+            and pending.get("asking") == "location"
+            and _entity(turn.parse, "unit") is not None
+        )
+        if hazard and not answers:
             await self._report(turn, hazard, pending)
             return True
         if pending:
