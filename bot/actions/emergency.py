@@ -119,7 +119,7 @@ class ActionOpenEmergency(Action):
 
 
 class ActionEmergencyDetail(Action):
-    """Adds a location or a phone number given after the emergency ticket was opened."""
+    """Adds a location, a phone number or photos given after the emergency ticket was opened."""
 
     def name(self) -> str:
         return "action_emergency_detail"
@@ -135,6 +135,7 @@ class ActionEmergencyDetail(Action):
         unit = meta.get("unit") if isinstance(meta.get("unit"), dict) else None
         location = str(meta.get("location") or "")
         phone = str(meta.get("phone") or "")
+        files = list(tracker.get_slot("attachments") or [])
         async with runtime.transaction() as session:
             ticket = await get_ticket(session, str(number))
             if ticket is None:
@@ -155,6 +156,9 @@ class ActionEmergencyDetail(Action):
                 if contact is not None and not contact.phone:
                     contact.phone = phone
                     contact.updated_at = now
+            if files:
+                details["attachments"] = list(details.get("attachments") or []) + files
+                added.append("attachments")
             if not added:
                 return []
             ticket.details = details
@@ -167,4 +171,4 @@ class ActionEmergencyDetail(Action):
                 now=now,
                 data={"fields": added},
             )
-        return []
+        return [SlotSet("attachments", None)] if files else []

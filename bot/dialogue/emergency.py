@@ -61,6 +61,16 @@ def _entity(parse: dict[str, Any], name: str) -> Any:
     return None
 
 
+def _surface(parse: dict[str, Any], name: str) -> str | None:
+    """The words of the first ``name`` entity, as the user wrote them."""
+    text = str(parse.get("text") or "")
+    for entity in parse.get("entities") or []:
+        start, end = entity.get("start"), entity.get("end")
+        if entity.get("entity") == name and start is not None and end is not None:
+            return text[start:end].strip() or None
+    return None
+
+
 class EmergencyPolicy:
     """Decides a turn when it is about an emergency; the engine asks it first."""
 
@@ -95,6 +105,25 @@ class EmergencyPolicy:
             return False
         await self.engine.run_action(turn, "action_emergency_detail", phone=turn.contact.phone)
         self._done(turn, pending, "utter_emergency_details_added")
+        return True
+
+    async def media(self, turn: Turn, message: InboundMessage) -> bool:
+        """Photos or files alone, soon after an emergency in a chat Kefu talks in: they belong
+        on its ticket (staff see the burst pipe before they arrive)."""
+        state = turn.state.get("emergency")
+        if not isinstance(state, dict) or not state.get("ticket"):
+            return False
+        if turn.conversation.owner == Owner.AGENT:
+            return False
+        if turn.now.timestamp() - float(state.get("at") or 0) > ASK_WINDOW.total_seconds():
+            return False
+        files = list(turn.slots.get("attachments") or [])
+        files.extend(a.to_dict() for a in message.attachments)
+        turn.slots["attachments"] = files
+        await self.engine.run_action(turn, "action_emergency_detail")
+        self.engine.utter(turn, "utter_emergency_files_added", ticket_number=state["ticket"])
+        if state.get("asking"):
+            await self._ask(turn, state)
         return True
 
     # ------------------------------------------------------------------ reporting
@@ -160,9 +189,8 @@ class EmergencyPolicy:
             flat = {k: v for k, v in unit.items() if v is not None}
             return format_unit(flat, office), flat
         if first:
-            if isinstance(unit, dict) and any(unit.values()):
-                return format_unit(unit, office) or None, None
-            return None, None
+            # Part of an address ("7座", "3/F"): kept as written (a 座 stays a 座).
+            return _surface(turn.parse, "unit"), None
         text = " ".join(str(turn.parse.get("text") or "").split()).strip(" ，。,.!！?？")
         return (text[:100] or None), None
 

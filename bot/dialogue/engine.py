@@ -787,6 +787,8 @@ class Engine(Outbox):
             if not text and not message.payload and await self.emergency.shared_phone(turn):
                 return
         if not text and not message.payload:
+            if message.attachments and await self.emergency.media(turn, message):
+                return
             if turn.conversation.owner != Owner.BOT:
                 # A person has (or will take) this chat: keep it for them, say nothing.
                 if message.attachments:
