@@ -230,6 +230,9 @@ class EmergencyPolicy:
             state["asking"] = None  # a command or a button: the user moved on
             return False
         if intent == "cancel" and confident:
+            if turn.conversation.owner == Owner.QUEUE:
+                state["asking"] = None  # leaving the queue, as anywhere else in it
+                return False
             self._done(turn, state, "utter_emergency_details_skipped")
             return True
         if confident and intent in NEW_REQUEST:
