@@ -17,6 +17,7 @@ What is being asked lives in ``Conversation.state["emergency"]``, so a restart l
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,18 @@ def _entity(parse: dict[str, Any], name: str) -> Any:
         if entity.get("entity") == name and entity.get("value"):
             return entity["value"]
     return None
+
+
+# "At home" typed where the place is asked, for a contact whose flat Kefu knows (matching only).
+_HOME = re.compile(
+    r"^(我|我的|喺|在|我家|我屋企)?(屋企|家|家里|家裡|自己屋企|單位|单位|屋企入面|家里面)$"
+    r"|^(in |at )?(my )?(flat|home|place|unit|apartment)$",
+    re.I,
+)
+
+
+def _plain(parse: dict[str, Any]) -> str:
+    return re.sub(r"[\s。，,.!！]+$", "", str(parse.get("text") or "").strip())
 
 
 def _surface(parse: dict[str, Any], name: str) -> str | None:
@@ -208,11 +221,13 @@ class EmergencyPolicy:
     async def _ask(self, turn: Turn, state: dict[str, Any]) -> None:
         asking = state.get("asking")
         if asking == "location":
-            again = int(state.get("tries") or 0) > 0
-            self.engine.utter(
-                turn,
-                "utter_ask_emergency_location_again" if again else "utter_ask_emergency_location",
-            )
+            if int(state.get("tries") or 0) > 0:
+                self.engine.utter(turn, "utter_ask_emergency_location_again")
+            elif turn.contact.unit:
+                # Kefu knows their flat: one press if it is there (a gas smell usually is).
+                self.engine.utter(turn, "utter_ask_emergency_location_home", home=turn.contact.unit)
+            else:
+                self.engine.utter(turn, "utter_ask_emergency_location")
         elif asking == "phone":
             again = int(state.get("tries") or 0) > 0
             self.engine.utter(turn, "utter_invalid_phone" if again else "utter_ask_emergency_phone")
@@ -226,6 +241,12 @@ class EmergencyPolicy:
         if turn.conversation.owner == Owner.AGENT:
             state["asking"] = None  # an agent took over: they ask from here
             return False
+        home = state.get("asking") == "location" and (
+            _entity(parse, "emergency_location") == "home" or _HOME.match(_plain(parse))
+        )
+        if home and turn.contact.unit:
+            flat, parts = self._home(turn)
+            return await self._located(turn, state, flat, parts, _entity(parse, "phone"))
         if message.payload or str(parse.get("text") or "").startswith("/"):
             state["asking"] = None  # a command or a button: the user moved on
             return False
@@ -254,21 +275,7 @@ class EmergencyPolicy:
                 await self._ask(turn, state)
                 return True
             location, unit = self._place(turn, first=False) if is_place else (None, None)
-            if location or phone:
-                await engine.run_action(
-                    turn, "action_emergency_detail", location=location, unit=unit, phone=phone
-                )
-            if phone or "phone" not in (state.get("needs") or []):
-                added = bool(location or phone)
-                self._done(
-                    turn,
-                    state,
-                    "utter_emergency_details_added" if added else "utter_emergency_details_skipped",
-                )
-                return True
-            state.update(asking="phone", tries=0)
-            await self._ask(turn, state)
-            return True
+            return await self._located(turn, state, location, unit, phone)
         # asking == "phone"
         if phone is None:
             from bot.nlu.entities import parse_phone
@@ -284,6 +291,42 @@ class EmergencyPolicy:
             return True
         self._done(turn, state, "utter_emergency_details_skipped")
         return True
+
+    async def _located(
+        self,
+        turn: Turn,
+        state: dict[str, Any],
+        location: str | None,
+        unit: dict[str, Any] | None,
+        phone: str | None,
+    ) -> bool:
+        """The place question answered (or given up): add it, then ask the phone if needed."""
+        if location or phone:
+            await self.engine.run_action(
+                turn, "action_emergency_detail", location=location, unit=unit, phone=phone
+            )
+        if phone or "phone" not in (state.get("needs") or []):
+            added = bool(location or phone)
+            self._done(
+                turn,
+                state,
+                "utter_emergency_details_added" if added else "utter_emergency_details_skipped",
+            )
+            return True
+        state.update(asking="phone", tries=0)
+        await self._ask(turn, state)
+        return True
+
+    def _home(self, turn: Turn) -> tuple[str, dict[str, Any] | None]:
+        """The contact's own flat, as the place."""
+        from bot.nlu.entities import format_unit, parse_unit
+
+        known = str(turn.contact.unit)
+        parsed = parse_unit(known)
+        if parsed and parsed.get("room"):
+            flat = {k: v for k, v in parsed.items() if v is not None}
+            return format_unit(flat, self.engine.settings.default_language), flat
+        return known, None
 
     def _done(self, turn: Turn, state: dict[str, Any], response: str) -> None:
         state["asking"] = None
