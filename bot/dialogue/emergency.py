@@ -147,12 +147,11 @@ class EmergencyPolicy:
         owner = turn.conversation.owner
         set_aside = owner == Owner.BOT and turn.active_form is not None
         if set_aside:
-            # The old question must not take this message as its answer; what it had collected
-            # stays in the events (and the user's messages are all stored).
-            turn.state["set_aside"] = {
-                "form": turn.active_form,
-                "at": turn.now.timestamp(),
-            }
+            # The old question must not take this message as its answer. What the form had
+            # collected stays in the conversation's events, and every message is stored.
+            turn.events.append(
+                {"event": "form_set_aside", "name": turn.active_form, "reason": "emergency"}
+            )
             engine.deactivate_form(turn)
         location, unit = self._place(turn, first=True)
         phone = _entity(turn.parse, "phone") or turn.contact.phone
