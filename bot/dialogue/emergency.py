@@ -116,6 +116,8 @@ class EmergencyPolicy:
         pending = self._pending(turn)
         if not pending or pending.get("asking") != "phone":
             return False
+        if turn.conversation.owner == Owner.AGENT:
+            return False  # the agent asked for it and sees it
         await self.engine.run_action(turn, "action_emergency_detail", phone=turn.contact.phone)
         self._done(turn, pending, "utter_emergency_details_added")
         return True
