@@ -3,11 +3,14 @@
 The policy (when, what to ask) is the engine's (:mod:`bot.dialogue.emergency`); these actions
 only write tickets. The engine passes what it knows in the latest message's metadata:
 ``hazard``, ``location`` (text for staff), ``unit`` (a parsed flat, when the place is one),
-``phone`` and ``text`` (the user's words).
+``phone`` and ``text`` (the user's words). They run only inside the engine: under
+``kefu actions serve`` that metadata would be whatever the caller sent (a real Rasa serves
+emergencies with the repair form instead).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +25,8 @@ from bot.actions.forms import MAX_DETAIL_CHARS, tracker_now
 from bot.actions.tickets import open_ticket_from_form, submitted_message
 from bot.store.models import Contact, Priority, Ticket, TicketStatus
 from bot.tickets import add_event, get_ticket
+
+log = logging.getLogger(__name__)
 
 # The repair category each hazard is filed under (drives the SLA and routing).
 HAZARD_CATEGORY = {
@@ -42,6 +47,14 @@ def _meta(tracker: Tracker) -> dict[str, Any]:
     return tracker.latest_message.get("metadata") or {}
 
 
+def _engine_only(name: str, dispatcher: CollectingDispatcher) -> bool:
+    if runtime.in_process():
+        return True
+    log.warning("%s refused: it runs only inside Kefu's engine", name)
+    dispatcher.utter_message(response="utter_internal_error")
+    return False
+
+
 def _actor(meta: dict[str, Any]) -> str:
     contact_id = meta.get("contact_id")
     return f"user:{contact_id}" if contact_id else "user"
@@ -57,6 +70,8 @@ class ActionOpenEmergency(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if not _engine_only(self.name(), dispatcher):
+            return []
         meta = _meta(tracker)
         hazard = str(meta.get("hazard") or "")
         text = str(meta.get("text") or "")[:MAX_DETAIL_CHARS]
@@ -127,6 +142,8 @@ class ActionEmergencyDetail(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if not _engine_only(self.name(), dispatcher):
+            return []
         meta = _meta(tracker)
         number = tracker.get_slot("emergency_ticket")
         if not number:

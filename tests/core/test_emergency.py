@@ -1,5 +1,6 @@
 """The emergency path beside what transcripts show: photos sent after an emergency go on its
-ticket, and a lift lobby given as the place never becomes the resident's flat."""
+ticket, a lift lobby given as the place never becomes the resident's flat, and the emergency
+actions serve only the engine."""
 
 from __future__ import annotations
 
@@ -84,3 +85,33 @@ async def test_a_common_area_is_not_remembered_as_the_residents_flat(app: App) -
     # A later ordinary repair asks for the flat instead of offering the lift lobby.
     replies = await _say(app, "廚房水龍頭漏水", user="r2")
     assert "7座" not in "\n".join(replies)
+
+
+async def test_emergency_actions_refuse_callers_outside_the_engine(app: App) -> None:
+    """Under ``kefu actions serve`` the tracker is whatever the caller posts: a forged
+    ``emergency_ticket`` slot must not rewrite someone's ticket."""
+    await _say(app, "爆水管呀！水射到成地都係", user="r3")
+    [ticket] = await _tickets(app, "r3")
+    tracker = {
+        "sender_id": "attacker",
+        "slots": {"emergency_ticket": ticket.number, "language": "en"},
+        "latest_message": {
+            "text": "",
+            "intent": {},
+            "entities": [],
+            "metadata": {"location": "nowhere", "phone": "+85290000000"},
+        },
+        "events": [],
+        "paused": False,
+        "followup_action": None,
+        "active_loop": {},
+        "latest_action_name": None,
+    }
+    for name in ("action_emergency_detail", "action_open_emergency"):
+        result = await app.engine.executor.run(
+            {"next_action": name, "tracker": tracker, "domain": {}}
+        )
+        assert result is not None and result.events == []
+        assert [r["response"] for r in result.responses] == ["utter_internal_error"]
+    [after] = await _tickets(app, "r3")  # no second ticket either
+    assert (after.unit, after.contact_phone) == (ticket.unit, ticket.contact_phone)
