@@ -242,8 +242,11 @@ class EmergencyPolicy:
         if turn.conversation.owner == Owner.AGENT:
             state["asking"] = None  # an agent took over: they ask from here
             return False
+        # "Is it at your flat?" answered by its button, "my flat", or a plain yes.
         home = state.get("asking") == "location" and (
-            _entity(parse, "emergency_location") == "home" or _HOME.match(_plain(parse))
+            _entity(parse, "emergency_location") == "home"
+            or _HOME.match(_plain(parse))
+            or (intent == "affirm" and confident and not int(state.get("tries") or 0))
         )
         if home and turn.contact.unit:
             flat, parts = self._home(turn)
