@@ -3,7 +3,8 @@
 Each step is ``user: TEXT`` (or ``press: BUTTON TITLE`` / ``press: N`` / ``press: [TITLE, ...]``
 for the first of several titles that is offered, ``restart: true``, ``advance: 2h``) with
 expectations on Kefu's replies (``bot`` fragments that must appear, ``bot_not`` fragments that
-must not, ``bot_any`` fragments of which one must, ``buttons`` titles that must be offered).
+must not, ``bot_any`` fragments of which one must, ``first`` fragments the first reply must hold,
+``buttons`` titles that must be offered).
 ``expect`` checks the tickets and the conversation at the end.
 
 A step may say ``as: USER`` to speak as another user (a second resident in the same transcript);
@@ -181,6 +182,9 @@ def _check(
         assert fragment in text, f"{where}: expected {fragment!r} in replies:\n{log}"
     for fragment in _as_list(step.get("bot_not")):
         assert fragment not in text, f"{where}: did not expect {fragment!r} in replies:\n{log}"
+    for fragment in _as_list(step.get("first")):
+        head = replies[0].text if replies else ""
+        assert fragment in head, f"{where}: expected {fragment!r} in the first reply:\n{log}"
     if "bot_any" in step:
         fragments = _as_list(step["bot_any"])
         assert any(f in text for f in fragments), f"{where}: none of {fragments} in:\n{log}"

@@ -39,6 +39,7 @@ class Step(_Strict):
     bot: Fragments | None = None
     bot_not: Fragments | None = None
     bot_any: Fragments | None = None
+    first: Fragments | None = None
     buttons: Fragments | None = None
     replies: int | None = None
 

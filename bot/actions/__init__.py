@@ -12,6 +12,7 @@ ACTION_MODULES = (
     "bot.actions.common",
     "bot.actions.faq",
     "bot.actions.repair",
+    "bot.actions.emergency",
     "bot.actions.complaint",
     "bot.actions.tickets",
     "bot.actions.orders",

@@ -49,6 +49,8 @@ class ValidateRepairForm(FormValidationAction):
         domain: DomainDict,
     ) -> list[str]:
         slots = list(domain_slots)
+        # In-process the engine's emergency path (bot/dialogue/emergency.py) serves emergencies
+        # before any form; this remains for a real Rasa in front of `kefu actions serve`.
         if tracker.get_slot("emergency"):
             # Someone goes at once: no appointment to agree.
             slots = [s for s in slots if s != "visit_time"]

@@ -54,6 +54,12 @@ def unbind_session(token: object) -> None:
     _session.reset(token)  # type: ignore[arg-type]
 
 
+def in_process() -> bool:
+    """Whether the action runs inside the engine's turn (not under ``kefu actions serve``, where
+    the tracker and its metadata come from whoever calls the server)."""
+    return _session.get() is not None
+
+
 @asynccontextmanager
 async def transaction() -> AsyncIterator[AsyncSession]:
     """The engine's session when running in-process, else a new write transaction."""

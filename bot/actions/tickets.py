@@ -34,10 +34,12 @@ async def open_ticket_from_form(
     visit_time: str | None = None,
     anonymous: bool = False,
     details: dict[str, Any] | None = None,
+    remember_unit: bool = True,
 ) -> Ticket:
     """Open a ticket for the conversation's contact, in the turn's transaction.
 
-    Remembers the unit and phone on the contact so the next form does not ask again.
+    Remembers the unit and phone on the contact so the next form does not ask again;
+    ``remember_unit=False`` when the place is not the contact's flat (a lift, a car park).
     """
     meta = _meta(tracker)
     now = tracker_now(tracker)
@@ -77,7 +79,7 @@ async def open_ticket_from_form(
             if contact is not None:
                 if phone and not contact.phone:
                     contact.phone = phone
-                if unit_display:
+                if unit_display and remember_unit:
                     contact.unit = unit_display
                 contact.updated_at = now
     return ticket

@@ -44,6 +44,7 @@ from bot.clock import Clock
 from bot.config import LANGUAGES, Settings
 from bot.dialogue.choices import ChoiceResolver, press_typed_choice
 from bot.dialogue.domain import Domain
+from bot.dialogue.emergency import EmergencyPolicy
 from bot.dialogue.outbox import Outbox
 from bot.dialogue.payloads import parse_payload, to_entities
 from bot.dialogue.responses import Responses
@@ -306,6 +307,7 @@ class Engine(Outbox):
         self._locks: OrderedDict[tuple[str, str], asyncio.Lock] = OrderedDict()
         self._sent_batcher = GroupCommit(self.mark_sent_many)
         self.observers: list[Callable[[Turn], Any]] = []
+        self.emergency = EmergencyPolicy(self)
 
     # ------------------------------------------------------------------ public API
 
@@ -808,7 +810,11 @@ class Engine(Outbox):
     async def _turn(self, turn: Turn, message: InboundMessage, text: str) -> None:
         if message.contact_phone:
             self._learn_phone(turn, message.contact_phone)
+            if not text and not message.payload and await self.emergency.shared_phone(turn):
+                return
         if not text and not message.payload:
+            if message.attachments and await self.emergency.media(turn, message):
+                return
             if turn.conversation.owner != Owner.BOT:
                 # A person has (or will take) this chat: keep it for them, say nothing.
                 if message.attachments:
@@ -843,8 +849,12 @@ class Engine(Outbox):
         turn.events.append(
             {"event": "user", "text": text, "parse_data": parse, "timestamp": turn.now.timestamp()}
         )
+        # An emergency comes first, whoever owns the chat and whatever form waits for an answer.
+        emergency = await self.emergency.turn(turn, message)
         if truncated:
             self.utter(turn, "utter_message_truncated", limit=limit)
+        if emergency:
+            return
 
         intent = parse["intent"]["name"]
         owner = turn.conversation.owner

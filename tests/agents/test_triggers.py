@@ -54,15 +54,20 @@ async def test_complaint_ticket_goes_to_an_agent(harness: Harness) -> None:
 async def test_emergency_repair_goes_to_an_agent_urgently(harness: Harness) -> None:
     customer = harness.api.user(531, "Ada", language_code="en")
     await harness.say(customer, "Help! I'm stuck in the lift")
-    await harness.say(customer, "Block 3, Unit 2, Room 1502")
-    await harness.say(customer, "9123 4567")
-    await _press(harness, customer, "Confirm")
-    [ticket] = await _tickets(harness)
-    assert ticket.priority == "urgent"
+    [ticket] = await _tickets(harness)  # at once: no form, no Confirm
+    assert ticket.priority == "urgent" and ticket.category == "lift"
+    texts = harness.to_customer(customer)
+    assert texts[0].startswith("⚠️ Someone trapped in a lift")
+    assert "colleague" in texts[-1]
     await harness.relay()
     [topic] = await harness.topics()
     assert topic.reason == "emergency" and topic.urgent and topic.name.startswith("🚨")
-    assert "colleague" in harness.to_customer(customer)[-1]
+    # Queued now, but nobody talks to the customer yet: Kefu still asks where it is.
+    assert any("Where exactly" in t for t in texts)
+    await harness.say(customer, "Block 3 lift lobby")
+    await harness.say(customer, "9123 4567")
+    [ticket] = await _tickets(harness)
+    assert (ticket.unit, ticket.contact_phone) == ("Block 3 lift lobby", "+85291234567")
 
 
 async def test_two_misunderstandings_escalate_when_configured(

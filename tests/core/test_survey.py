@@ -138,7 +138,7 @@ async def test_a_new_request_during_the_survey_is_understood(app: App, clock: Fr
     clock.advance(app.settings.sla.survey_delay)
     await app.followup_worker().run_until_idle(clock.now())
     await chat.outbox()
-    reply = await chat.say("另外大堂部電梯壞咗，困住咗人")
+    reply = await chat.say("另外大堂部電梯壞咗，成日停")
     assert "評分" not in reply
     async with app.db.session() as s:
         conversation = (
@@ -169,3 +169,26 @@ async def test_typed_answers_in_the_survey(
         await chat.say(text)
     ticket = await chat.ticket()
     assert (ticket.survey_score, ticket.survey_fixed, ticket.status) == (score, fixed, status)
+
+
+async def test_an_emergency_during_the_survey_comes_first(app: App, clock: FrozenClock) -> None:
+    chat = await repaired(app, clock)
+    clock.advance(app.settings.sla.survey_delay)
+    await app.followup_worker().run_until_idle(clock.now())
+    await chat.outbox()
+    reply = await chat.say("另外大堂部電梯壞咗，困住咗人")
+    assert reply.startswith("⚠️ 有人被困升降機") and "評分" not in reply
+    async with app.db.session() as s:
+        conversation = (
+            await s.execute(select(Conversation).where(Conversation.chat_id == chat.user))
+        ).scalar_one()
+        tickets = (
+            await s.execute(
+                select(Ticket).where(Ticket.conversation_id == conversation.id).order_by(Ticket.id)
+            )
+        ).scalars()
+        repair, emergency = list(tickets)
+    assert conversation.active_form is None  # the survey was set aside, not answered
+    assert emergency.priority == "urgent" and emergency.category == "lift"
+    assert emergency.number in reply
+    assert repair.survey_score is None
