@@ -31,7 +31,7 @@ ENV_PREFIX = "KEFU_"
 _NOT_SETTINGS_PREFIX = "KEFU_TEST_"
 
 # Short forms, kept from before nested keys existed; each wins over its nested spelling.
-SHORT_FORMS: dict[str, tuple[str, ...]] = {
+SHORT_FORMS: dict[str, tuple[str, str]] = {
     "KEFU_DATABASE_URL": ("database", "url"),
     "KEFU_TELEGRAM_BASE_URL": ("telegram", "base_url"),
     "KEFU_ACTIONS_TOKEN": ("actions", "token"),
