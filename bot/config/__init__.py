@@ -210,8 +210,9 @@ def load_settings(
     """
     env = dict(os.environ if environ is None else environ)
     config_path = Path(path or env.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
-    explicit = path is not None or CONFIG_ENV in env
-    request = LoadRequest(path=config_path, required=explicit, environ=env)
+    # A named file must be readable; the default ./config.yml only when something is there.
+    required = path is not None or CONFIG_ENV in env or config_path.exists()
+    request = LoadRequest(path=config_path, required=required, environ=env)
     token = _REQUEST.set(request)
     try:
         settings = Settings(**overrides)

@@ -251,6 +251,16 @@ def test_file_errors_are_one_line(tmp_path: Path) -> None:
     assert _error(tmp_path, {}).startswith(f"config: cannot read {tmp_path}: ")
 
 
+def test_an_unreadable_default_file_is_an_error_and_a_missing_one_is_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert load_settings(environ={}).timezone == "Asia/Hong_Kong"  # no ./config.yml: defaults
+    (tmp_path / "config.yml").mkdir()
+    with pytest.raises(ConfigError, match=r"^config: cannot read config.yml: "):
+        load_settings(environ={})
+
+
 def test_the_process_stops_with_one_line_for_a_bad_environment_value() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bot", "chat", "--config", str(ROOT / "config.yml")],
