@@ -1,4 +1,4 @@
-"""config.yml documents every settings key of bot/config.py.
+"""config.yml documents every settings key of bot/config/.
 
 The rule, so that an operator reading config.yml sees every key Kefu understands:
 
