@@ -14,6 +14,7 @@ ACTION_MODULES = (
     "bot.actions.repair",
     "bot.actions.complaint",
     "bot.actions.tickets",
+    "bot.actions.ticket_status",
     "bot.actions.orders",
     "bot.actions.fees",
     "bot.actions.survey",

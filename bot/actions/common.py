@@ -153,5 +153,10 @@ class ActionCancel(Action):
         if tracker.active_loop.get("name"):
             dispatcher.utter_message(response="utter_form_cancelled")
             return [ActiveLoop(None)]
+        from bot.actions.ticket_status import ActionExistingTicket, mentions_ticket
+
+        if mentions_ticket(tracker):
+            # 「唔使整啦 取消張單」, "cancel that ticket": a ticket already opened.
+            return await ActionExistingTicket().run(dispatcher, tracker, domain)
         dispatcher.utter_message(response="utter_nothing_to_cancel")
         return []

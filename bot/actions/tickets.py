@@ -100,6 +100,8 @@ class ActionMyTickets(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        from bot.actions.ticket_status import show_ticket
+
         contact_id = _meta(tracker).get("contact_id")
         tz = runtime.services().clock.tz
         async with runtime.transaction() as session:
@@ -107,6 +109,15 @@ class ActionMyTickets(Action):
         if not tickets:
             dispatcher.utter_message(response="utter_no_tickets")
             return []
+        kinds = {
+            str(e.get("value"))
+            for e in tracker.latest_message.get("entities") or []
+            if e.get("entity") == "ticket_kind"
+        }
+        latest = next((t for t in tickets if t.kind in kinds), None)
+        if latest is not None:
+            # "my repair last week?": that repair, with its status and when it is followed up.
+            return show_ticket(dispatcher, latest, tracker_now(tracker))
         lines = [
             {
                 "response": "utter_ticket_line",
