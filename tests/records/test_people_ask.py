@@ -18,6 +18,7 @@ from bot.channels.base import Attachment, InboundMessage, OutboundMessage
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.records.importing import Kind, import_file
+from bot.records.models import OrderLookupAttempt
 from bot.store.db import Database
 from bot.store.models import Ticket
 
@@ -209,3 +210,86 @@ async def test_payment_proof_only_after_saying_paid_and_never_an_unrelated_sente
     cantonese = chat("hant-payer")
     reply = await cantonese.say("我已經過咗數")
     assert "付款收據" in reply or "轉賬記錄" in reply, cantonese.transcript
+
+
+# --- item 9: shoppers ---------------------------------------------------------------------------
+
+
+async def test_late_delivery_is_said_late_and_a_chase_opens_an_order_ticket_zh_hant(
+    app: App, chat: Callable[[str], Chat]
+) -> None:
+    shopper = chat("hant-shopper")
+    reply = await shopper.say("點解仲未到", phone=SHOPPER_PHONE)
+    assert "訂單 SO-2026-1120-001" in reply and "狀態：已發貨" in reply, shopper.transcript
+    assert "原定 2026-11-24 送到，已經遲咗 3 日" in reply
+    reply = await shopper.say(shopper.button("幫我催貨"))
+    assert "催貨" in reply and "O-20261127-0001" in reply, shopper.transcript
+    [ticket] = await tickets(app)
+    assert (ticket.kind, ticket.category) == ("order", "chase")
+    assert ticket.details["order_id"] == "SO-2026-1120-001"
+
+
+async def test_late_order_then_just_refund_me_en(app: App, chat: Callable[[str], Chat]) -> None:
+    shopper = chat("en-shopper")
+    await shopper.say("/lang en")
+    reply = await shopper.say("my order SO-2026-1120-001 hasn't arrived", phone=SHOPPER_PHONE)
+    assert "was due on 2026-11-24 and is 3 day(s) late" in reply, shopper.transcript
+    reply = await shopper.say("just refund me")
+    assert "refund request is logged as O-20261127-0001" in reply, shopper.transcript
+    [ticket] = await tickets(app)
+    assert (ticket.kind, ticket.category) == ("order", "refund")
+    assert ticket.details["order_id"] == "SO-2026-1120-001"
+
+
+async def test_late_order_chase_zh_hans(app: App, chat: Callable[[str], Chat]) -> None:
+    shopper = chat("hans-shopper")
+    reply = await shopper.say("怎么还没到", phone=SHOPPER_PHONE)
+    assert "已经晚了 3 天" in reply, shopper.transcript
+    reply = await shopper.say("帮我催一下")
+    assert "O-20261127-0001" in reply, shopper.transcript
+    [ticket] = await tickets(app)
+    assert (ticket.category, ticket.details["order_id"]) == ("chase", "SO-2026-1120-001")
+
+
+async def test_an_order_on_time_is_not_called_late_and_spaced_numbers_are_read_whole(
+    app: App, chat: Callable[[str], Chat]
+) -> None:
+    shopper = chat("hant-early")
+    reply = await shopper.say("SO 2026 1130 006 點解仲未到", phone=SHOPPER_PHONE)
+    assert "訂單 SO-2026-1130-006" in reply and "預計送達：2026-11-30" in reply, shopper.transcript
+    assert "遲咗" not in reply
+    assert await tickets(app) == []
+
+
+async def test_a_tracking_number_is_not_an_order_number(
+    app: App, chat: Callable[[str], Chat]
+) -> None:
+    stranger = chat("hant-tracker")
+    reply = await stranger.say("運單號 SF1234567890 到咗未")
+    assert "係物流公司嘅運單號碼，唔係訂單號碼" in reply, stranger.transcript
+    assert "最後四位" not in reply and "Rice" not in reply
+
+    owner = chat("en-tracker")
+    await owner.say("/lang en")
+    reply = await owner.say("my tracking number is SF1234567890 where is it", phone=SHOPPER_PHONE)
+    assert "Order SO-2026-1120-001" in reply, owner.transcript
+    async with app.db.session() as session:
+        assert (await session.scalars(select(OrderLookupAttempt))).all() == []
+
+
+async def test_a_corrected_order_number_is_not_a_failed_check_zh_hant(
+    app: App, chat: Callable[[str], Chat]
+) -> None:
+    shopper = chat("hant-typo")
+    reply = await shopper.say("我嘅訂單 SO-2026-1120-002 到咗邊")
+    assert "訂單 SO-2026-1120-002" in reply and "最後四位" in reply, shopper.transcript
+    reply = await shopper.say("唔好意思 打錯 係SO-2026-1120-001")
+    assert "訂單 SO-2026-1120-001" in reply and "最後四位" in reply, shopper.transcript
+    assert "再試" not in reply
+    reply = await shopper.say("唔記得喎")
+    assert "最後四位" in reply and "再試" not in reply, shopper.transcript
+    reply = await shopper.say("4567")
+    assert "狀態：已發貨" in reply and "已經遲咗 3 日" in reply, shopper.transcript
+    async with app.db.session() as session:
+        outcomes = (await session.scalars(select(OrderLookupAttempt.outcome))).all()
+    assert "fail" not in outcomes, outcomes
