@@ -194,28 +194,42 @@ class ActionSubmitTicketCancel(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        number = slot_text(tracker.get_slot(NUMBER_SLOT))
-        done: list[EventType] = [SlotSet(CONFIRM_SLOT, None), SlotSet(REASON_SLOT, None)]
-        if tracker.get_slot(CONFIRM_SLOT) is not True:
-            dispatcher.utter_message(response="utter_ticket_cancel_kept", number=number)
-            return done
-        contact_id = _contact_id(tracker)
-        async with runtime.transaction() as session:
-            ticket = await own_ticket(session, contact_id, number)
-            if ticket is None:
-                dispatcher.utter_message(response="utter_ticket_not_found", number=number)
-                return done
-            try:
-                await cancel_ticket(
-                    session,
-                    ticket,
-                    now=tracker_now(tracker),
-                    actor=f"user:{contact_id}",
-                    reason=slot_text(tracker.get_slot(REASON_SLOT)),
-                )
-            except TicketStateError:
-                values = ticket_values(ticket)
-                dispatcher.utter_message(response="utter_ticket_not_cancellable", **values)
-                return done
-        dispatcher.utter_message(response="utter_ticket_cancelled", number=number)
+        return await finish_cancel(dispatcher, tracker, tracker.get_slot(CONFIRM_SLOT) is True)
+
+
+async def answer_with_cancel(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    """The cancel intent while "Cancel ticket R-…?" waits: 「取消」/"cancel it" repeats the verb
+    and means yes; 「算了」/"never mind" means leave the ticket alone."""
+    confirmed = "cancel" in _entities(tracker, "ticket_action")
+    return [*await finish_cancel(dispatcher, tracker, confirmed), ActiveLoop(None)]
+
+
+async def finish_cancel(
+    dispatcher: CollectingDispatcher, tracker: Tracker, confirmed: bool
+) -> list[EventType]:
+    """Cancel the ticket being asked about (audited), or say it is kept."""
+    number = slot_text(tracker.get_slot(NUMBER_SLOT))
+    done: list[EventType] = [SlotSet(CONFIRM_SLOT, None), SlotSet(REASON_SLOT, None)]
+    if not confirmed:
+        dispatcher.utter_message(response="utter_ticket_cancel_kept", number=number)
         return done
+    contact_id = _contact_id(tracker)
+    async with runtime.transaction() as session:
+        ticket = await own_ticket(session, contact_id, number)
+        if ticket is None:
+            dispatcher.utter_message(response="utter_ticket_not_found", number=number)
+            return done
+        try:
+            await cancel_ticket(
+                session,
+                ticket,
+                now=tracker_now(tracker),
+                actor=f"user:{contact_id}",
+                reason=slot_text(tracker.get_slot(REASON_SLOT)),
+            )
+        except TicketStateError:
+            values = ticket_values(ticket)
+            dispatcher.utter_message(response="utter_ticket_not_cancellable", **values)
+            return done
+    dispatcher.utter_message(response="utter_ticket_cancelled", number=number)
+    return done
