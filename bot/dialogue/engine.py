@@ -892,7 +892,10 @@ class Engine(Outbox):
 
     async def _run_rule(self, turn: Turn, intent: str) -> None:
         found = {e.get("entity") for e in (turn.parse or {}).get("entities") or []}
-        routed = next((a for e, a in self._entity_rules if e in found), None)
+        routed = next(
+            (a for e, only, a in self._entity_rules if e in found and (not only or intent in only)),
+            None,
+        )
         if routed is not None and turn.active_form is None and intent != "human":
             # A message carrying e.g. a ticket number is about that ticket, whatever its intent.
             turn.state.pop("fallbacks", None)

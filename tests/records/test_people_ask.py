@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.records.importing import Kind, import_file
 from bot.records.models import OrderLookupAttempt
 from bot.store.db import Database
-from bot.store.models import Ticket
+from bot.store.models import Conversation, Ticket
 
 ROOT = Path(__file__).resolve().parents[2]
 RESIDENTS = """
@@ -189,6 +189,18 @@ async def test_fee_dispute_is_a_complaint_about_fees_zh_hant(
     assert (ticket.kind, ticket.category) == ("complaint", "fees")
 
 
+async def test_fee_dispute_is_a_complaint_about_fees_zh_hans(
+    app: App, chat: Callable[[str], Chat]
+) -> None:
+    person = chat("hans-disputer")
+    reply = await person.say("物业费算错了，这个月多收了我两百块")
+    assert "匿名" in reply, person.transcript
+    assert "付款凭证" not in reply and "缴费方式" not in reply
+    async with app.db.session() as session:
+        form = await session.scalar(select(Conversation.active_form))
+    assert form == "complaint_form"
+
+
 async def test_payment_proof_only_after_saying_paid_and_never_an_unrelated_sentence(
     app: App, chat: Callable[[str], Chat]
 ) -> None:
@@ -293,3 +305,18 @@ async def test_a_corrected_order_number_is_not_a_failed_check_zh_hant(
     async with app.db.session() as session:
         outcomes = (await session.scalars(select(OrderLookupAttempt.outcome))).all()
     assert "fail" not in outcomes, outcomes
+
+
+async def test_a_bare_order_number_is_looked_up_not_goodbye(
+    app: App, chat: Callable[[str], Chat]
+) -> None:
+    stranger = chat("hant-bare")
+    reply = await stranger.say("我張訂單去咗邊")
+    assert "訂單號碼" in reply, stranger.transcript
+    reply = await stranger.say("SO-2026-1130-006")
+    assert "訂單 SO-2026-1130-006" in reply and "最後四位" in reply, stranger.transcript
+
+    owner = chat("en-bare")
+    await owner.say("/lang en")
+    reply = await owner.say("SO 2026 1130 006", phone=SHOPPER_PHONE)
+    assert "Order SO-2026-1130-006" in reply and "Status: being prepared" in reply, owner.transcript
