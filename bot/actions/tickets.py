@@ -100,10 +100,26 @@ class ActionMyTickets(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        from bot.actions.ticket_status import show_ticket
+        from bot.actions.ticket_status import own_ticket, show_ticket
 
         contact_id = _meta(tracker).get("contact_id")
         tz = runtime.services().clock.tz
+        number = next(
+            (
+                str(e.get("value"))
+                for e in tracker.latest_message.get("entities") or []
+                if e.get("entity") == "ticket_id"
+            ),
+            None,
+        )
+        if number:
+            # Asked inside a form ("R-… 點呀" while a flat is asked): that ticket, shown only.
+            async with runtime.transaction() as session:
+                ticket = await own_ticket(session, contact_id, number)
+            if ticket is None:
+                dispatcher.utter_message(response="utter_ticket_not_found", number=number)
+                return []
+            return show_ticket(dispatcher, ticket, tracker_now(tracker))
         async with runtime.transaction() as session:
             tickets = list(await list_for_contact(session, contact_id)) if contact_id else []
         if not tickets:
