@@ -15,6 +15,7 @@ ACTION_MODULES = (
     "bot.actions.emergency",
     "bot.actions.complaint",
     "bot.actions.tickets",
+    "bot.actions.ticket_status",
     "bot.actions.orders",
     "bot.actions.fees",
     "bot.actions.survey",

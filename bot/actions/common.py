@@ -150,8 +150,19 @@ class ActionCancel(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        from bot.actions.ticket_status import (
+            ActionExistingTicket,
+            answer_with_cancel,
+            mentions_ticket,
+        )
+
+        if tracker.active_loop.get("name") == "ticket_cancel_form":
+            return await answer_with_cancel(dispatcher, tracker)
         if tracker.active_loop.get("name"):
             dispatcher.utter_message(response="utter_form_cancelled")
             return [ActiveLoop(None)]
+        if mentions_ticket(tracker):
+            # 「唔使整啦 取消張單」, "cancel that ticket": a ticket already opened.
+            return await ActionExistingTicket().run(dispatcher, tracker, domain)
         dispatcher.utter_message(response="utter_nothing_to_cancel")
         return []

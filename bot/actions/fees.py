@@ -46,7 +46,8 @@ async def linked_residents(
 
 
 # When a message matches several topics ("I paid, please send a receipt"), the first wins.
-TOPIC_PRIORITY = ("proof", "receipt_request", "methods", "balance")
+# A dispute ("you charged 2300 but my lease says 2100") is never filed as a payment.
+TOPIC_PRIORITY = ("dispute", "proof", "receipt_request", "methods", "balance")
 
 
 def payment_topic(tracker: Tracker) -> str | None:
@@ -70,6 +71,10 @@ class ActionPayment(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         topic = payment_topic(tracker)
+        if topic == "dispute":
+            # The complaint form takes the message as its details and 「計錯」/"overcharged" as
+            # the fees category, then asks only what is missing.
+            return [ActiveLoop("complaint_form")]
         # A photo is a payment proof unless the words ask for something else (the slot can also
         # hold photos from earlier in the chat).
         if tracker.get_slot("attachments") and topic in (None, "proof"):
@@ -266,8 +271,14 @@ class ValidatePaymentProofForm(FormValidationAction):
     ) -> dict[str, Any]:
         text = slot_text(value)
         has_photo = bool(tracker.get_slot("attachments"))
-        has_amount = latest_entity(tracker, "amount") is not None
-        if has_photo or has_amount or (text and meaningful(text, 6)):
+        # Words are a proof only when they are about the payment (an amount, a date, "I paid"):
+        # anything else ("Use my name") would become a finance ticket's description.
+        about_payment = (
+            latest_entity(tracker, "amount") is not None
+            or latest_entity(tracker, "datetime") is not None
+            or payment_topic(tracker) == "proof"
+        )
+        if has_photo or (about_payment and text and meaningful(text, 2)):
             return {PROOF_SLOT: text[:1000] or "-"}
         dispatcher.utter_message(response="utter_payment_proof_ask")
         return {PROOF_SLOT: None}

@@ -102,13 +102,40 @@ class ActionMyTickets(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        from bot.actions.ticket_status import own_ticket, show_ticket
+
         contact_id = _meta(tracker).get("contact_id")
         tz = runtime.services().clock.tz
+        number = next(
+            (
+                str(e.get("value"))
+                for e in tracker.latest_message.get("entities") or []
+                if e.get("entity") == "ticket_id"
+            ),
+            None,
+        )
+        if number:
+            # Asked inside a form ("R-… 點呀" while a flat is asked): that ticket, shown only.
+            async with runtime.transaction() as session:
+                ticket = await own_ticket(session, contact_id, number)
+            if ticket is None:
+                dispatcher.utter_message(response="utter_ticket_not_found", number=number)
+                return []
+            return show_ticket(dispatcher, ticket, tracker_now(tracker))
         async with runtime.transaction() as session:
             tickets = list(await list_for_contact(session, contact_id)) if contact_id else []
         if not tickets:
             dispatcher.utter_message(response="utter_no_tickets")
             return []
+        kinds = {
+            str(e.get("value"))
+            for e in tracker.latest_message.get("entities") or []
+            if e.get("entity") == "ticket_kind"
+        }
+        latest = next((t for t in tickets if t.kind in kinds), None)
+        if latest is not None:
+            # "my repair last week?": that repair, with its status and when it is followed up.
+            return show_ticket(dispatcher, latest, tracker_now(tracker))
         lines = [
             {
                 "response": "utter_ticket_line",

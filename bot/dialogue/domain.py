@@ -50,6 +50,22 @@ class Domain:
             out.setdefault(steps[0]["intent"], actions)
         return out
 
+    def entity_rules(self) -> list[tuple[str, frozenset[str] | None, list[str]]]:
+        """Rules whose first step names entities and no intent: a message carrying one of those
+        entities goes to the rule's actions whatever its intent (a ticket number is about that
+        ticket, whether the words around it read as a repair, a goodbye or a question), or only
+        when its intent is one of the step's ``intents``. Each is (entity, intents, actions)."""
+        out: list[tuple[str, frozenset[str] | None, list[str]]] = []
+        for rule in self.rules:
+            steps = rule.get("steps", [])
+            if not steps or "intent" in steps[0] or rule.get("condition"):
+                continue
+            intents = steps[0].get("intents")
+            only = frozenset(str(i) for i in intents) if intents else None
+            actions = [s["action"] for s in steps[1:] if "action" in s]
+            out += [(str(entity), only, actions) for entity in steps[0].get("entities") or []]
+        return out
+
     def as_rasa_dict(self) -> dict[str, Any]:
         """The domain as the Rasa action server receives it."""
         return {

@@ -301,6 +301,7 @@ class Engine(Outbox):
         )
         self.detect_language = detect_language
         self._rules = domain.intent_rules()
+        self._entity_rules = domain.entity_rules()
         self._known_intents = set(domain.intents) | ENGINE_INTENTS
         self._action_names = {a.name for a in executor.list_actions()}
         self._domain_dict = domain.as_rasa_dict()
@@ -922,6 +923,17 @@ class Engine(Outbox):
                 self.utter(turn, "utter_still_in_queue")
 
     async def _run_rule(self, turn: Turn, intent: str) -> None:
+        found = {e.get("entity") for e in (turn.parse or {}).get("entities") or []}
+        routed = next(
+            (a for e, only, a in self._entity_rules if e in found and (not only or intent in only)),
+            None,
+        )
+        if routed is not None and turn.active_form is None and intent != "human":
+            # A message carrying e.g. a ticket number is about that ticket, whatever its intent.
+            turn.state.pop("fallbacks", None)
+            for name in routed:
+                await self.run_action(turn, name)
+            return
         if intent == "nlu_fallback":
             await self._fallback(turn)
             return

@@ -24,6 +24,7 @@ import cn2an
 import phonenumbers
 
 from bot.nlu.normalize import normalize, normalize_with_map, raw_span
+from bot.nlu.references import references
 
 log = logging.getLogger(__name__)
 
@@ -98,15 +99,18 @@ _NOT_ORDER_PREFIX = frozenset(
     {"rm", "hk", "us", "nt", "no", "tel", "fps", "flat", "room", "unit", "blk", "apt", "ph", "fax"}
 )
 _ORDER_PATTERNS = [
-    re.compile(r"(?<![a-z0-9])([a-z]{1,4})-?(\d{4,20})(?![a-z0-9])"),
+    # SO88412, SO-2026-1130-006 (read whole), SO 2026 1130 006 (three groups or more: fewer
+    # spaced groups are usually a word and a phone number, "call 9123 4567")
+    re.compile(
+        r"(?<![a-z0-9])([a-z]{1,4})(?:-?(\d{2,20}(?:-\d{2,20})*)|\s(\d{2,8}(?:\s\d{2,8}){2,}))"
+        r"(?![a-z0-9])"
+    ),
     re.compile(r"#\s?([a-z]{0,4}\d{3,20})(?![a-z0-9])"),
     re.compile(r"(?<![\d\-])(\d{8}-\d{3,8})(?![\d\-])"),
     re.compile(
-        r"(?:订单编?号?|单号|编号|运单号?|order\s*(?:no\.?|number|id|#)?|tracking\s*(?:no\.?|number)?)"
+        r"(?:订单编?号?|单号|编号|order\s*(?:no\.?|number|id|#)?)"
         r"\s*(?:是|系|:|：|#)?\s*(\d{5,20})(?![\d])"
     ),
-    # SO-2026-1130-006: read whole (issue #13.9), not as SO-2026 and a stray number.
-    re.compile(r"(?<![a-z0-9\-])([a-z]{1,4})-(\d{2,8}(?:-\d{2,8}){1,4})(?![a-z0-9\-])"),
 ]
 # Kefu's own ticket numbers (R-20261202-0002) are no order numbers.
 _TICKET_NUMBER = re.compile(r"[rc]-\d{8}-\d{4}")
@@ -116,19 +120,21 @@ def _order_ids(norm: str) -> list[_Candidate]:
     out: list[_Candidate] = []
     for number, pattern in enumerate(_ORDER_PATTERNS):
         for match in pattern.finditer(norm):
-            if number == 4:
-                if _TICKET_NUMBER.fullmatch(match.group(0)) or match.group(1) in _NOT_ORDER_PREFIX:
-                    continue
-                start, end = match.start(), match.end()
-                value = match.group(0).upper()
-            elif number == 0:
-                letters, digits = match.group(1), match.group(2)
-                if letters in _NOT_ORDER_PREFIX or _TICKET_NUMBER.match(norm, match.start()):
+            if number == 0:
+                letters, dashed, spaced = match.groups()
+                digits = re.sub(r"\D", "", dashed or spaced)
+                if (
+                    letters in _NOT_ORDER_PREFIX
+                    or len(digits) < 4
+                    or _TICKET_NUMBER.match(norm, match.start())
+                ):
                     continue
                 if len(letters) == 1 and len(digits) < 6:
                     continue
                 start, end = match.start(), match.end()
-                value = match.group(0).upper()
+                # As written, except that spaces become the dashes a shop would print.
+                value = (match.group(0) if dashed else f"{letters}-{spaced}").upper()
+                value = value.replace(" ", "-")
             elif number == 1:
                 start, end = match.start(), match.end()
                 value = match.group(1).upper()
@@ -1105,6 +1111,7 @@ def extract_normalized(
                 for m in _EMAIL.finditer(norm)
             ]
         structured += _order_ids(norm)
+        structured += references(norm, _Candidate)
         structured += _amounts(norm)
         structured += _units(norm)
         structured += _datetimes(norm, now)

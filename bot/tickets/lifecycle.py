@@ -67,3 +67,26 @@ async def reopen_ticket(
         session, ticket, actor=actor, action="reopened", now=now, data={"reason": reason}
     )
     await apply_deadlines(session, ticket, settings, now)
+
+
+async def cancel_ticket(
+    session: AsyncSession,
+    ticket: Ticket,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str = "",
+) -> None:
+    """Cancelled (by the customer, who no longer needs it): audit who and why, and stop every
+    pending follow-up so no reminder, SLA alert or survey goes out for it."""
+    from bot.followups.service import cancel_for_ticket
+
+    if ticket.status not in OPEN_STATES:
+        raise TicketStateError(f"{ticket.number} is {ticket.status}, not open")
+    ticket.status = TicketStatus.CANCELLED
+    ticket.closed_at = now
+    ticket.updated_at = now
+    await add_event(
+        session, ticket, actor=actor, action="cancelled", now=now, data={"reason": reason}
+    )
+    await cancel_for_ticket(session, ticket.id)
