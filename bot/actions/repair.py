@@ -11,6 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from bot.actions.display import category_ref, unit_text, visit_text
 from bot.actions.forms import (
+    latest_entity,
     previous_value,
     slot_text,
     tracker_now,
@@ -84,7 +85,14 @@ class ValidateRepairForm(FormValidationAction):
     def validate_visit_time(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return validate_time("visit_time", value, dispatcher, tracker_now(tracker))
+        return validate_time(
+            "visit_time",
+            value,
+            dispatcher,
+            tracker_now(tracker),
+            entity=latest_entity(tracker, "datetime", full=True),
+            notes=("description", tracker.get_slot("description")),
+        )
 
     def validate_repair_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

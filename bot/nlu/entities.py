@@ -24,6 +24,7 @@ import cn2an
 import phonenumbers
 
 from bot.nlu.normalize import normalize, normalize_with_map, raw_span
+from bot.nlu.windows import window
 
 log = logging.getLogger(__name__)
 
@@ -582,6 +583,7 @@ _REL_DAYS = {
     "昨天": -1,
     "昨日": -1,
     "寻日": -1,
+    "琴日": -1,
     "yesterday": -1,
 }
 # part of day -> (representative hour, meridiem: "am", "pm" or "noon")
@@ -620,6 +622,9 @@ _DAY_PARTS = {
     "明晚": (1, "晚上"),
     "听晚": (1, "晚上"),
     "今朝": (0, "早上"),
+    "琴晚": (-1, "晚上"),
+    "寻晚": (-1, "晚上"),
+    "昨晚": (-1, "晚上"),
     "听朝": (1, "早上"),
     "明早": (1, "早上"),
     "tonight": (0, "evening"),
@@ -831,7 +836,10 @@ def _resolve_time(atom: _DtAtom) -> tuple[int, int, str | None] | None:
     return None
 
 
-def _datetime_group(group: list[_DtAtom], now: datetime) -> tuple[datetime, str] | None:
+def _datetime_group(
+    group: list[_DtAtom], now: datetime
+) -> tuple[datetime, str, datetime | None] | None:
+    """(start, grain, end): an instant for a clock time, a window (end not None) otherwise."""
     today = now.date()
     day: date | None = None
     part: str | None = None
@@ -867,10 +875,11 @@ def _datetime_group(group: list[_DtAtom], now: datetime) -> tuple[datetime, str]
             # "三點" at a service desk means the afternoon.
             hour += 12
         grain = "minute" if minute else "hour"
-    elif part_info is not None:
-        hour, minute, grain = part_info[0], 0, "part_of_day"
     else:
-        hour, minute, grain = 0, 0, "day"
+        weekend = any(atom.kind == "weekend" for atom in group)
+        start, end = window(day, part, now, weekend=weekend)
+        grain = "part_of_day" if part else "weekend" if weekend else "day"
+        return start, grain, end
     if hour == 24:
         hour, extra = 0, timedelta(days=1)
     else:
@@ -881,7 +890,7 @@ def _datetime_group(group: list[_DtAtom], now: datetime) -> tuple[datetime, str]
         if candidate + extra <= now:
             day = today + timedelta(days=1)
     when = datetime(day.year, day.month, day.day, hour, minute, tzinfo=now.tzinfo) + extra
-    return when, grain
+    return when, grain, None
 
 
 def _datetimes(norm: str, now: datetime) -> list[_Candidate]:
@@ -904,21 +913,54 @@ def _datetimes(norm: str, now: datetime) -> list[_Candidate]:
         resolved = _datetime_group(group, now)
         if resolved is None:
             continue
-        when, grain = resolved
-        out.append(
-            _Candidate(
-                group[0].start,
-                group[-1].end,
-                4,
-                {
-                    "entity": "datetime",
-                    "value": when.isoformat(),
-                    "grain": grain,
-                    "extractor": "KefuDatetimeExtractor",
-                },
-            )
-        )
+        when, grain, end = resolved
+        entity: dict[str, Any] = {
+            "entity": "datetime",
+            "value": when.isoformat(),
+            "grain": grain,
+            "extractor": "KefuDatetimeExtractor",
+        }
+        if end is not None:
+            entity["to"] = end.isoformat()
+        out.append(_Candidate(group[0].start, group[-1].end, 4, entity))
     return out
+
+
+# "As soon as possible" and "any time" are answers to "when may we come?", not instants: they
+# come out as the visit_time entity with the repair form's own button values.
+_VISIT_WORDS = {
+    "asap": ("越快越好", "愈快愈好", "越早越好", "尽快", "尽早", "asap", "as soon as possible"),
+    "anytime": (
+        "任何时间都可以",
+        "任何时间",
+        "几时都得",
+        "几时都可以",
+        "什么时候都可以",
+        "什么时间都可以",
+        "随时都可以",
+        "any time",
+        "anytime",
+        "whenever",
+    ),
+}
+_VISIT_VALUE = {word: value for value, words in _VISIT_WORDS.items() for word in words}
+_VISIT_RE = re.compile(rf"(?<![a-z])({_alternation(_VISIT_VALUE)})(?![a-z])")
+
+
+def _visit_words(norm: str) -> list[_Candidate]:
+    return [
+        _Candidate(
+            m.start(),
+            m.end(),
+            4,
+            {
+                "entity": "visit_time",
+                "value": _VISIT_VALUE[m.group(1)],
+                "extractor": "KefuDatetimeExtractor",
+            },
+        )
+        for m in itertools.islice(_VISIT_RE.finditer(norm), MAX_PER_KIND)
+    ]
 
 
 def _weak_alone(atom: _DtAtom, norm: str) -> bool:
@@ -1099,6 +1141,7 @@ def extract_normalized(
         structured += _amounts(norm)
         structured += _units(norm)
         structured += _datetimes(norm, now)
+        structured += _visit_words(norm)
         if sum(map(str.isdigit, norm)) >= 7:
             structured += _phones(norm, region)
         found = _resolve(structured)
@@ -1130,3 +1173,20 @@ def parse_datetime(text: str, *, now: datetime) -> datetime | None:
         return None
     first = min(found, key=lambda c: c.start)
     return datetime.fromisoformat(first.entity["value"])
+
+
+def parse_window(text: str, *, now: datetime) -> tuple[datetime, datetime | None] | None:
+    """The first date/time expression in ``text`` as (start, end): ``end`` is None for a clock
+    time, the window's end for a day, a part of a day or a weekend (see bot.nlu.windows)."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        found = _datetimes(normalize(text[:ENTITY_SCAN_CHARS]), now)
+    except Exception:
+        log.exception("datetime parser failed")
+        return None
+    if not found:
+        return None
+    entity = min(found, key=lambda c: c.start).entity
+    end = entity.get("to")
+    return datetime.fromisoformat(entity["value"]), datetime.fromisoformat(end) if end else None
