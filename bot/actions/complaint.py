@@ -9,7 +9,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.display import category_ref
+from bot.actions.display import category_ref, quote
 from bot.actions.forms import (
     slot_text,
     validate_category,
@@ -109,7 +109,7 @@ class ActionAskComplaintConfirmed(Action):
             response="utter_complaint_summary_anonymous"
             if anonymous
             else "utter_complaint_summary",
-            details=tracker.get_slot("complaint_details") or "",
+            details=quote(tracker.get_slot("complaint_details")),
             category=category_ref("complaint", tracker.get_slot("complaint_category")),
             phone=tracker.get_slot("phone") or "",
         )

@@ -8,6 +8,21 @@ from typing import Any
 from bot.nlu.entities import format_unit
 
 VISIT_TOKENS = ("asap", "today", "tomorrow_am", "tomorrow_pm", "weekend", "anytime")
+# A summary quotes at most this much of what the user wrote (the ticket keeps it all).
+QUOTE_CHARS = 120
+
+
+def quote(text: Any, limit: int = QUOTE_CHARS) -> str:
+    """The user's words for a summary: whole when short, else cut at a word (or character, in
+    Chinese) before ``limit`` with an ellipsis, so a long message does not bury the question."""
+    text = " ".join(str(text or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit * 2 // 3:
+        cut = cut[:space]
+    return cut.rstrip(" ,，、。.;；:：") + "…"
 
 
 def unit_text(value: Any, language: str) -> str:

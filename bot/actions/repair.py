@@ -9,7 +9,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.display import category_ref, unit_text, visit_text
+from bot.actions.display import category_ref, quote, unit_text, visit_text
 from bot.actions.forms import (
     latest_entity,
     previous_value,
@@ -106,7 +106,7 @@ class ValidateRepairForm(FormValidationAction):
 def repair_summary_values(tracker: Tracker) -> dict[str, Any]:
     language = tracker.get_slot("language") or "zh-Hant"
     return {
-        "description": tracker.get_slot("description") or "",
+        "description": quote(tracker.get_slot("description")),
         "category": category_ref("repair", tracker.get_slot("repair_category")),
         "unit": unit_text(tracker.get_slot("unit"), language),
         "visit_time": visit_text(tracker.get_slot("visit_time"))

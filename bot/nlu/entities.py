@@ -23,7 +23,7 @@ from typing import Any
 import cn2an
 import phonenumbers
 
-from bot.nlu.normalize import normalize, normalize_with_map, raw_span
+from bot.nlu.normalize import normalize, normalize_with_map, raw_span, to_traditional
 from bot.nlu.windows import window
 
 log = logging.getLogger(__name__)
@@ -305,7 +305,7 @@ _EN_VALUE = r"([a-z]?\d{1,4}[a-z]?|(?<=[\s.#])[a-z])(?![a-z0-9])"
 _UNIT_ATOMS: list[tuple[str, re.Pattern[str]]] = [
     # 3-2-1502 (mainland block-entrance-room shorthand)
     ("triple", re.compile(r"(?<![\d\-/])(\d{1,3})-(\d{1,2})-(\d{3,4})(?![\d\-/])")),
-    ("block", re.compile(rf"(?:第)?({_NUM_OR_LETTER})\s?(?:号楼|栋|幢|座|期楼)")),
+    ("block", re.compile(rf"(?:第)?({_NUM_OR_LETTER})\s?(号楼|栋|幢|座|期楼)")),
     (
         "block",
         re.compile(r"(?<![a-z])(?:block|blk|tower|bldg|building)\.?\s?" + _EN_VALUE),
@@ -340,6 +340,19 @@ def _clean_part(text: str) -> str | None:
     return text
 
 
+def _block_word(block: str, match: re.Match[str]) -> str | None:
+    """The user's own word for a block when it is not the one Kefu would show anyway: Hong Kong
+    writes 「7座」 where the mainland writes 「7栋」, and an address shown back keeps it."""
+    if match.group(0).startswith("tower"):
+        return "tower"
+    word = match.group(2) if match.re.groups >= 2 else None
+    if word == "座" and block.isdigit():
+        return word
+    if word in ("栋", "幢") and not block.isdigit():
+        return "栋"
+    return None
+
+
 def _derive_floor(room: str | None) -> str | None:
     """``1502`` → ``15``; ``603`` → ``6``; ``12B`` → ``12``."""
     if not room:
@@ -370,6 +383,10 @@ def _unit_atoms(norm: str) -> list[tuple[int, int, str, dict[str, str | None]]]:
                 if value is None:
                     continue
                 parts = {kind: value}
+                if kind == "block":
+                    word = _block_word(value, match)
+                    if word:
+                        parts["block_word"] = word
             atoms.append((match.start(), match.end(), kind, parts))
     # keep the longest atom where they overlap
     atoms.sort(key=lambda a: (-(a[1] - a[0]), a[0]))
@@ -406,6 +423,8 @@ def _units(norm: str) -> list[_Candidate]:
                 parts["room"] = _clean_part(bare.group(1))
                 end = bare.end()
         value = {k: parts.get(k) for k in ("block", "unit", "floor", "room")}
+        if parts.get("block_word") and value["block"]:
+            value["block_word"] = parts["block_word"]
         if not value["floor"]:
             value["floor"] = _derive_floor(value["room"])
         out.append(
@@ -451,6 +470,14 @@ _UNIT_WORDS = {
 }
 
 
+def _block_suffix(block: str, word: Any, language: str) -> str:
+    """座 stays 座 (棟 stays 棟) when the user wrote it; else 棟 for numbers, 座 for letters."""
+    words = _UNIT_WORDS[language]
+    if isinstance(word, str) and word not in ("", "tower"):
+        return to_traditional(word) if language == "zh-Hant" else word
+    return words["block_digit"] if block.isdigit() else words["block_letter"]
+
+
 def format_unit(value: Mapping[str, Any] | None, language: str) -> str:
     """Render a unit: ``3棟2單元1502室`` / ``3栋2单元1502室`` / ``Block 3, Unit 2, Room 1502``."""
     if not value:
@@ -464,7 +491,7 @@ def format_unit(value: Mapping[str, Any] | None, language: str) -> str:
         words = _UNIT_WORDS[language]
         text = ""
         if block:
-            text += block + (words["block_digit"] if block.isdigit() else words["block_letter"])
+            text += block + _block_suffix(block, value.get("block_word"), language)
         if unit:
             text += unit + words["unit"]
         if floor_shown:
@@ -475,13 +502,14 @@ def format_unit(value: Mapping[str, Any] | None, language: str) -> str:
     floor_text = None
     if floor_shown:
         floor_text = "G/F" if floor_shown == "G" else f"{floor_shown}/F"
+    block_en = "Tower" if value.get("block_word") == "tower" else "Block"
     if room and not unit and (not room.isdigit() or len(room) <= 2):
         # Hong Kong style, smallest first: "Flat A, 12/F, Block B".
-        hk = [f"Flat {room}", floor_text, f"Block {block}" if block else None]
+        hk = [f"Flat {room}", floor_text, f"{block_en} {block}" if block else None]
         return ", ".join(p for p in hk if p)
     parts = []
     if block:
-        parts.append(f"Block {block}")
+        parts.append(f"{block_en} {block}")
     if unit:
         parts.append(f"Unit {unit}")
     if floor_text:

@@ -107,8 +107,16 @@ def test_phone_region_and_invalid() -> None:
             {"block": None, "unit": "12B", "floor": None, "room": None},
             "unit 12B",
         ),
-        ("第三座", {"block": "3", "unit": None, "floor": None, "room": None}, "第三座"),
-        ("A棟5樓之2", {"block": "A", "unit": None, "floor": "5", "room": "2"}, "A棟5樓之2"),
+        (
+            "第三座",
+            {"block": "3", "unit": None, "floor": None, "room": None, "block_word": "座"},
+            "第三座",
+        ),
+        (
+            "A棟5樓之2",
+            {"block": "A", "unit": None, "floor": "5", "room": "2", "block_word": "栋"},
+            "A棟5樓之2",
+        ),
         ("住3-2-1502", {"block": "3", "unit": "2", "floor": "15", "room": "1502"}, "3-2-1502"),
         (
             "B座8樓3號單位漏水",
