@@ -45,8 +45,9 @@ def validate_unit(
     if unit and (unit.get("room") or unit.get("floor")):
         unit = {k: v for k, v in unit.items() if v is not None}
         if isinstance(previous, dict) and not (unit.get("block") or unit.get("unit")):
-            kept = ("block", "block_word", "unit")
-            unit = {k: previous[k] for k in kept if previous.get(k)} | unit
+            # 「唔係, 係C室」 / "no, flat C": same block and floor, another flat.
+            kept = ("block", "block_word", "unit", "floor")
+            unit = {k: previous[k] for k in kept if previous.get(k) and not unit.get(k)} | unit
         return {"unit": unit}
     if asked:  # a partial flat mentioned in passing is simply asked for later
         dispatcher.utter_message(response="utter_invalid_unit")

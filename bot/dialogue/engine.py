@@ -41,6 +41,7 @@ from bot.actions import runtime
 from bot.channels.base import InboundMessage, OutboundMessage
 from bot.clock import Clock
 from bot.config import LANGUAGES, Settings
+from bot.dialogue import corrections
 from bot.dialogue.choices import ChoiceResolver, press_typed_choice
 from bot.dialogue.domain import Domain
 from bot.dialogue.outbox import Outbox
@@ -1046,9 +1047,18 @@ class Engine(Outbox):
     ) -> None:
         for slot, value in candidates.items():
             turn.events.append({"event": "slot", "name": slot, "value": value})
+        before = {slot: turn.slots.get(slot) for slot in candidates}
         validated = await self._run_validation(turn, form, candidates)
         if corrected:
-            self.utter(turn, "utter_correction_noted")
+            refused = corrections.rejected(candidates, validated)
+            if refused and turn.state.pop("validation_uttered", False):
+                # The validator said what is wrong with the correction and asked for it again:
+                # no "corrected", and that question is not asked a second time.
+                turn.slots["requested_slot"] = refused[0]
+                return
+            if not refused:
+                response, values = corrections.correction_reply(before, validated, turn.language)
+                self.utter(turn, response, **values)
         await self._continue_form(turn, form, attempted=attempted, validated=validated)
 
     async def _run_validation(
