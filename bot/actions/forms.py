@@ -42,6 +42,9 @@ def validate_unit(
     flat was not the question (``asked`` false), an unusable one is dropped without a word.
     """
     unit = value if isinstance(value, dict) else parse_unit(slot_text(value))
+    if unit and unit.get("area"):
+        # A common area (「走廊」, "car park"): the place is the location, no flat to ask.
+        return {"unit": {k: v for k, v in unit.items() if v is not None}}
     if unit and (unit.get("room") or unit.get("floor")):
         unit = {k: v for k, v in unit.items() if v is not None}
         if isinstance(previous, dict) and not (unit.get("block") or unit.get("unit")):

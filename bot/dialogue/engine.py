@@ -926,23 +926,29 @@ class Engine(Outbox):
         turn.events.append({"event": "active_loop", "name": form})
         for slot in self.domain.required_slots(form) + self._form_extra_slots(form):
             turn.slots[slot] = None
-        self._prefill(turn, form)
+        await self._prefill(turn, form)
         candidates = self._extract(turn, form, requested=None)
         await self._validate_and_continue(turn, form, candidates, attempted=False)
 
     def _form_extra_slots(self, form: str) -> list[str]:
         return list(self.domain.forms.get(form, {}).get("reset_slots", []))
 
-    def _prefill(self, turn: Turn, form: str) -> None:
-        """What Kefu already knows about the contact is not asked again (shown in the summary)."""
+    async def _prefill(self, turn: Turn, form: str) -> None:
+        """What Kefu already knows about the contact is not asked again: shown in the summary,
+        changeable there. The flat is the linked resident's, else the one used last; a flat or
+        common area named in the message that starts the form replaces it."""
         required = self.domain.required_slots(form)
         if "phone" in required and turn.contact.phone:
             turn.slots["phone"] = turn.contact.phone
-        if "unit" in required and turn.contact.unit:
-            from bot.nlu.entities import parse_unit
+        if "unit" in required:
+            from bot.actions.known import known_unit
 
-            # Kept on the contact as text; the form works with the parsed parts.
-            turn.slots["unit"] = parse_unit(turn.contact.unit) or turn.contact.unit
+            turn.slots["unit"] = await known_unit(
+                turn.session,
+                turn.contact,
+                now=turn.now,
+                region=self.settings.default_region,
+            )
 
     def _extract(
         self, turn: Turn, form: str | None, requested: str | None, *, entities_only: bool = False

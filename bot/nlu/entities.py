@@ -324,6 +324,45 @@ _UNIT_ATOMS: list[tuple[str, re.Pattern[str]]] = [
         re.compile(r"(?<![a-z])(?:flat|room|rm|apt|apartment|suite)\.?\s?#?\s?" + _EN_VALUE),
     ),
 ]
+# Common areas: a fault there needs no flat, the place is the location (with its block or floor
+# when given: 「7座地下大堂」). Kept as written (normalised) and shown back so. Matching only.
+_COMMON_AREAS = (
+    "电梯大堂",
+    "升降机大堂",
+    "地下大堂",
+    "大堂",
+    "大厅",
+    "䢂口",
+    "电梯口",
+    "走廊",
+    "走道",
+    "走火通道",
+    "停车场",
+    "车场",
+    "地库",
+    "后楼梯",
+    "楼梯",
+    "天台",
+    "平台",
+    "会所",
+    "垃圾房",
+    "lift lobby",
+    "elevator lobby",
+    "lobby",
+    "corridor",
+    "hallway",
+    "car park",
+    "carpark",
+    "parking lot",
+    "staircase",
+    "stairwell",
+    "rooftop",
+    "clubhouse",
+    "refuse room",
+)
+_UNIT_ATOMS.append(
+    ("area", re.compile(rf"(?<![a-z])({_alternation(_COMMON_AREAS)})(?![a-z])")),
+)
 _BARE_ROOM = re.compile(r"[\s\-]?(\d{3,4}[a-z]?)(?![\d])")
 _UNIT_GAP = re.compile(r"^[\s,，、的/\-]*$")
 
@@ -378,6 +417,8 @@ def _unit_atoms(norm: str) -> list[tuple[int, int, str, dict[str, str | None]]]:
                     "unit": _clean_part(match.group(2)),
                     "room": _clean_part(match.group(3)),
                 }
+            elif kind == "area":
+                parts = {"area": match.group(1)}
             else:
                 value = _clean_part(match.group(1))
                 if value is None:
@@ -425,6 +466,8 @@ def _units(norm: str) -> list[_Candidate]:
         value = {k: parts.get(k) for k in ("block", "unit", "floor", "room")}
         if parts.get("block_word") and value["block"]:
             value["block_word"] = parts["block_word"]
+        if parts.get("area"):
+            value["area"] = parts["area"]
         if not value["floor"]:
             value["floor"] = _derive_floor(value["room"])
         out.append(
@@ -482,9 +525,9 @@ def format_unit(value: Mapping[str, Any] | None, language: str) -> str:
     """Render a unit: ``3棟2單元1502室`` / ``3栋2单元1502室`` / ``Block 3, Unit 2, Room 1502``."""
     if not value:
         return ""
-    block, unit, floor, room = (
+    block, unit, floor, room, area = (
         str(value[k]) if value.get(k) not in (None, "") else None
-        for k in ("block", "unit", "floor", "room")
+        for k in ("block", "unit", "floor", "room", "area")
     )
     floor_shown = floor if floor and floor != _derive_floor(room) else None
     if language in _UNIT_WORDS:
@@ -498,6 +541,8 @@ def format_unit(value: Mapping[str, Any] | None, language: str) -> str:
             text += floor_shown + words["floor"]
         if room:
             text += room + words["room"]
+        if area:
+            text += to_traditional(area) if language == "zh-Hant" else area
         return text
     floor_text = None
     if floor_shown:
@@ -516,6 +561,8 @@ def format_unit(value: Mapping[str, Any] | None, language: str) -> str:
         parts.append(floor_text)
     if room:
         parts.append(f"Room {room}")
+    if area:
+        parts.append(area)
     return ", ".join(parts)
 
 

@@ -43,3 +43,24 @@ def test_the_block_word_does_not_change_the_units_key() -> None:
         assert parse_unit(format_unit(parse_unit("7座12樓A室"), language)) == parse_unit(
             "7座12樓A室"
         )
+
+
+@pytest.mark.parametrize(
+    ("text", "area", "block", "zh_hant", "en"),
+    [
+        ("7座地下大堂1號電梯", "地下大堂", "7", "7座地下大堂", "Block 7, 地下大堂"),
+        ("走廊啲燈壞咗", "走廊", None, "走廊", "走廊"),
+        ("5樓走廊好黑", "走廊", None, "5樓走廊", "5/F, 走廊"),
+        ("停車場漏水", "停车场", None, "停車場", "停车场"),
+        ("電梯大堂盞燈壞咗", "电梯大堂", None, "電梯大堂", "电梯大堂"),
+        ("Block C lift lobby", "lift lobby", "C", "C座lift lobby", "Block C, lift lobby"),
+        ("car park light broken", "car park", None, "car park", "car park"),
+    ],
+)
+def test_common_areas_are_a_location(
+    text: str, area: str, block: str | None, zh_hant: str, en: str
+) -> None:
+    value = parse_unit(text)
+    assert value is not None and value["area"] == area and value["block"] == block
+    assert format_unit(value, "zh-Hant") == zh_hant
+    assert format_unit(value, "en") == en

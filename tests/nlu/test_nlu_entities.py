@@ -101,7 +101,11 @@ def test_phone_region_and_invalid() -> None:
             "Flat 3, 15/F, Block C",
         ),
         ("leak on 15/F", {"block": None, "unit": None, "floor": "15", "room": None}, "15/F"),
-        ("Block C lobby", {"block": "C", "unit": None, "floor": None, "room": None}, "Block C"),
+        (
+            "Block C lobby",
+            {"block": "C", "unit": None, "floor": None, "room": None, "area": "lobby"},
+            "Block C lobby",
+        ),
         (
             "unit 12B aircon",
             {"block": None, "unit": "12B", "floor": None, "room": None},
