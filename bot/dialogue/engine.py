@@ -41,7 +41,7 @@ from bot.actions import runtime
 from bot.channels.base import InboundMessage, OutboundMessage
 from bot.clock import Clock
 from bot.config import LANGUAGES, Settings
-from bot.dialogue import corrections
+from bot.dialogue import corrections, memory
 from bot.dialogue.choices import ChoiceResolver, press_typed_choice
 from bot.dialogue.domain import Domain
 from bot.dialogue.outbox import Outbox
@@ -818,6 +818,7 @@ class Engine(Outbox):
             text = text[:limit]
 
         parse = self._understand(turn, message, text)
+        memory.carry_entities(turn.state, parse, turn.now)
         turn.parse = parse
         turn.events.append(
             {"event": "user", "text": text, "parse_data": parse, "timestamp": turn.now.timestamp()}
