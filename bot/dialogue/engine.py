@@ -41,7 +41,7 @@ from bot.actions import runtime
 from bot.channels.base import InboundMessage, OutboundMessage
 from bot.clock import Clock
 from bot.config import LANGUAGES, Settings
-from bot.dialogue import corrections, memory
+from bot.dialogue import corrections, memory, switch
 from bot.dialogue.choices import ChoiceResolver, press_typed_choice
 from bot.dialogue.domain import Domain
 from bot.dialogue.outbox import Outbox
@@ -920,7 +920,9 @@ class Engine(Outbox):
 
     # ------------------------------------------------------------------ forms
 
-    async def _activate_form(self, turn: Turn, form: str) -> None:
+    async def _activate_form(
+        self, turn: Turn, form: str, *, carried: dict[str, Any] | None = None
+    ) -> None:
         turn.conversation.active_form = form
         turn.slots["requested_slot"] = None
         turn.state["retries"] = {}
@@ -928,7 +930,7 @@ class Engine(Outbox):
         for slot in self.domain.required_slots(form) + self._form_extra_slots(form):
             turn.slots[slot] = None
         await self._prefill(turn, form)
-        candidates = self._extract(turn, form, requested=None)
+        candidates = self._extract(turn, form, requested=None) | (carried or {})
         await self._validate_and_continue(turn, form, candidates, attempted=False)
 
     def _form_extra_slots(self, form: str) -> list[str]:
@@ -968,6 +970,14 @@ class Engine(Outbox):
     async def _form_turn(self, turn: Turn, form: str, parse: dict[str, Any], text: str) -> None:
         intent = parse["intent"]["name"]
         requested = turn.requested_slot
+        target = switch.corrected_kind(form, requested, text, intent)
+        if target is not None:
+            # 「唔係投訴呀 我係要整走廊啲燈」 at the summary: the same request, of another kind.
+            carried = switch.carried(form, target, turn.slots, text)
+            self.deactivate_form(turn)
+            self.utter(turn, f"utter_switched_to_{target.removesuffix('_form')}")
+            await self._activate_form(turn, target, carried=carried)
+            return
         if intent == "change":
             slot = parse["entities"][0]["value"] if parse.get("entities") else None
             if slot in self.domain.required_slots(form):
