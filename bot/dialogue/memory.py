@@ -29,7 +29,16 @@ def carry_entities(state: dict[str, Any], parse: dict[str, Any], now: datetime) 
             remembered.pop(name, None)
             continue
         if intent in intents:
-            entities.append({"entity": name, "value": kept["value"], "extractor": "KefuMemory"})
+            # An empty span: nothing of this message's text is taken by it.
+            entities.append(
+                {
+                    "entity": name,
+                    "value": kept["value"],
+                    "start": 0,
+                    "end": 0,
+                    "extractor": "KefuMemory",
+                }
+            )
             kept["at"] = now.timestamp()
     if remembered:
         state["remembered"] = remembered
