@@ -61,3 +61,23 @@ def visit_value(start: datetime, end: datetime | None, now: datetime) -> str | N
         return start.isoformat()
     start = max(start, ceil_quarter(now))
     return f"{start.isoformat()}/{end.isoformat()}"
+
+
+# Visit-time buttons a typed time may be finer than: 「今日下晝」 is more than "today".
+_COARSE_TOKENS = ("asap", "today", "weekend", "anytime")
+
+
+def finer_than_button(payload: str | None, entities: list[dict[str, Any]]) -> bool:
+    """Whether a typed visit time says more than the button its words name: 「今日下晝」 or
+    "Saturday 10am" keep their window or time instead of pressing 「今日內」 or 「週末」."""
+    if not payload or '"visit_time"' not in payload:
+        return False
+    for entity in entities:
+        if entity.get("entity") != "datetime":
+            continue
+        grain = entity.get("grain")
+        if grain in ("hour", "minute"):
+            return True
+        if grain == "part_of_day" and any(f'"{t}"' in payload for t in _COARSE_TOKENS):
+            return True
+    return False

@@ -38,6 +38,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.expression import CTE, Insert, Select
 
 from bot.actions import runtime
+from bot.actions.visits import finer_than_button
 from bot.channels.base import InboundMessage, OutboundMessage
 from bot.clock import Clock
 from bot.config import LANGUAGES, Settings
@@ -874,7 +875,9 @@ class Engine(Outbox):
         shown = turn.state.pop("choices", None)
         if payload is None and turn.active_form and text.strip():
             question = shown or self.choices.question(turn.active_form, turn.requested_slot)
-            press_typed_choice(parse, self.choices.resolve(question, text), self._known_intents)
+            resolution = self.choices.resolve(question, text)
+            if resolution is None or not finer_than_button(resolution.payload, parse["entities"]):
+                press_typed_choice(parse, resolution, self._known_intents)
         return parse
 
     async def _not_ours(self, turn: Turn, intent: str) -> None:

@@ -121,3 +121,22 @@ def test_ceil_quarter() -> None:
     assert ceil_quarter(FRIDAY_10) == FRIDAY_10
     assert ceil_quarter(FRIDAY_1007).minute == 15
     assert ceil_quarter(datetime(2026, 11, 27, 10, 45, 1, tzinfo=TZ)).hour == 11
+
+
+@pytest.mark.parametrize(
+    ("text", "payload", "finer"),
+    [
+        ("今日下晝", '/inform{"visit_time":"today"}', True),
+        ("星期六上午十點", '/inform{"visit_time":"weekend"}', True),
+        ("今日", '/inform{"visit_time":"today"}', False),
+        ("明天上午", '/inform{"visit_time":"tomorrow_am"}', False),
+        ("週末", '/inform{"visit_time":"weekend"}', False),
+        ("今日下晝", '/inform{"anonymous":true}', False),
+    ],
+)
+def test_a_typed_time_finer_than_its_button_keeps_its_time(
+    text: str, payload: str, finer: bool
+) -> None:
+    from bot.actions.visits import finer_than_button
+
+    assert finer_than_button(payload, extract_entities(text, now=FRIDAY_10)) is finer
