@@ -7,6 +7,9 @@ must not, ``bot_any`` fragments of which one must, ``first`` fragments the first
 ``buttons`` titles that must be offered).
 ``expect`` checks the tickets and the conversation at the end.
 
+A top-level ``records: {residents: CSV, ...}`` imports registers before the first step (a chat
+that shares a registered phone with ``phone: N`` is then a linked resident).
+
 A step may say ``as: USER`` to speak as another user (a second resident in the same transcript);
 later steps without ``as`` go back to the transcript's ``user``. ``expect.conversations`` checks
 other users' conversations (``{USER: {key: value}}``), ticket expectations may name their owner
@@ -113,6 +116,7 @@ async def test_conversation(
     player = Player(settings, clock, shared_interpreter)
     user = str(spec.get("user", "u1"))
     try:
+        await _import_records(spec.get("records") or {}, player, settings, clock)
         for number, step in enumerate(spec["steps"], 1):
             where = f"{path.name} step {number}: {step}"
             speaker = str(step.get("as", user))
@@ -136,6 +140,21 @@ async def test_conversation(
         await _check_end(spec.get("expect") or {}, player, user, path.name)
     finally:
         await player.app.close()
+
+
+async def _import_records(
+    records: dict[str, str], player: Player, settings: Settings, clock: FrozenClock
+) -> None:
+    """``records: {residents: CSV, orders: CSV, fees: CSV}``: registers imported before step 1."""
+    from bot.records.importing import import_file
+
+    for kind, csv in records.items():
+        path = settings.var_dir / f"transcript-{kind}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(csv.lstrip(), encoding="utf-8")
+        async with player.app.db.write() as session:
+            result = await import_file(session, kind, path, settings, clock.now())
+            assert result.ok, result.errors
 
 
 async def _empty_database(url: str) -> None:

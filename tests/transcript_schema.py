@@ -124,6 +124,8 @@ class Transcript(_Strict):
     user: Scalar = "u1"
     now: str | None = None
     settings: dict[str, Any] | None = None
+    # Registers imported before the first step (CSV text per kind).
+    records: dict[Literal["residents", "orders", "fees"], str] | None = None
     xfail: str | dict[Literal["sqlite", "postgres"], str] | None = None
     steps: list[Step] = Field(min_length=1)
     expect: Expect | None = None

@@ -9,13 +9,15 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.display import category_ref
+from bot.actions.display import category_ref, quote
 from bot.actions.forms import (
     slot_text,
+    tracker_now,
     validate_category,
     validate_details,
     validate_phone,
 )
+from bot.actions.known import contact_unit
 from bot.actions.tickets import open_ticket_from_form, submitted_message
 
 COMPLAINT_CATEGORIES = (
@@ -109,7 +111,7 @@ class ActionAskComplaintConfirmed(Action):
             response="utter_complaint_summary_anonymous"
             if anonymous
             else "utter_complaint_summary",
-            details=tracker.get_slot("complaint_details") or "",
+            details=quote(tracker.get_slot("complaint_details")),
             category=category_ref("complaint", tracker.get_slot("complaint_category")),
             phone=tracker.get_slot("phone") or "",
         )
@@ -127,12 +129,17 @@ class ActionSubmitComplaint(Action):
     ) -> list[EventType]:
         anonymous = tracker.get_slot("anonymous") is True
         language = tracker.get_slot("language") or "zh-Hant"
+        # The complainant's own flat when Kefu knows it (never for an anonymous complaint): a
+        # flat named in the complaint is the other party's, so it is not taken from the text.
+        contact_id = (tracker.latest_message.get("metadata") or {}).get("contact_id")
+        unit = None if anonymous else await contact_unit(contact_id, now=tracker_now(tracker))
         ticket = await open_ticket_from_form(
             tracker,
             kind="complaint",
             category=tracker.get_slot("complaint_category") or "other",
             description=slot_text(tracker.get_slot("complaint_details")),
             phone=None if anonymous else tracker.get_slot("phone"),
+            unit=unit,
             anonymous=anonymous,
         )
         dispatcher.utter_message(

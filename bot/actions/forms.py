@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions import runtime
-from bot.nlu.entities import parse_datetime, parse_phone, parse_unit
+from bot.nlu.entities import parse_phone, parse_unit
 
 # Words that carry no detail on their own ("I want to report a repair"): a description made of
 # nothing else is asked for again. Matching only; nothing here is shown to users.
@@ -42,10 +42,15 @@ def validate_unit(
     flat was not the question (``asked`` false), an unusable one is dropped without a word.
     """
     unit = value if isinstance(value, dict) else parse_unit(slot_text(value))
+    if unit and unit.get("area"):
+        # A common area (「走廊」, "car park"): the place is the location, no flat to ask.
+        return {"unit": {k: v for k, v in unit.items() if v is not None}}
     if unit and (unit.get("room") or unit.get("floor")):
         unit = {k: v for k, v in unit.items() if v is not None}
         if isinstance(previous, dict) and not (unit.get("block") or unit.get("unit")):
-            unit = {k: previous[k] for k in ("block", "unit") if previous.get(k)} | unit
+            # 「唔係, 係C室」 / "no, flat C": same block and floor, another flat.
+            kept = ("block", "block_word", "unit", "floor")
+            unit = {k: previous[k] for k in kept if previous.get(k) and not unit.get(k)} | unit
         return {"unit": unit}
     if asked:  # a partial flat mentioned in passing is simply asked for later
         dispatcher.utter_message(response="utter_invalid_unit")
@@ -97,10 +102,19 @@ def validate_category(
 
 
 def validate_time(
-    slot: str, value: Any, dispatcher: CollectingDispatcher, now: datetime
+    slot: str,
+    value: Any,
+    dispatcher: CollectingDispatcher,
+    now: datetime,
+    *,
+    entity: dict[str, Any] | None = None,
+    notes: tuple[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A visit time: a button token, an ISO time from the NLU, or the user's own words."""
+    """A visit time: a button token, a time or a window (``start/end``) from the NLU's datetime
+    ``entity``, or the user's own words. A time that has passed is asked again; a question is
+    never taken for a time: it is noted in ``notes`` (the details slot and its text) instead."""
     from bot.actions.display import VISIT_TOKENS
+    from bot.actions.visits import looks_like_question, parse_visit, visit_value
 
     text = slot_text(value)
     if text in VISIT_TOKENS:
@@ -108,17 +122,20 @@ def validate_time(
     if not text:
         dispatcher.utter_message(response=f"utter_invalid_{slot}")
         return {slot: None}
-    when: datetime | None
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        when = parse_datetime(text, now=now)
-    if when is not None:
-        day_only = when.time() == time(0) and when.date() == now.date()  # 「今日」: any time today
-        if when < now - timedelta(minutes=30) and not day_only:
+    parsed = parse_visit(text, now, entity)
+    if parsed is not None:
+        stored = visit_value(*parsed, now)
+        if stored is None:
             dispatcher.utter_message(response=f"utter_{slot}_in_past")
-            return {slot: None}
-        return {slot: when.isoformat()}
+        return {slot: stored}
+    if looks_like_question(text):
+        dispatcher.utter_message(response=f"utter_{slot}_question_noted")
+        result: dict[str, Any] = {slot: None}
+        if notes is not None:
+            detail_slot, details = notes
+            merged = f"{slot_text(details)} / {text}" if slot_text(details) else text
+            result[detail_slot] = merged[:MAX_DETAIL_CHARS]
+        return result
     return {slot: text[:200]}
 
 
@@ -136,10 +153,11 @@ def previous_value(tracker: Tracker, slot: str) -> Any:
     return (meta.get("previous_slots") or {}).get(slot)
 
 
-def latest_entity(tracker: Tracker, name: str) -> Any:
+def latest_entity(tracker: Tracker, name: str, *, full: bool = False) -> Any:
+    """The value of the latest message's first ``name`` entity (the whole entity if ``full``)."""
     for entity in tracker.latest_message.get("entities") or []:
         if entity.get("entity") == name:
-            return entity.get("value")
+            return entity if full else entity.get("value")
     return None
 
 

@@ -9,8 +9,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.display import category_ref, unit_text, visit_text
+from bot.actions.display import category_ref, quote, unit_text, visit_text
 from bot.actions.forms import (
+    latest_entity,
     previous_value,
     slot_text,
     tracker_now,
@@ -86,7 +87,14 @@ class ValidateRepairForm(FormValidationAction):
     def validate_visit_time(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return validate_time("visit_time", value, dispatcher, tracker_now(tracker))
+        return validate_time(
+            "visit_time",
+            value,
+            dispatcher,
+            tracker_now(tracker),
+            entity=latest_entity(tracker, "datetime", full=True),
+            notes=("description", tracker.get_slot("description")),
+        )
 
     def validate_repair_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -100,7 +108,7 @@ class ValidateRepairForm(FormValidationAction):
 def repair_summary_values(tracker: Tracker) -> dict[str, Any]:
     language = tracker.get_slot("language") or "zh-Hant"
     return {
-        "description": tracker.get_slot("description") or "",
+        "description": quote(tracker.get_slot("description")),
         "category": category_ref("repair", tracker.get_slot("repair_category")),
         "unit": unit_text(tracker.get_slot("unit"), language),
         "visit_time": visit_text(tracker.get_slot("visit_time"))

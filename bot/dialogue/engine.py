@@ -38,10 +38,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.expression import CTE, Insert, Select
 
 from bot.actions import runtime
+from bot.actions.visits import finer_than_button
 from bot.channels.base import InboundMessage, OutboundMessage
 from bot.channels.claims import SEND_LEASE, claim_token
 from bot.clock import Clock
 from bot.config import LANGUAGES, Settings
+from bot.dialogue import corrections, memory, switch
 from bot.dialogue.choices import ChoiceResolver, press_typed_choice
 from bot.dialogue.domain import Domain
 from bot.dialogue.emergency import EmergencyPolicy
@@ -846,6 +848,7 @@ class Engine(Outbox):
             text = text[:limit]
 
         parse = self._understand(turn, message, text)
+        memory.carry_entities(turn.state, parse, turn.now)
         turn.parse = parse
         turn.events.append(
             {"event": "user", "text": text, "parse_data": parse, "timestamp": turn.now.timestamp()}
@@ -905,7 +908,9 @@ class Engine(Outbox):
         shown = turn.state.pop("choices", None)
         if payload is None and turn.active_form and text.strip():
             question = shown or self.choices.question(turn.active_form, turn.requested_slot)
-            press_typed_choice(parse, self.choices.resolve(question, text), self._known_intents)
+            resolution = self.choices.resolve(question, text)
+            if resolution is None or not finer_than_button(resolution.payload, parse["entities"]):
+                press_typed_choice(parse, resolution, self._known_intents)
         return parse
 
     async def _not_ours(self, turn: Turn, intent: str) -> None:
@@ -962,30 +967,38 @@ class Engine(Outbox):
 
     # ------------------------------------------------------------------ forms
 
-    async def _activate_form(self, turn: Turn, form: str) -> None:
+    async def _activate_form(
+        self, turn: Turn, form: str, *, carried: dict[str, Any] | None = None
+    ) -> None:
         turn.conversation.active_form = form
         turn.slots["requested_slot"] = None
         turn.state["retries"] = {}
         turn.events.append({"event": "active_loop", "name": form})
         for slot in self.domain.required_slots(form) + self._form_extra_slots(form):
             turn.slots[slot] = None
-        self._prefill(turn, form)
-        candidates = self._extract(turn, form, requested=None)
+        await self._prefill(turn, form)
+        candidates = self._extract(turn, form, requested=None) | (carried or {})
         await self._validate_and_continue(turn, form, candidates, attempted=False)
 
     def _form_extra_slots(self, form: str) -> list[str]:
         return list(self.domain.forms.get(form, {}).get("reset_slots", []))
 
-    def _prefill(self, turn: Turn, form: str) -> None:
-        """What Kefu already knows about the contact is not asked again (shown in the summary)."""
+    async def _prefill(self, turn: Turn, form: str) -> None:
+        """What Kefu already knows about the contact is not asked again: shown in the summary,
+        changeable there. The flat is the linked resident's, else the one used last; a flat or
+        common area named in the message that starts the form replaces it."""
         required = self.domain.required_slots(form)
         if "phone" in required and turn.contact.phone:
             turn.slots["phone"] = turn.contact.phone
-        if "unit" in required and turn.contact.unit:
-            from bot.nlu.entities import parse_unit
+        if "unit" in required:
+            from bot.actions.known import known_unit
 
-            # Kept on the contact as text; the form works with the parsed parts.
-            turn.slots["unit"] = parse_unit(turn.contact.unit) or turn.contact.unit
+            turn.slots["unit"] = await known_unit(
+                turn.session,
+                turn.contact,
+                now=turn.now,
+                region=self.settings.default_region,
+            )
 
     def _extract(
         self, turn: Turn, form: str | None, requested: str | None, *, entities_only: bool = False
@@ -1004,6 +1017,14 @@ class Engine(Outbox):
     async def _form_turn(self, turn: Turn, form: str, parse: dict[str, Any], text: str) -> None:
         intent = parse["intent"]["name"]
         requested = turn.requested_slot
+        target = switch.corrected_kind(form, requested, text, intent)
+        if target is not None:
+            # 「唔係投訴呀 我係要整走廊啲燈」 at the summary: the same request, of another kind.
+            carried = switch.carried(form, target, turn.slots, text)
+            self.deactivate_form(turn)
+            self.utter(turn, f"utter_switched_to_{target.removesuffix('_form')}")
+            await self._activate_form(turn, target, carried=carried)
+            return
         if intent == "change":
             slot = parse["entities"][0]["value"] if parse.get("entities") else None
             if slot in self.domain.required_slots(form):
@@ -1090,9 +1111,18 @@ class Engine(Outbox):
     ) -> None:
         for slot, value in candidates.items():
             turn.events.append({"event": "slot", "name": slot, "value": value})
+        before = {slot: turn.slots.get(slot) for slot in candidates}
         validated = await self._run_validation(turn, form, candidates)
         if corrected:
-            self.utter(turn, "utter_correction_noted")
+            refused = corrections.rejected(candidates, validated)
+            if refused and turn.state.pop("validation_uttered", False):
+                # The validator said what is wrong with the correction and asked for it again:
+                # no "corrected", and that question is not asked a second time.
+                turn.slots["requested_slot"] = refused[0]
+                return
+            if not refused:
+                response, values = corrections.correction_reply(before, validated, turn.language)
+                self.utter(turn, response, **values)
         await self._continue_form(turn, form, attempted=attempted, validated=validated)
 
     async def _run_validation(

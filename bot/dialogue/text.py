@@ -30,12 +30,13 @@ def mostly_entities(parse: dict[str, Any]) -> bool:
     letters = len(re.sub(r"[\s\W_]", "", text))
     if letters == 0:
         return True
-    covered = 0
-    for entity in parse.get("entities") or []:
+    spans: set[int] = set()  # characters, so overlapping entities (a place and its keyword)
+    for entity in parse.get("entities") or []:  # are counted once
         start, end = entity.get("start"), entity.get("end")
         if start is None or end is None:
             return True  # from a button: nothing but the value
-        covered += len(re.sub(r"[\s\W_]", "", text[start:end]))
+        spans.update(range(start, end))
+    covered = sum(1 for i in spans if i < len(text) and re.match(r"[^\s\W_]", text[i]))
     return covered / letters >= 0.5
 
 

@@ -23,8 +23,9 @@ from typing import Any
 import cn2an
 import phonenumbers
 
-from bot.nlu.normalize import normalize, normalize_with_map, raw_span
+from bot.nlu.normalize import normalize, normalize_with_map, raw_span, to_traditional
 from bot.nlu.references import references
+from bot.nlu.windows import window
 
 log = logging.getLogger(__name__)
 
@@ -319,7 +320,7 @@ _EN_VALUE = r"([a-z]?\d{1,4}[a-z]?|(?<=[\s.#])[a-z])(?![a-z0-9])"
 _UNIT_ATOMS: list[tuple[str, re.Pattern[str]]] = [
     # 3-2-1502 (mainland block-entrance-room shorthand)
     ("triple", re.compile(r"(?<![\d\-/])(\d{1,3})-(\d{1,2})-(\d{3,4})(?![\d\-/])")),
-    ("block", re.compile(rf"(?:第)?({_NUM_OR_LETTER})\s?(?:号楼|栋|幢|座|期楼)")),
+    ("block", re.compile(rf"(?:第)?({_NUM_OR_LETTER})\s?(号楼|栋|幢|座|期楼)")),
     (
         "block",
         re.compile(r"(?<![a-z])(?:block|blk|tower|bldg|building)\.?\s?" + _EN_VALUE),
@@ -338,6 +339,45 @@ _UNIT_ATOMS: list[tuple[str, re.Pattern[str]]] = [
         re.compile(r"(?<![a-z])(?:flat|room|rm|apt|apartment|suite)\.?\s?#?\s?" + _EN_VALUE),
     ),
 ]
+# Common areas: a fault there needs no flat, the place is the location (with its block or floor
+# when given: 「7座地下大堂」). Kept as written (normalised) and shown back so. Matching only.
+_COMMON_AREAS = (
+    "电梯大堂",
+    "升降机大堂",
+    "地下大堂",
+    "大堂",
+    "大厅",
+    "䢂口",
+    "电梯口",
+    "走廊",
+    "走道",
+    "走火通道",
+    "停车场",
+    "车场",
+    "地库",
+    "后楼梯",
+    "楼梯",
+    "天台",
+    "平台",
+    "会所",
+    "垃圾房",
+    "lift lobby",
+    "elevator lobby",
+    "lobby",
+    "corridor",
+    "hallway",
+    "car park",
+    "carpark",
+    "parking lot",
+    "staircase",
+    "stairwell",
+    "rooftop",
+    "clubhouse",
+    "refuse room",
+)
+_UNIT_ATOMS.append(
+    ("area", re.compile(rf"(?<![a-z])({_alternation(_COMMON_AREAS)})(?![a-z])")),
+)
 _BARE_ROOM = re.compile(r"[\s\-]?(\d{3,4}[a-z]?)(?![\d])")
 _UNIT_GAP = re.compile(r"^[\s,，、的/\-]*$")
 
@@ -352,6 +392,19 @@ def _clean_part(text: str) -> str | None:
     if text.isdigit():
         return str(int(text))
     return text
+
+
+def _block_word(block: str, match: re.Match[str]) -> str | None:
+    """The user's own word for a block when it is not the one Kefu would show anyway: Hong Kong
+    writes 「7座」 where the mainland writes 「7栋」, and an address shown back keeps it."""
+    if match.group(0).startswith("tower"):
+        return "tower"
+    word = match.group(2) if match.re.groups >= 2 else None
+    if word == "座" and block.isdigit():
+        return word
+    if word in ("栋", "幢") and not block.isdigit():
+        return "栋"
+    return None
 
 
 def _derive_floor(room: str | None) -> str | None:
@@ -379,11 +432,17 @@ def _unit_atoms(norm: str) -> list[tuple[int, int, str, dict[str, str | None]]]:
                     "unit": _clean_part(match.group(2)),
                     "room": _clean_part(match.group(3)),
                 }
+            elif kind == "area":
+                parts = {"area": match.group(1)}
             else:
                 value = _clean_part(match.group(1))
                 if value is None:
                     continue
                 parts = {kind: value}
+                if kind == "block":
+                    word = _block_word(value, match)
+                    if word:
+                        parts["block_word"] = word
             atoms.append((match.start(), match.end(), kind, parts))
     # keep the longest atom where they overlap
     atoms.sort(key=lambda a: (-(a[1] - a[0]), a[0]))
@@ -420,6 +479,10 @@ def _units(norm: str) -> list[_Candidate]:
                 parts["room"] = _clean_part(bare.group(1))
                 end = bare.end()
         value = {k: parts.get(k) for k in ("block", "unit", "floor", "room")}
+        if parts.get("block_word") and value["block"]:
+            value["block_word"] = parts["block_word"]
+        if parts.get("area"):
+            value["area"] = parts["area"]
         if not value["floor"]:
             value["floor"] = _derive_floor(value["room"])
         out.append(
@@ -465,43 +528,56 @@ _UNIT_WORDS = {
 }
 
 
+def _block_suffix(block: str, word: Any, language: str) -> str:
+    """座 stays 座 (棟 stays 棟) when the user wrote it; else 棟 for numbers, 座 for letters."""
+    words = _UNIT_WORDS[language]
+    if isinstance(word, str) and word not in ("", "tower"):
+        return to_traditional(word) if language == "zh-Hant" else word
+    return words["block_digit"] if block.isdigit() else words["block_letter"]
+
+
 def format_unit(value: Mapping[str, Any] | None, language: str) -> str:
     """Render a unit: ``3棟2單元1502室`` / ``3栋2单元1502室`` / ``Block 3, Unit 2, Room 1502``."""
     if not value:
         return ""
-    block, unit, floor, room = (
+    block, unit, floor, room, area = (
         str(value[k]) if value.get(k) not in (None, "") else None
-        for k in ("block", "unit", "floor", "room")
+        for k in ("block", "unit", "floor", "room", "area")
     )
     floor_shown = floor if floor and floor != _derive_floor(room) else None
     if language in _UNIT_WORDS:
         words = _UNIT_WORDS[language]
         text = ""
         if block:
-            text += block + (words["block_digit"] if block.isdigit() else words["block_letter"])
+            text += block + _block_suffix(block, value.get("block_word"), language)
         if unit:
             text += unit + words["unit"]
         if floor_shown:
             text += floor_shown + words["floor"]
         if room:
             text += room + words["room"]
+        if area:
+            text += to_traditional(area) if language == "zh-Hant" else area
         return text
     floor_text = None
     if floor_shown:
         floor_text = "G/F" if floor_shown == "G" else f"{floor_shown}/F"
+    block_en = "Tower" if value.get("block_word") == "tower" else "Block"
     if room and not unit and (not room.isdigit() or len(room) <= 2):
         # Hong Kong style, smallest first: "Flat A, 12/F, Block B".
-        hk = [f"Flat {room}", floor_text, f"Block {block}" if block else None]
+        hk = [f"Flat {room}", floor_text, f"{block_en} {block}" if block else None]
         return ", ".join(p for p in hk if p)
     parts = []
     if block:
-        parts.append(f"Block {block}")
+        parts.append(f"{block_en} {block}")
     if unit:
         parts.append(f"Unit {unit}")
     if floor_text:
         parts.append(floor_text)
     if room:
         parts.append(f"Room {room}")
+    if area:
+        parts.append(area)
     return ", ".join(parts)
 
 
@@ -597,6 +673,7 @@ _REL_DAYS = {
     "昨天": -1,
     "昨日": -1,
     "寻日": -1,
+    "琴日": -1,
     "yesterday": -1,
 }
 # part of day -> (representative hour, meridiem: "am", "pm" or "noon")
@@ -635,6 +712,9 @@ _DAY_PARTS = {
     "明晚": (1, "晚上"),
     "听晚": (1, "晚上"),
     "今朝": (0, "早上"),
+    "琴晚": (-1, "晚上"),
+    "寻晚": (-1, "晚上"),
+    "昨晚": (-1, "晚上"),
     "听朝": (1, "早上"),
     "明早": (1, "早上"),
     "tonight": (0, "evening"),
@@ -846,7 +926,10 @@ def _resolve_time(atom: _DtAtom) -> tuple[int, int, str | None] | None:
     return None
 
 
-def _datetime_group(group: list[_DtAtom], now: datetime) -> tuple[datetime, str] | None:
+def _datetime_group(
+    group: list[_DtAtom], now: datetime
+) -> tuple[datetime, str, datetime | None] | None:
+    """(start, grain, end): an instant for a clock time, a window (end not None) otherwise."""
     today = now.date()
     day: date | None = None
     part: str | None = None
@@ -882,10 +965,11 @@ def _datetime_group(group: list[_DtAtom], now: datetime) -> tuple[datetime, str]
             # "三點" at a service desk means the afternoon.
             hour += 12
         grain = "minute" if minute else "hour"
-    elif part_info is not None:
-        hour, minute, grain = part_info[0], 0, "part_of_day"
     else:
-        hour, minute, grain = 0, 0, "day"
+        weekend = any(atom.kind == "weekend" for atom in group)
+        start, end = window(day, part, now, weekend=weekend)
+        grain = "part_of_day" if part else "weekend" if weekend else "day"
+        return start, grain, end
     if hour == 24:
         hour, extra = 0, timedelta(days=1)
     else:
@@ -896,7 +980,7 @@ def _datetime_group(group: list[_DtAtom], now: datetime) -> tuple[datetime, str]
         if candidate + extra <= now:
             day = today + timedelta(days=1)
     when = datetime(day.year, day.month, day.day, hour, minute, tzinfo=now.tzinfo) + extra
-    return when, grain
+    return when, grain, None
 
 
 def _datetimes(norm: str, now: datetime) -> list[_Candidate]:
@@ -919,21 +1003,54 @@ def _datetimes(norm: str, now: datetime) -> list[_Candidate]:
         resolved = _datetime_group(group, now)
         if resolved is None:
             continue
-        when, grain = resolved
-        out.append(
-            _Candidate(
-                group[0].start,
-                group[-1].end,
-                4,
-                {
-                    "entity": "datetime",
-                    "value": when.isoformat(),
-                    "grain": grain,
-                    "extractor": "KefuDatetimeExtractor",
-                },
-            )
-        )
+        when, grain, end = resolved
+        entity: dict[str, Any] = {
+            "entity": "datetime",
+            "value": when.isoformat(),
+            "grain": grain,
+            "extractor": "KefuDatetimeExtractor",
+        }
+        if end is not None:
+            entity["to"] = end.isoformat()
+        out.append(_Candidate(group[0].start, group[-1].end, 4, entity))
     return out
+
+
+# "As soon as possible" and "any time" are answers to "when may we come?", not instants: they
+# come out as the visit_time entity with the repair form's own button values.
+_VISIT_WORDS = {
+    "asap": ("越快越好", "愈快愈好", "越早越好", "尽快", "尽早", "asap", "as soon as possible"),
+    "anytime": (
+        "任何时间都可以",
+        "任何时间",
+        "几时都得",
+        "几时都可以",
+        "什么时候都可以",
+        "什么时间都可以",
+        "随时都可以",
+        "any time",
+        "anytime",
+        "whenever",
+    ),
+}
+_VISIT_VALUE = {word: value for value, words in _VISIT_WORDS.items() for word in words}
+_VISIT_RE = re.compile(rf"(?<![a-z])({_alternation(_VISIT_VALUE)})(?![a-z])")
+
+
+def _visit_words(norm: str) -> list[_Candidate]:
+    return [
+        _Candidate(
+            m.start(),
+            m.end(),
+            4,
+            {
+                "entity": "visit_time",
+                "value": _VISIT_VALUE[m.group(1)],
+                "extractor": "KefuDatetimeExtractor",
+            },
+        )
+        for m in itertools.islice(_VISIT_RE.finditer(norm), MAX_PER_KIND)
+    ]
 
 
 def _weak_alone(atom: _DtAtom, norm: str) -> bool:
@@ -1115,6 +1232,7 @@ def extract_normalized(
         structured += _amounts(norm)
         structured += _units(norm)
         structured += _datetimes(norm, now)
+        structured += _visit_words(norm)
         if sum(map(str.isdigit, norm)) >= 7:
             structured += _phones(norm, region)
         found = _resolve(structured)
@@ -1146,3 +1264,20 @@ def parse_datetime(text: str, *, now: datetime) -> datetime | None:
         return None
     first = min(found, key=lambda c: c.start)
     return datetime.fromisoformat(first.entity["value"])
+
+
+def parse_window(text: str, *, now: datetime) -> tuple[datetime, datetime | None] | None:
+    """The first date/time expression in ``text`` as (start, end): ``end`` is None for a clock
+    time, the window's end for a day, a part of a day or a weekend (see bot.nlu.windows)."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        found = _datetimes(normalize(text[:ENTITY_SCAN_CHARS]), now)
+    except Exception:
+        log.exception("datetime parser failed")
+        return None
+    if not found:
+        return None
+    entity = min(found, key=lambda c: c.start).entity
+    end = entity.get("to")
+    return datetime.fromisoformat(entity["value"]), datetime.fromisoformat(end) if end else None

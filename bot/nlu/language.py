@@ -49,7 +49,8 @@ def detect_language(text: str) -> str | None:
     A text with characters that OpenCC's t2s changes (or Cantonese-only characters) is
     Traditional; one whose characters s2t changes is Simplified; the majority wins. Chinese text
     made only of characters common to both scripts, or digits/emoji/punctuation, is undecided.
-    Latin text without Chinese characters is English.
+    Latin text without Chinese characters is English, and so is text with more English words
+    (two at least) than Chinese characters.
     """
     if not isinstance(text, str) or not text:
         return None
@@ -57,12 +58,16 @@ def detect_language(text: str) -> str | None:
         trad, simp, cjk = script_counts(text)
     except Exception:  # never let detection break a parse
         return None
+    latin = len(_LATIN_RE.findall(text[:_SCAN]))
+    if cjk and latin >= 2 and latin > cjk:
+        # An English sentence with a Chinese word in it ("my 冷氣 is broken") is English.
+        return "en"
     if cjk:
         if trad > simp:
             return "zh-Hant"
         if simp > trad:
             return "zh-Hans"
         return None
-    if _LATIN_RE.search(text[:_SCAN]):
+    if latin:
         return "en"
     return None
