@@ -27,6 +27,19 @@ _QUESTION = re.compile(
 )
 
 
+# Questions about what a repair costs ("要幾多錢", "how much will it cost?").
+_COST = re.compile(
+    r"幾多錢|几多钱|多少钱|多少錢|幾錢|几钱|收費|收费|費用|费用|價錢|价钱|"
+    r"\bcost\b|\bprice\b|\bcharge\b|\bhow much\b",
+    re.I,
+)
+
+
+def asks_cost(text: str) -> bool:
+    """Whether ``text`` asks what something costs (inside a repair: what the repair costs)."""
+    return bool(_COST.search(text))
+
+
 def looks_like_question(text: str) -> bool:
     """Whether ``text`` (which holds no time) asks something rather than answers "when"."""
     return bool(_QUESTION.search(text.strip()))

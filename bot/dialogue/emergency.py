@@ -203,6 +203,11 @@ class EmergencyPolicy:
             flat = {k: v for k, v in unit.items() if v is not None}
             return format_unit(flat, office), flat
         if first:
+            if isinstance(unit, dict) and not any(
+                unit.get(part) for part in ("block", "unit", "floor", "room")
+            ):
+                # A common area alone ("the corridor", "car park"): which one is still asked.
+                return None, None
             # Part of an address ("7座", "3/F"): kept as written (a 座 stays a 座).
             return _surface(turn.parse, "unit"), None
         text = " ".join(str(turn.parse.get("text") or "").split()).strip(" ，。,.!！?？")

@@ -38,7 +38,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.expression import CTE, Insert, Select
 
 from bot.actions import runtime
-from bot.actions.visits import finer_than_button
+from bot.actions.visits import asks_cost, finer_than_button
 from bot.channels.base import InboundMessage, OutboundMessage
 from bot.channels.claims import SEND_LEASE, claim_token
 from bot.clock import Clock
@@ -1058,7 +1058,14 @@ class Engine(Outbox):
                 self.utter(turn, str(spec["left_response"]))
             await self._run_rule(turn, intent)
             return
-        if not entity_slots and intent in INTERRUPTING and self._confident(parse):
+        if (
+            not entity_slots
+            and intent in INTERRUPTING
+            and self._confident(parse)
+            and not (requested in (spec.get("cost_question_slots") or []) and asks_cost(text))
+        ):
+            # (A cost question where the visit time is asked is about this repair: the form
+            # notes it for the technician instead of answering from the FAQ.)
             handled = await self._interrupt(turn, intent)
             if handled:
                 await self._ask(turn, form, requested)
