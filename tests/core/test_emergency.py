@@ -69,10 +69,10 @@ async def test_a_photo_after_an_emergency_goes_on_its_ticket(app: App) -> None:
 
 async def test_a_common_area_is_not_remembered_as_the_residents_flat(app: App) -> None:
     replies = await _say(app, "7座大堂部𨋢有人困住", user="r2")
-    assert "打邊個電話" in replies[-1]  # the place is known: 7座, as written
+    assert "打邊個電話" in replies[-1]  # the place is known: 7座大堂, as written
     await _say(app, "91234567", user="r2")
     [ticket] = await _tickets(app, "r2")
-    assert ticket.unit == "7座"
+    assert ticket.unit == "7座大堂"  # the common area read with its block
     async with app.db.session() as session:
         contact = (
             await session.execute(
