@@ -25,9 +25,9 @@ import pytest
 from sqlalchemy import inspect, select, text
 
 from bot.app import App, build_app
-from bot.channels.base import Button, InboundMessage, OutboundMessage
 from bot.clock import FrozenClock
 from bot.config import Settings, parse_duration
+from bot.messages import Button, InboundMessage, OutboundMessage
 from bot.store.db import Database
 from bot.store.models import ChannelIdentity, Conversation, Message, Ticket
 from tests.transcript_schema import load_transcript

@@ -28,10 +28,10 @@ from bot.agents.models import (
     Role,
     TopicState,
 )
-from bot.channels.base import Attachment, OutboundMessage
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dialogue.responses import Responses
+from bot.messages import Attachment, OutboundMessage
 from bot.store.db import Database
 from bot.store.models import (
     Contact,

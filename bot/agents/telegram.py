@@ -39,11 +39,11 @@ from bot.agents.models import OPEN_STATES, Agent, AgentTopic, PostKind, TopicSta
 from bot.agents.registry import by_telegram_id, find_agent, supervisors
 from bot.agents.relay import GroupRelay, close_topic, refresh_card
 from bot.agents.service import CLAIM_REMINDER, CLAIM_SUPERVISOR, EngineLike, Outcome, Takeover
-from bot.channels.base import Attachment, OutboundMessage
 from bot.channels.telegram.channel import RETRYABLE, RetryLater
 from bot.clock import Clock
 from bot.config import Settings
 from bot.followups.models import Followup
+from bot.messages import Attachment, OutboundMessage
 from bot.store.db import Database, StoreUnavailable
 from bot.store.models import (
     Contact,

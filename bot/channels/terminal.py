@@ -14,8 +14,8 @@ from typing import Any, TextIO
 from sqlalchemy import select
 
 from bot.app import App
-from bot.channels.base import Button, InboundMessage, OutboundMessage
-from bot.channels.claims import Claims
+from bot.dialogue.claims import Claims
+from bot.messages import Button, InboundMessage, OutboundMessage
 from bot.store.models import Conversation
 
 CHANNEL = "terminal"

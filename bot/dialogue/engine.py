@@ -38,11 +38,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.expression import CTE, Insert, Select
 
 from bot.actions import runtime
-from bot.channels.base import InboundMessage, OutboundMessage
-from bot.channels.claims import SEND_LEASE, claim_token
 from bot.clock import Clock
 from bot.config import LANGUAGES, Settings
 from bot.dialogue.choices import ChoiceResolver, press_typed_choice
+from bot.dialogue.claims import SEND_LEASE, claim_token
 from bot.dialogue.domain import Domain
 from bot.dialogue.outbox import Outbox
 from bot.dialogue.payloads import parse_payload, to_entities
@@ -59,6 +58,7 @@ from bot.dialogue.text import (
     storable,
     substantial,
 )
+from bot.messages import InboundMessage, OutboundMessage
 from bot.store.batching import GroupCommit
 from bot.store.db import Database, StoreUnavailable
 from bot.store.models import (

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.base import Button, OutboundMessage
 from bot.channels.telegram import TelegramBot
 from bot.channels.telegram.convert import payload_key
+from bot.messages import Button, OutboundMessage
 from tests.fakes.bot_api import FakeBotAPI
 from tests.telegram.support import StubEngine, tg_settings, with_buttons
 
@@ -362,7 +362,7 @@ async def test_long_text_split_and_images(
 ) -> None:
     image = tmp_path / "map.png"
     image.write_bytes(b"\x89PNG map")
-    from bot.channels.base import Attachment
+    from bot.messages import Attachment
 
     engine.reply = lambda m: [
         OutboundMessage(
