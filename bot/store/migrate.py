@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.exc import OperationalError
 
-from bot.store.db import StoreUnavailable, redact_url, sync_url
+from bot.store.urls import StoreUnavailable, redact_url, sync_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
