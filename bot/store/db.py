@@ -22,7 +22,11 @@ from sqlalchemy.ext.asyncio import (
 
 from bot.store.migrate import upgrade as migrate_upgrade
 from bot.store.sqlite import inline_connector
-from bot.store.urls import StoreUnavailable, async_url, redact_url
+from bot.store.urls import StoreUnavailable, async_url, redact_url, sync_url
+
+# StoreUnavailable and the URL helpers live in bot.store.urls (migrate needs them without db);
+# they stay importable from here, where every caller has always found them.
+__all__ = ["Database", "StoreUnavailable", "async_url", "redact_url", "sync_url"]
 
 log = logging.getLogger(__name__)
 
