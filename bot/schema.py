@@ -1,9 +1,15 @@
-"""Imports every module that defines tables, so ``Base.metadata`` knows them all.
+"""Every table of Kefu: imports each feature's models so that ``Base.metadata`` knows them all.
 
-Features that add tables add their module here (Alembic autogenerate and tests rely on it).
+The store knows no feature, so this lives above it: whoever needs the whole schema (Alembic's
+autogenerate through :func:`bot.store.migrate.alembic_config`, tests that empty every table)
+imports this module. Features that add tables add their module here.
 """
 
-from bot.agents import models as agents_models  # noqa: F401
-from bot.followups import models as followups_models  # noqa: F401
-from bot.records import models as records_models  # noqa: F401
-from bot.store import models  # noqa: F401
+from bot.agents import models as agents_models
+from bot.followups import models as followups_models
+from bot.records import models as records_models
+from bot.store import models as store_models
+
+metadata = store_models.Base.metadata
+
+__all__ = ["agents_models", "followups_models", "metadata", "records_models", "store_models"]

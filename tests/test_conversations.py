@@ -143,7 +143,7 @@ async def _empty_database(url: str) -> None:
     DELETE and setval instead of TRUNCATE: TRUNCATE gives every table a new file, which cost
     about a second per transcript on a busy disk; these tables hold a few rows.
     """
-    import bot.store.all_models  # noqa: F401  (every table into the metadata)
+    import bot.schema  # noqa: F401  (every table into the metadata)
     from bot.store.models import Base
 
     database = Database(url)
