@@ -9,9 +9,10 @@ from bot.actions import build_executor, runtime
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.dialogue.domain import Domain, load_domain
-from bot.dialogue.engine import Engine, Interpreter
+from bot.dialogue.engine import ConversationBusy, Engine, Interpreter
 from bot.followups import FollowupHandler, FollowupWorker
-from bot.followups.sla import Alerts
+from bot.followups.sla import Alerts, LoggingAlerts, sla_handlers
+from bot.followups.survey import survey_handlers
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -33,13 +34,35 @@ class App:
 
     def followup_worker(self, alerts: Alerts | None = None) -> FollowupWorker:
         """A worker for every follow-up kind: surveys to customers, SLA alerts to staff."""
-        from bot.followups.sla import LoggingAlerts, sla_handlers
-        from bot.followups.survey import survey_handlers
-
         handlers: dict[str, FollowupHandler] = {}
         handlers.update(sla_handlers(alerts or LoggingAlerts(), self.clock))
-        handlers.update(survey_handlers(self.engine))
+        handlers.update(self._survey_handlers())
         return FollowupWorker(self.db, self.settings, self.clock, handlers)
+
+    def standalone_followup_worker(self) -> FollowupWorker:
+        """``kefu followups work``: a worker that claims only what it can fully handle without
+        Telegram.
+
+        Every ``kefu run`` already runs a follow-up worker (PTB's JobQueue wakes it every
+        ``sla.poll_interval``), and any number of workers share the work through leases in the
+        database. A separate worker is for an office that wants follow-ups handled while no bot
+        runs (a long Telegram outage, maintenance), or on a machine of its own.
+
+        What it may do without Telegram decides what it claims: call-back surveys only write
+        the question to the outbox (``kefu run`` sends it with its outbox sweep, or at its next
+        start), so it always takes them. Staff alerts (SLA warnings, breaches, emergencies,
+        rework, phone call-backs) are posted to the agents' groups when groups are configured,
+        which only ``kefu run`` can do; this worker then leaves them alone instead of only
+        logging them. Without groups, ``kefu run`` logs them too, and so does this worker.
+        """
+        handlers: dict[str, FollowupHandler] = dict(self._survey_handlers())
+        if not self.settings.agents.all_groups():
+            handlers.update(sla_handlers(LoggingAlerts(), self.clock))
+        return FollowupWorker(self.db, self.settings, self.clock, handlers)
+
+    def _survey_handlers(self) -> dict[str, FollowupHandler]:
+        # The engine asks the survey; follow-ups know it only as a FormStarter.
+        return dict(survey_handlers(self.engine, busy=(ConversationBusy,)))
 
 
 def build_app(

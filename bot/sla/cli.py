@@ -430,7 +430,6 @@ def followups_work(
     `kefu run` posts them there)."""
     from bot.app import build_app
     from bot.dialogue.domain import DomainError
-    from bot.followups.standalone import standalone_worker
     from bot.logs import setup_logging
     from bot.nlu import ModelError
 
@@ -443,7 +442,7 @@ def followups_work(
         except (ModelError, DomainError) as exc:
             _fail(str(exc), 4)
         try:
-            worker = standalone_worker(app)
+            worker = app.standalone_followup_worker()
             if once:
                 typer.echo(f"{await worker.run_until_idle()} follow-ups run")
                 return
