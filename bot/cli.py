@@ -146,10 +146,12 @@ def run(config: ConfigOption = None) -> None:
 def _mount_features() -> None:
     """Sub-commands that live beside their features."""
     from bot.agents.cli import agents_app
+    from bot.followups.cli import followups_app
     from bot.nlu.cli import nlu_app, train_command
     from bot.records.cli import fees_app, orders_app, residents_app
     from bot.reports.cli import report_command
-    from bot.sla.cli import followups_app, sla_app, tickets_app
+    from bot.sla.cli import sla_app
+    from bot.tickets.cli import tickets_app
 
     app.add_typer(nlu_app, name="nlu", help="Parse and evaluate with the NLU model.")
     app.command("train", help="Train the NLU model from dialogues/.")(train_command)

@@ -6,7 +6,8 @@
   or changes, in its transaction; also reschedules warning/breach follow-ups),
   ``pause_sla``/``resume_sla`` (audited), ``rework_deadline``.
 - :mod:`bot.sla.explain` — ``explain_sla`` for ``kefu sla show``.
-- :mod:`bot.sla.cli` — the ``tickets``, ``sla`` and ``followups`` Typer sub-apps.
+- :mod:`bot.sla.cli` — ``kefu sla`` (``kefu tickets`` is in :mod:`bot.tickets.cli`, ``kefu
+  followups`` in :mod:`bot.followups.cli`).
 
 Scheduled work (surveys, warnings, escalations) lives in :mod:`bot.followups`.
 """

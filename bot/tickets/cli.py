@@ -1,90 +1,37 @@
-"""``kefu tickets list|show|resolve|reopen``, ``kefu sla show|pause|resume|recompute``,
-``kefu followups list|work|prune`` (Typer sub-apps).
-
-The lead mounts them in ``bot/cli.py``::
-
-    from bot.sla.cli import followups_app, sla_app, tickets_app
-    app.add_typer(tickets_app, name="tickets")
-    app.add_typer(sla_app, name="sla")
-    app.add_typer(followups_app, name="followups")
-
-Until then: ``python -m bot.sla.cli tickets list``.
-"""
+"""``kefu tickets list|show|resolve|reopen``: the tickets commands (mounted by ``bot/cli.py``)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import getpass
-import logging
 import os
-import signal
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock, SystemClock
-from bot.config import ConfigError, Settings, load_settings, parse_duration
-from bot.followups.service import list_followups, prune
+from bot.clitools import ConfigOption, fail, when, with_db
+from bot.clock import Clock
+from bot.config import Settings
+from bot.followups.service import list_followups
 from bot.followups.sla import SURVEY_KINDS
 from bot.logs import mask_number, mask_phones
 from bot.sla.explain import explain_sla
-from bot.sla.policies import apply_deadlines, pause_sla, resume_sla
-from bot.store.db import Database, StoreUnavailable
+from bot.store.db import Database
 from bot.store.models import Contact, Ticket, TicketEvent
 from bot.tickets.lifecycle import TicketStateError, reopen_ticket, resolve_ticket
 
-T = TypeVar("T")
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", help="Settings file (default: $KEFU_CONFIG or config.yml)."),
-]
 NumberArgument = Annotated[str, typer.Argument(help="Ticket number, e.g. R-20261127-0001.")]
 ActorOption = Annotated[str, typer.Option("--by", help="Who does it (audit trail).")]
 
 tickets_app = typer.Typer(help="Tickets: list, show, resolve, reopen.", no_args_is_help=True)
-sla_app = typer.Typer(help="SLA deadlines of a ticket.", no_args_is_help=True)
-followups_app = typer.Typer(help="Scheduled follow-ups and their worker.", no_args_is_help=True)
 
 
-def _fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"kefu: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        _fail(str(exc))
-
-
-def _with_db(config: Path | None, work: Callable[[Database, Settings, Clock], Awaitable[T]]) -> T:
-    """Run ``work`` against the configured database (migrated first where allowed)."""
-    settings = _settings(config)
-
-    async def main() -> T:
-        db = Database(settings.database.url, echo=settings.database.echo)
-        try:
-            if db.is_sqlite or settings.database.auto_migrate:
-                await asyncio.to_thread(db.upgrade)
-            return await work(db, settings, SystemClock(settings.tz))
-        finally:
-            await db.dispose()
-
-    try:
-        return asyncio.run(main())
-    except StoreUnavailable as exc:
-        _fail(str(exc), 3)
-
-
-async def _ticket(session: AsyncSession, number: str, *, lock: bool = False) -> Ticket:
+async def find_ticket(session: AsyncSession, number: str, *, lock: bool = False) -> Ticket:
+    """The ticket ``number`` (row-locked on PostgreSQL when ``lock``), or TicketStateError."""
     stmt = select(Ticket).where(Ticket.number == number.strip().upper())
     if lock and session.bind is not None and session.bind.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
@@ -94,11 +41,14 @@ async def _ticket(session: AsyncSession, number: str, *, lock: bool = False) -> 
     return ticket
 
 
-def _when(dt: datetime | None, settings: Settings) -> str:
-    return "-" if dt is None else f"{dt.astimezone(settings.tz):%Y-%m-%d %H:%M}"
-
-
-# --- tickets -------------------------------------------------------------------------------------
+def run_ticket_command(
+    config: Path | None, work: Callable[[Database, Settings, Clock], Awaitable[Any]]
+) -> None:
+    """Run ``work``; a ticket that cannot make the change is one line and exit 1."""
+    try:
+        with_db(config, work)
+    except TicketStateError as exc:
+        fail(str(exc), 1)
 
 
 @tickets_app.command("list")
@@ -130,10 +80,10 @@ def tickets_list(
         for t in tickets:
             typer.echo(
                 f"{t.number:<18} {t.kind:<10} {(t.category or '-'):<12} {t.priority:<7} "
-                f"{t.status:<17} {_when(t.created_at, settings):<17} {_next_deadline(t, settings)}"
+                f"{t.status:<17} {when(t.created_at, settings):<17} {_next_deadline(t, settings)}"
             )
 
-    _with_db(config, work)
+    with_db(config, work)
 
 
 def _next_deadline(ticket: Ticket, settings: Settings) -> str:
@@ -149,7 +99,7 @@ def _next_deadline(ticket: Ticket, settings: Settings) -> str:
     if not candidates:
         return "paused" if ticket.sla_paused_at else "-"
     label, due = min(candidates, key=lambda c: c[1])
-    return f"{label} {_when(due, settings)}"
+    return f"{label} {when(due, settings)}"
 
 
 @tickets_app.command("show")
@@ -177,7 +127,7 @@ def tickets_show(
         if reveal:
             phone = await reveal_phone(db, number, by or _os_user(), clock.now())
         async with db.session() as session:
-            ticket = await _ticket(session, number)
+            ticket = await find_ticket(session, number)
             events = (
                 (
                     await session.execute(
@@ -203,9 +153,9 @@ def tickets_show(
         typer.echo("history:")
         for e in events:
             data = shown(str(e.data)) if e.data else ""
-            typer.echo(f"  {_when(e.created_at, settings)}  {e.actor:<14} {e.action:<16} {data}")
+            typer.echo(f"  {when(e.created_at, settings)}  {e.actor:<14} {e.action:<16} {data}")
 
-    _run_ticket_command(config, work)
+    run_ticket_command(config, work)
 
 
 def _os_user() -> str:
@@ -223,7 +173,7 @@ async def reveal_phone(db: Database, number: str, by: str, now: datetime) -> str
     is written even when there is no number, so every look is on record.
     """
     async with db.write() as session:
-        ticket = await _ticket(session, number, lock=True)
+        ticket = await find_ticket(session, number, lock=True)
         phone = ticket.contact_phone
         if phone is None and not ticket.anonymous and ticket.contact_id is not None:
             contact = await session.get(Contact, ticket.contact_id)
@@ -240,15 +190,6 @@ async def reveal_phone(db: Database, number: str, by: str, now: datetime) -> str
     return phone
 
 
-def _run_ticket_command(
-    config: Path | None, work: Callable[[Database, Settings, Clock], Awaitable[Any]]
-) -> None:
-    try:
-        _with_db(config, work)
-    except TicketStateError as exc:
-        _fail(str(exc), 1)
-
-
 @tickets_app.command("resolve")
 def tickets_resolve(
     number: NumberArgument,
@@ -261,20 +202,20 @@ def tickets_resolve(
     async def work(db: Database, settings: Settings, clock: Clock) -> None:
         now = clock.now()
         async with db.write() as session:
-            ticket = await _ticket(session, number, lock=True)
+            ticket = await find_ticket(session, number, lock=True)
             await resolve_ticket(
                 session, ticket, settings=settings, now=now, actor=by, note=note or ""
             )
             scheduled = await list_followups(
                 session, ticket_id=ticket.id, statuses=["pending"], kinds=SURVEY_KINDS
             )
-        typer.echo(f"{ticket.number} resolved at {_when(now, settings)}")
+        typer.echo(f"{ticket.number} resolved at {when(now, settings)}")
         if ticket.due_callback is not None:
-            typer.echo(f"call-back due by {_when(ticket.due_callback, settings)}")
+            typer.echo(f"call-back due by {when(ticket.due_callback, settings)}")
         for f in scheduled:
-            typer.echo(f"  scheduled {f.kind} for {_when(f.due_at, settings)}")
+            typer.echo(f"  scheduled {f.kind} for {when(f.due_at, settings)}")
 
-    _run_ticket_command(config, work)
+    run_ticket_command(config, work)
 
 
 @tickets_app.command("reopen")
@@ -288,189 +229,10 @@ def tickets_reopen(
 
     async def work(db: Database, settings: Settings, clock: Clock) -> None:
         async with db.write() as session:
-            ticket = await _ticket(session, number, lock=True)
+            ticket = await find_ticket(session, number, lock=True)
             await reopen_ticket(
                 session, ticket, settings=settings, now=clock.now(), actor=by, reason=reason or ""
             )
         typer.echo(f"{ticket.number} reopened")
 
-    _run_ticket_command(config, work)
-
-
-# --- sla -----------------------------------------------------------------------------------------
-
-
-@sla_app.command("show")
-def sla_show(number: NumberArgument, config: ConfigOption = None) -> None:
-    """Explain each deadline of a ticket: the policy, the calendar, pauses, follow-ups."""
-
-    async def work(db: Database, settings: Settings, clock: Clock) -> None:
-        async with db.session() as session:
-            ticket = await _ticket(session, number)
-            followups = await list_followups(session, ticket_id=ticket.id)
-        typer.echo(explain_sla(ticket, followups, settings, clock.now()))
-
-    _run_ticket_command(config, work)
-
-
-@sla_app.command("pause")
-def sla_pause(number: NumberArgument, by: ActorOption = "cli", config: ConfigOption = None) -> None:
-    """Stop a ticket's SLA clock (waiting on the customer)."""
-
-    async def work(db: Database, settings: Settings, clock: Clock) -> None:
-        async with db.write() as session:
-            ticket = await _ticket(session, number, lock=True)
-            changed = await pause_sla(session, ticket, settings, clock.now(), actor=by)
-        typer.echo(f"{ticket.number} {'paused' if changed else 'was already paused'}")
-
-    _run_ticket_command(config, work)
-
-
-@sla_app.command("resume")
-def sla_resume(
-    number: NumberArgument, by: ActorOption = "cli", config: ConfigOption = None
-) -> None:
-    """Restart a ticket's SLA clock; deadlines move by the paused time."""
-
-    async def work(db: Database, settings: Settings, clock: Clock) -> None:
-        async with db.write() as session:
-            ticket = await _ticket(session, number, lock=True)
-            changed = await resume_sla(session, ticket, settings, clock.now(), actor=by)
-        typer.echo(f"{ticket.number} {'resumed' if changed else 'was not paused'}")
-
-    _run_ticket_command(config, work)
-
-
-@sla_app.command("recompute")
-def sla_recompute(number: NumberArgument, config: ConfigOption = None) -> None:
-    """Recompute a ticket's deadlines from the current policies."""
-
-    async def work(db: Database, settings: Settings, clock: Clock) -> None:
-        async with db.write() as session:
-            ticket = await _ticket(session, number, lock=True)
-            await apply_deadlines(session, ticket, settings, clock.now())
-        typer.echo(f"{ticket.number} deadlines recomputed")
-
-    _run_ticket_command(config, work)
-
-
-# --- follow-ups ----------------------------------------------------------------------------------
-
-
-@followups_app.command("list")
-def followups_list(
-    ticket: Annotated[str | None, typer.Option(help="Only this ticket's.")] = None,
-    status: Annotated[
-        str | None, typer.Option(help="pending, claimed, done, cancelled or failed.")
-    ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many, by due time.")] = 50,
-    config: ConfigOption = None,
-) -> None:
-    """List follow-ups by due time."""
-
-    async def work(db: Database, settings: Settings, clock: Clock) -> None:
-        async with db.session() as session:
-            ticket_id = (await _ticket(session, ticket)).id if ticket else None
-            rows = await list_followups(
-                session,
-                ticket_id=ticket_id,
-                statuses=[status] if status else None,
-                limit=limit,
-            )
-            numbers = {
-                t.id: t.number
-                for t in (
-                    await session.execute(
-                        select(Ticket).where(Ticket.id.in_({r.ticket_id for r in rows}))
-                    )
-                ).scalars()
-            }
-        if not rows:
-            typer.echo("no follow-ups")
-            return
-        typer.echo(f"{'id':<7} {'ticket':<18} {'kind':<16} {'status':<10} {'due':<17} attempts")
-        for r in rows:
-            typer.echo(
-                f"{r.id:<7} {numbers.get(r.ticket_id or 0, '-'):<18} {r.kind:<16} {r.status:<10} "
-                f"{_when(r.due_at, settings):<17} {r.attempts}"
-                f"{'  ' + r.last_error if r.last_error else ''}"
-            )
-
-    _run_ticket_command(config, work)
-
-
-@followups_app.command("prune")
-def followups_prune(
-    older_than: Annotated[
-        str, typer.Option("--older-than", help="Age of finished follow-ups to delete, e.g. 90d.")
-    ] = "90d",
-    config: ConfigOption = None,
-) -> None:
-    """Delete finished (done, cancelled, failed) follow-ups older than ``--older-than``."""
-    try:
-        age = parse_duration(older_than)
-    except ValueError as exc:
-        _fail(str(exc))
-
-    async def work(db: Database, settings: Settings, clock: Clock) -> None:
-        async with db.write() as session:
-            deleted = await prune(session, clock.now() - age)
-        typer.echo(f"{deleted} finished follow-ups deleted")
-
-    _with_db(config, work)
-
-
-@followups_app.command("work")
-def followups_work(
-    once: Annotated[bool, typer.Option(help="Run what is due now, then exit.")] = False,
-    config: ConfigOption = None,
-) -> None:
-    """Run a follow-up worker as its own process (every `kefu run` runs one too): call-back
-    surveys, and staff alerts to the log when no agents' group is configured (with groups,
-    `kefu run` posts them there)."""
-    from bot.app import build_app
-    from bot.dialogue.domain import DomainError
-    from bot.logs import setup_logging
-    from bot.nlu import ModelError
-
-    settings = _settings(config)
-    setup_logging(settings.log_level)
-
-    async def main() -> None:
-        try:
-            app = build_app(settings, clock=SystemClock(settings.tz))
-        except (ModelError, DomainError) as exc:
-            _fail(str(exc), 4)
-        try:
-            worker = app.standalone_followup_worker()
-            if once:
-                typer.echo(f"{await worker.run_until_idle()} follow-ups run")
-                return
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError):
-                    loop.add_signal_handler(sig, stop.set)
-            kinds = ", ".join(sorted(worker.handlers))
-            logging.getLogger(__name__).info("follow-up worker %s: %s", worker.worker_id, kinds)
-            await worker.run_forever(stop)
-        finally:
-            await app.close()
-
-    try:
-        asyncio.run(main())
-    except StoreUnavailable as exc:
-        _fail(str(exc), 3)
-
-
-def main() -> None:
-    """``python -m bot.sla.cli``: the three sub-apps until the lead mounts them."""
-    root = typer.Typer(no_args_is_help=True, add_completion=False)
-    root.add_typer(tickets_app, name="tickets")
-    root.add_typer(sla_app, name="sla")
-    root.add_typer(followups_app, name="followups")
-    root()
-
-
-if __name__ == "__main__":
-    main()
+    run_ticket_command(config, work)
