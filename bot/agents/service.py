@@ -604,7 +604,7 @@ class Takeover:
         if ticket is not None and ticket.first_response_at is None:
             ticket.first_response_at = now
             ticket.updated_at = now
-            from bot.sla.policies import apply_deadlines
+            from bot.followups.deadlines import apply_deadlines
 
             await apply_deadlines(session, ticket, self.settings, now)
 

@@ -7,9 +7,9 @@ import typer
 from bot.clitools import ConfigOption
 from bot.clock import Clock
 from bot.config import Settings
+from bot.followups.deadlines import apply_deadlines, pause_sla, resume_sla
 from bot.followups.service import list_followups
 from bot.sla.explain import explain_sla
-from bot.sla.policies import apply_deadlines, pause_sla, resume_sla
 from bot.store.db import Database
 from bot.tickets.cli import ActorOption, NumberArgument, find_ticket, run_ticket_command
 

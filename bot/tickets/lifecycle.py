@@ -8,6 +8,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.followups.deadlines import apply_deadlines
+from bot.followups.sla import schedule_callback_survey
 from bot.store.models import Ticket, TicketKind, TicketStatus
 from bot.tickets.service import add_event
 
@@ -28,9 +30,6 @@ async def resolve_ticket(
     note: str = "",
 ) -> None:
     """Mark resolved, audit, recompute deadlines and schedule the repair call-back survey."""
-    from bot.followups.sla import schedule_callback_survey
-    from bot.sla.policies import apply_deadlines
-
     if ticket.status not in OPEN_STATES:
         raise TicketStateError(f"{ticket.number} is {ticket.status}, not open")
     ticket.status = TicketStatus.RESOLVED
@@ -55,8 +54,6 @@ async def reopen_ticket(
 ) -> None:
     """Back to open: audit and recompute deadlines (pending survey follow-ups lapse by
     themselves, since the survey only goes out for resolved tickets)."""
-    from bot.sla.policies import apply_deadlines
-
     if ticket.status in OPEN_STATES:
         raise TicketStateError(f"{ticket.number} is already open")
     ticket.status = TicketStatus.OPEN

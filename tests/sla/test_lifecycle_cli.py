@@ -15,12 +15,12 @@ from typer.testing import CliRunner
 from bot.clock import FrozenClock
 from bot.config import load_settings
 from bot.followups.cli import followups_app
+from bot.followups.deadlines import apply_deadlines
 from bot.followups.service import list_followups
 from bot.followups.sla import SURVEY_KINDS, LoggingAlerts, sla_handlers, start_rework
 from bot.followups.worker import FollowupWorker
 from bot.sla.cli import sla_app
 from bot.sla.explain import explain_sla
-from bot.sla.policies import apply_deadlines
 from bot.store.db import Database
 from bot.store.models import Ticket, TicketEvent
 from bot.tickets import open_ticket
