@@ -138,7 +138,7 @@ def run(config: ConfigOption = None) -> None:
     """Run Kefu on Telegram (needs TELEGRAM_BOT_TOKEN; try `kefu chat` without one)."""
     settings = settings_or_exit(config)
     setup_logging(settings.log_level, settings.default_region)
-    from bot.channels.telegram.app import run_telegram
+    from bot.run import run_telegram
 
     raise typer.Exit(run_telegram(settings))
 

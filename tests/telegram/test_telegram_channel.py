@@ -454,7 +454,7 @@ async def test_webhook_health_and_bad_body(webhook_bot: TelegramBot, fake_api: F
 def test_run_without_token_explains_how_to_try_locally(
     fake_api: FakeBotAPI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bot.channels.telegram import run_telegram
+    from bot.run import run_telegram
 
     settings = tg_settings(fake_api, tmp_path)
     assert run_telegram(settings, environ={}) == 2
