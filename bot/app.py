@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from bot.actions import build_executor, runtime
+from bot.agents.order_alerts import OrderLockAlerts
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.dialogue.domain import Domain, load_domain
@@ -86,7 +87,11 @@ def build_app(
         db.upgrade()
     domain = load_domain(settings.dialogues_dir)
     interpreter = interpreter or load_interpreter(settings)
-    runtime.configure(runtime.Services(settings=settings, db=db, clock=clock))
+    runtime.configure(
+        runtime.Services(
+            settings=settings, db=db, clock=clock, order_alert=OrderLockAlerts(settings, clock)
+        )
+    )
     executor = build_executor()
     engine = Engine(
         settings=settings,

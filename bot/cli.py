@@ -101,9 +101,12 @@ def actions_serve(
     settings = settings_or_exit(config)
     setup_logging(settings.log_level, settings.default_region)
     from bot.actions.server import MissingToken, serve
+    from bot.agents.order_alerts import OrderLockAlerts
+    from bot.clock import SystemClock
 
     try:
-        serve(settings, host=host, port=port)
+        alerts = OrderLockAlerts(settings, SystemClock(settings.tz))
+        serve(settings, host=host, port=port, order_alert=alerts)
     except MissingToken as exc:
         fail(str(exc))
 

@@ -29,6 +29,7 @@ from bot.records.orders import (
     RecentOrders,
     Unavailable,
     VerifyResult,
+    log_alert,
 )
 from bot.records.present import order_button, order_values
 from bot.store.models import Contact
@@ -48,11 +49,7 @@ def order_service() -> OrderService:
     services = runtime.services()
     settings = services.settings
     if _service is None or _service.config is not settings.orders:
-        from bot.agents.order_alerts import OrderLockAlerts
-
-        _service = OrderService.from_settings(
-            settings, alert=OrderLockAlerts(settings, services.clock)
-        )
+        _service = OrderService.from_settings(settings, alert=services.order_alert or log_alert)
     return _service
 
 

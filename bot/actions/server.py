@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.actions import build_executor, runtime
 from bot.clock import SystemClock
 from bot.config import Settings
+from bot.records.orders import AlertHook
 from bot.store.db import Database
 from bot.store.models import ChannelIdentity, Contact
 
@@ -98,8 +99,9 @@ def token_matches(given: str | None, token: str) -> bool:
     return hmac.compare_digest((given or "").encode(), token.encode())
 
 
-def create_action_app(settings: Settings) -> Sanic:
-    """The Sanic app serving ``/health``, ``/actions`` and ``/webhook`` behind the token."""
+def create_action_app(settings: Settings, *, order_alert: AlertHook | None = None) -> Sanic:
+    """The Sanic app serving ``/health``, ``/actions`` and ``/webhook`` behind the token.
+    ``order_alert`` hears of order lockouts (``kefu actions serve`` passes the agents' alerts)."""
     from rasa_sdk.endpoint import create_app
 
     token = settings.actions.token
@@ -111,7 +113,11 @@ def create_action_app(settings: Settings) -> Sanic:
     db = Database(settings.database.url)
     if db.is_sqlite or settings.database.auto_migrate:
         db.upgrade()
-    runtime.configure(runtime.Services(settings=settings, db=db, clock=SystemClock(settings.tz)))
+    runtime.configure(
+        runtime.Services(
+            settings=settings, db=db, clock=SystemClock(settings.tz), order_alert=order_alert
+        )
+    )
     app = create_app(build_executor(executor=SenderExecutor()), cors_origins=None)
 
     async def require_token(request: Request) -> response.HTTPResponse | None:
@@ -126,9 +132,15 @@ def create_action_app(settings: Settings) -> Sanic:
     return app
 
 
-def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
+def serve(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    order_alert: AlertHook | None = None,
+) -> None:
     """Run the action server until interrupted (``actions.host``/``port`` unless given)."""
-    app = create_action_app(settings)
+    app = create_action_app(settings, order_alert=order_alert)
     host = host or settings.actions.host
     if host not in ("127.0.0.1", "::1", "localhost"):
         log.warning(
