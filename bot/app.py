@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 from bot.actions import build_executor, runtime
 from bot.agents.order_alerts import OrderLockAlerts
+from bot.agents.reopen import reopen_topic_listener
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.dialogue.domain import Domain, load_domain
 from bot.dialogue.engine import ConversationBusy, Engine, Interpreter
+from bot.events import EventBus, TicketReopened, install
 from bot.followups import FollowupHandler, FollowupWorker
 from bot.followups.sla import Alerts, LoggingAlerts, sla_handlers
 from bot.followups.survey import survey_handlers
@@ -66,6 +68,23 @@ class App:
         return dict(survey_handlers(self.engine, busy=(ConversationBusy,)))
 
 
+def build_events(settings: Settings) -> EventBus:
+    """Every listener of the domain events, in one place. Each runs inside the transaction
+    that raised its event; one that talks to the outside writes a durable row instead."""
+    bus = EventBus()
+    # A reopened ticket (kefu tickets reopen, a bad survey) reopens its agents' topic.
+    bus.subscribe(TicketReopened, reopen_topic_listener(settings))
+    return bus
+
+
+def install_events(db: Database, settings: Settings) -> EventBus:
+    """Make every session of ``db`` raise events to this process's listeners. Any process
+    that changes tickets (the app, ``kefu tickets``) does this before its first write."""
+    bus = build_events(settings)
+    install(db.sessionmaker, bus)
+    return bus
+
+
 def build_app(
     settings: Settings,
     *,
@@ -85,6 +104,7 @@ def build_app(
     )
     if migrate if migrate is not None else (db.is_sqlite or settings.database.auto_migrate):
         db.upgrade()
+    install_events(db, settings)
     domain = load_domain(settings.dialogues_dir)
     interpreter = interpreter or load_interpreter(settings)
     runtime.configure(

@@ -13,6 +13,7 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.app import install_events
 from bot.clitools import ConfigOption, fail, when, with_db
 from bot.clock import Clock
 from bot.config import Settings
@@ -200,6 +201,7 @@ def tickets_resolve(
     """Resolve a ticket; repairs get their call-back survey scheduled."""
 
     async def work(db: Database, settings: Settings, clock: Clock) -> None:
+        install_events(db, settings)  # the listeners of TicketResolved run in this process
         now = clock.now()
         async with db.write() as session:
             ticket = await find_ticket(session, number, lock=True)
@@ -228,6 +230,7 @@ def tickets_reopen(
     """Reopen a resolved ticket (its pending survey lapses)."""
 
     async def work(db: Database, settings: Settings, clock: Clock) -> None:
+        install_events(db, settings)  # TicketReopened: the agents' topic reopens (bot.app)
         async with db.write() as session:
             ticket = await find_ticket(session, number, lock=True)
             await reopen_ticket(

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.events import TicketReopened, TicketResolved, publish
 from bot.followups.deadlines import apply_deadlines
 from bot.followups.sla import schedule_callback_survey
 from bot.store.models import Ticket, TicketKind, TicketStatus
@@ -41,6 +42,7 @@ async def resolve_ticket(
     await apply_deadlines(session, ticket, settings, now)
     if ticket.kind == TicketKind.REPAIR:
         await schedule_callback_survey(session, ticket, settings, now)
+    await publish(session, TicketResolved(ticket.id, ticket.number, now, actor))
 
 
 async def reopen_ticket(
@@ -53,7 +55,8 @@ async def reopen_ticket(
     reason: str = "",
 ) -> None:
     """Back to open: audit and recompute deadlines (pending survey follow-ups lapse by
-    themselves, since the survey only goes out for resolved tickets)."""
+    themselves, since the survey only goes out for resolved tickets). Raises
+    :class:`~bot.events.TicketReopened` (the agents' topic reopens through its listener)."""
     if ticket.status in OPEN_STATES:
         raise TicketStateError(f"{ticket.number} is already open")
     ticket.status = TicketStatus.OPEN
@@ -64,3 +67,4 @@ async def reopen_ticket(
         session, ticket, actor=actor, action="reopened", now=now, data={"reason": reason}
     )
     await apply_deadlines(session, ticket, settings, now)
+    await publish(session, TicketReopened(ticket.id, ticket.number, now, actor, reason))
