@@ -102,11 +102,12 @@ def actions_serve(
     setup_logging(settings.log_level, settings.default_region)
     from bot.actions.server import MissingToken, serve
     from bot.agents.order_alerts import OrderLockAlerts
+    from bot.app import build_events
     from bot.clock import SystemClock
 
     try:
         alerts = OrderLockAlerts(settings, SystemClock(settings.tz))
-        serve(settings, host=host, port=port, order_alert=alerts)
+        serve(settings, host=host, port=port, order_alert=alerts, events=build_events(settings))
     except MissingToken as exc:
         fail(str(exc))
 
