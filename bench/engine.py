@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import event  # noqa: E402
 
 from bot.app import build_app  # noqa: E402
-from bot.channels.base import InboundMessage  # noqa: E402
 from bot.config import load_settings  # noqa: E402
+from bot.messages import InboundMessage  # noqa: E402
 from bot.nlu import load_interpreter  # noqa: E402
 from bot.store.scratch import create_database, drop_database  # noqa: E402
 

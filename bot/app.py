@@ -6,12 +6,16 @@ import logging
 from dataclasses import dataclass
 
 from bot.actions import build_executor, runtime
+from bot.agents.order_alerts import OrderLockAlerts
+from bot.agents.reopen import reopen_topic_listener
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.dialogue.domain import Domain, load_domain
-from bot.dialogue.engine import Engine, Interpreter
+from bot.dialogue.engine import ConversationBusy, Engine, Interpreter
+from bot.events import EventBus, TicketReopened, install
 from bot.followups import FollowupHandler, FollowupWorker
-from bot.followups.sla import Alerts
+from bot.followups.sla import Alerts, LoggingAlerts, sla_handlers
+from bot.followups.survey import survey_handlers
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -33,13 +37,52 @@ class App:
 
     def followup_worker(self, alerts: Alerts | None = None) -> FollowupWorker:
         """A worker for every follow-up kind: surveys to customers, SLA alerts to staff."""
-        from bot.followups.sla import LoggingAlerts, sla_handlers
-        from bot.followups.survey import survey_handlers
-
         handlers: dict[str, FollowupHandler] = {}
         handlers.update(sla_handlers(alerts or LoggingAlerts(), self.clock))
-        handlers.update(survey_handlers(self.engine))
+        handlers.update(self._survey_handlers())
         return FollowupWorker(self.db, self.settings, self.clock, handlers)
+
+    def standalone_followup_worker(self) -> FollowupWorker:
+        """``kefu followups work``: a worker that claims only what it can fully handle without
+        Telegram.
+
+        Every ``kefu run`` already runs a follow-up worker (PTB's JobQueue wakes it every
+        ``sla.poll_interval``), and any number of workers share the work through leases in the
+        database. A separate worker is for an office that wants follow-ups handled while no bot
+        runs (a long Telegram outage, maintenance), or on a machine of its own.
+
+        What it may do without Telegram decides what it claims: call-back surveys only write
+        the question to the outbox (``kefu run`` sends it with its outbox sweep, or at its next
+        start), so it always takes them. Staff alerts (SLA warnings, breaches, emergencies,
+        rework, phone call-backs) are posted to the agents' groups when groups are configured,
+        which only ``kefu run`` can do; this worker then leaves them alone instead of only
+        logging them. Without groups, ``kefu run`` logs them too, and so does this worker.
+        """
+        handlers: dict[str, FollowupHandler] = dict(self._survey_handlers())
+        if not self.settings.agents.all_groups():
+            handlers.update(sla_handlers(LoggingAlerts(), self.clock))
+        return FollowupWorker(self.db, self.settings, self.clock, handlers)
+
+    def _survey_handlers(self) -> dict[str, FollowupHandler]:
+        # The engine asks the survey; follow-ups know it only as a FormStarter.
+        return dict(survey_handlers(self.engine, busy=(ConversationBusy,)))
+
+
+def build_events(settings: Settings) -> EventBus:
+    """Every listener of the domain events, in one place. Each runs inside the transaction
+    that raised its event; one that talks to the outside writes a durable row instead."""
+    bus = EventBus()
+    # A reopened ticket (kefu tickets reopen, a bad survey) reopens its agents' topic.
+    bus.subscribe(TicketReopened, reopen_topic_listener(settings))
+    return bus
+
+
+def install_events(db: Database, settings: Settings) -> EventBus:
+    """Make every session of ``db`` raise events to this process's listeners. Any process
+    that changes tickets (the app, ``kefu tickets``) does this before its first write."""
+    bus = build_events(settings)
+    install(db.sessionmaker, bus)
+    return bus
 
 
 def build_app(
@@ -61,9 +104,14 @@ def build_app(
     )
     if migrate if migrate is not None else (db.is_sqlite or settings.database.auto_migrate):
         db.upgrade()
+    install_events(db, settings)
     domain = load_domain(settings.dialogues_dir)
     interpreter = interpreter or load_interpreter(settings)
-    runtime.configure(runtime.Services(settings=settings, db=db, clock=clock))
+    runtime.configure(
+        runtime.Services(
+            settings=settings, db=db, clock=clock, order_alert=OrderLockAlerts(settings, clock)
+        )
+    )
     executor = build_executor()
     engine = Engine(
         settings=settings,

@@ -101,9 +101,13 @@ def actions_serve(
     settings = settings_or_exit(config)
     setup_logging(settings.log_level, settings.default_region)
     from bot.actions.server import MissingToken, serve
+    from bot.agents.order_alerts import OrderLockAlerts
+    from bot.app import build_events
+    from bot.clock import SystemClock
 
     try:
-        serve(settings, host=host, port=port)
+        alerts = OrderLockAlerts(settings, SystemClock(settings.tz))
+        serve(settings, host=host, port=port, order_alert=alerts, events=build_events(settings))
     except MissingToken as exc:
         fail(str(exc))
 
@@ -138,7 +142,7 @@ def run(config: ConfigOption = None) -> None:
     """Run Kefu on Telegram (needs TELEGRAM_BOT_TOKEN; try `kefu chat` without one)."""
     settings = settings_or_exit(config)
     setup_logging(settings.log_level, settings.default_region)
-    from bot.channels.telegram.app import run_telegram
+    from bot.run import run_telegram
 
     raise typer.Exit(run_telegram(settings))
 
@@ -147,10 +151,12 @@ def _mount_features() -> None:
     """Sub-commands that live beside their features."""
     from bot.agents.cli import agents_app
     from bot.channels.telegram.updates_cli import updates_app
+    from bot.followups.cli import followups_app
     from bot.nlu.cli import nlu_app, train_command
     from bot.records.cli import fees_app, orders_app, residents_app
     from bot.reports.cli import report_command
-    from bot.sla.cli import followups_app, sla_app, tickets_app
+    from bot.sla.cli import sla_app
+    from bot.tickets.cli import tickets_app
 
     app.add_typer(nlu_app, name="nlu", help="Parse and evaluate with the NLU model.")
     app.command("train", help="Train the NLU model from dialogues/.")(train_command)

@@ -29,9 +29,9 @@ import pytest
 from sqlalchemy import inspect, select, text
 
 from bot.app import App, build_app
-from bot.channels.base import Button, InboundMessage, OutboundMessage
 from bot.clock import FrozenClock
 from bot.config import Settings, parse_duration
+from bot.messages import Button, InboundMessage, OutboundMessage
 from bot.store.db import Database
 from bot.store.models import ChannelIdentity, Conversation, Message, Ticket
 from tests.transcript_schema import load_transcript
@@ -163,7 +163,7 @@ async def _empty_database(url: str) -> None:
     DELETE and setval instead of TRUNCATE: TRUNCATE gives every table a new file, which cost
     about a second per transcript on a busy disk; these tables hold a few rows.
     """
-    import bot.store.all_models  # noqa: F401  (every table into the metadata)
+    import bot.schema  # noqa: F401  (every table into the metadata)
     from bot.store.models import Base
 
     database = Database(url)

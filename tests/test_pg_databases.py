@@ -9,7 +9,7 @@ import sys
 import pytest
 from sqlalchemy import create_engine, inspect
 
-from bot.store.db import sync_url
+from bot.store.urls import sync_url
 from tests.pg_databases import HOST, TEST_PREFIX, TemplateDatabases, admin, drop_leftovers
 
 pytestmark = pytest.mark.postgres

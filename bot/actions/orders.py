@@ -32,6 +32,7 @@ from bot.records.orders import (
     RecentOrders,
     Unavailable,
     VerifyResult,
+    log_alert,
 )
 from bot.records.present import day, order_button, order_values
 from bot.records.values import clean_order_id
@@ -54,11 +55,7 @@ def order_service() -> OrderService:
     services = runtime.services()
     settings = services.settings
     if _service is None or _service.config is not settings.orders:
-        from bot.agents.order_alerts import OrderLockAlerts
-
-        _service = OrderService.from_settings(
-            settings, alert=OrderLockAlerts(settings, services.clock)
-        )
+        _service = OrderService.from_settings(settings, alert=services.order_alert or log_alert)
     return _service
 
 

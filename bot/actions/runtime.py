@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.records.orders import AlertHook
 from bot.store.db import Database
 
 
@@ -26,6 +27,10 @@ class Services:
     settings: Settings
     db: Database
     clock: Clock
+    # Who hears of an order lockout (the agents' group): wired by the process that builds the
+    # services (bot.app, `kefu actions serve`), since actions sit below the agents' desk.
+    # None: a warning in the log.
+    order_alert: AlertHook | None = None
 
 
 _services: Services | None = None

@@ -28,6 +28,8 @@ from sqlalchemy.exc import IntegrityError
 from bot.actions import build_executor, runtime
 from bot.clock import SystemClock
 from bot.config import Settings
+from bot.events import EventBus, install
+from bot.records.orders import AlertHook
 from bot.store.db import Database
 from bot.store.models import ChannelIdentity, Contact
 
@@ -98,8 +100,12 @@ def token_matches(given: str | None, token: str) -> bool:
     return hmac.compare_digest((given or "").encode(), token.encode())
 
 
-def create_action_app(settings: Settings) -> Sanic:
-    """The Sanic app serving ``/health``, ``/actions`` and ``/webhook`` behind the token."""
+def create_action_app(
+    settings: Settings, *, order_alert: AlertHook | None = None, events: EventBus | None = None
+) -> Sanic:
+    """The Sanic app serving ``/health``, ``/actions`` and ``/webhook`` behind the token.
+    ``order_alert`` hears of order lockouts and ``events`` are the domain events' listeners
+    (``kefu actions serve`` passes the app's: a bad survey here reopens the agents' topic too)."""
     from rasa_sdk.endpoint import create_app
 
     token = settings.actions.token
@@ -111,7 +117,13 @@ def create_action_app(settings: Settings) -> Sanic:
     db = Database(settings.database.url)
     if db.is_sqlite or settings.database.auto_migrate:
         db.upgrade()
-    runtime.configure(runtime.Services(settings=settings, db=db, clock=SystemClock(settings.tz)))
+    if events is not None:
+        install(db.sessionmaker, events)
+    runtime.configure(
+        runtime.Services(
+            settings=settings, db=db, clock=SystemClock(settings.tz), order_alert=order_alert
+        )
+    )
     app = create_app(build_executor(executor=SenderExecutor()), cors_origins=None)
 
     async def require_token(request: Request) -> response.HTTPResponse | None:
@@ -126,9 +138,16 @@ def create_action_app(settings: Settings) -> Sanic:
     return app
 
 
-def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
+def serve(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    order_alert: AlertHook | None = None,
+    events: EventBus | None = None,
+) -> None:
     """Run the action server until interrupted (``actions.host``/``port`` unless given)."""
-    app = create_action_app(settings)
+    app = create_action_app(settings, order_alert=order_alert, events=events)
     host = host or settings.actions.host
     if host not in ("127.0.0.1", "::1", "localhost"):
         log.warning(

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from bot.actions import runtime
 from bot.actions.display import when_text
 from bot.actions.forms import slot_text, tracker_now
+from bot.events import SurveyAnswered, publish
 from bot.store.models import Ticket
 from bot.tickets import add_event
 from bot.tickets.lifecycle import reopen_ticket
@@ -114,6 +115,7 @@ class ActionSubmitSurvey(Action):
                 data={"score": score, "fixed": fixed, "comment": ticket.survey_comment},
             )
             await survey_answered(session, ticket, now)
+            await publish(session, SurveyAnswered(ticket.id, ticket.number, score, fixed, now))
             bad = fixed is False or (
                 score is not None and score <= services.settings.sla.rework_score
             )

@@ -13,7 +13,7 @@ from rasa_sdk.types import DomainDict
 from bot.actions import runtime
 from bot.actions.display import unit_text, when_text
 from bot.actions.forms import tracker_now
-from bot.sla.policies import apply_deadlines
+from bot.followups.deadlines import apply_deadlines
 from bot.store.models import Contact, Ticket
 from bot.tickets import list_for_contact, open_ticket
 

@@ -28,10 +28,10 @@ from bot.agents.models import (
     Role,
     TopicState,
 )
-from bot.channels.base import Attachment, OutboundMessage
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dialogue.responses import Responses
+from bot.messages import Attachment, OutboundMessage
 from bot.store.db import Database
 from bot.store.models import (
     Contact,
@@ -604,7 +604,7 @@ class Takeover:
         if ticket is not None and ticket.first_response_at is None:
             ticket.first_response_at = now
             ticket.updated_at = now
-            from bot.sla.policies import apply_deadlines
+            from bot.followups.deadlines import apply_deadlines
 
             await apply_deadlines(session, ticket, self.settings, now)
 

@@ -38,12 +38,13 @@ from bot.agents.menu import set_agent_menus
 from bot.agents.models import OPEN_STATES, Agent, AgentTopic, PostKind, TopicState
 from bot.agents.registry import by_telegram_id, find_agent, supervisors
 from bot.agents.relay import GroupRelay, close_topic, refresh_card
+from bot.agents.reopen import TOPIC_REOPEN, TopicReopen
 from bot.agents.service import CLAIM_REMINDER, CLAIM_SUPERVISOR, EngineLike, Outcome, Takeover
-from bot.channels.base import Attachment, OutboundMessage
 from bot.channels.telegram.channel import RETRYABLE, RetryLater
 from bot.clock import Clock
 from bot.config import Settings
 from bot.followups.models import Followup
+from bot.messages import Attachment, OutboundMessage
 from bot.store.db import Database, StoreUnavailable, is_outage, log_failure
 from bot.store.models import (
     Contact,
@@ -623,9 +624,15 @@ class AgentDesk:
 
     def followup_handlers(self) -> dict[str, Any]:
         """Handlers for :class:`bot.followups.FollowupWorker`: claim reminder, then
-        supervisors; a claimed chat nobody answers back to the queue."""
+        supervisors; a claimed chat nobody answers back to the queue; a reopened ticket's
+        topic reopened."""
         handler = ClaimCheck(self)
-        return {CLAIM_REMINDER: handler, CLAIM_SUPERVISOR: handler, CLAIM_IDLE: ClaimIdle(self)}
+        return {
+            CLAIM_REMINDER: handler,
+            CLAIM_SUPERVISOR: handler,
+            CLAIM_IDLE: ClaimIdle(self),
+            TOPIC_REOPEN: TopicReopen(self.takeover),  # a reopened ticket: its topic again
+        }
 
     def attach_followups(self, worker: Any) -> None:
         """Make a :class:`bot.followups.FollowupWorker` (e.g. ``App.followup_worker()``) post

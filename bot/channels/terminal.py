@@ -9,16 +9,30 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import AsyncIterator
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from sqlalchemy import select
 
-from bot.app import App
-from bot.channels.base import Button, InboundMessage, OutboundMessage
-from bot.channels.claims import Claims
+from bot.config import Settings
+from bot.dialogue.claims import Claims
+from bot.dialogue.engine import Engine
+from bot.followups import FollowupWorker
+from bot.messages import Button, InboundMessage, OutboundMessage
+from bot.store.db import Database
 from bot.store.models import Conversation
 
 CHANNEL = "terminal"
+
+
+class ChatHost(Protocol):
+    """What the terminal chat needs of the process (``kefu chat`` passes its
+    :class:`bot.app.App`): a channel is handed the app, it never builds or imports it."""
+
+    settings: Settings
+    db: Database
+    engine: Engine
+
+    def followup_worker(self) -> FollowupWorker: ...
 
 
 def decode_line(line: str | bytes) -> tuple[str, bool]:
@@ -40,7 +54,7 @@ class TerminalChat:
 
     def __init__(
         self,
-        app: App,
+        app: ChatHost,
         user_id: str,
         *,
         phone: str | None = None,

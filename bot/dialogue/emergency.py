@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.actions.forms import meaningful
-from bot.channels.base import InboundMessage
+from bot.messages import InboundMessage
 from bot.store.models import Owner
 
 if TYPE_CHECKING:

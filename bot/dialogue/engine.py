@@ -39,12 +39,11 @@ from sqlalchemy.sql.expression import CTE, Insert, Select
 
 from bot.actions import runtime
 from bot.actions.visits import asks_cost, finer_than_button
-from bot.channels.base import InboundMessage, OutboundMessage
-from bot.channels.claims import SEND_LEASE, claim_token
 from bot.clock import Clock
 from bot.config import LANGUAGES, Settings
 from bot.dialogue import corrections, memory, switch
 from bot.dialogue.choices import ChoiceResolver, press_typed_choice
+from bot.dialogue.claims import SEND_LEASE, claim_token
 from bot.dialogue.domain import Domain
 from bot.dialogue.emergency import EmergencyPolicy
 from bot.dialogue.outbox import Outbox
@@ -62,6 +61,7 @@ from bot.dialogue.text import (
     storable,
     substantial,
 )
+from bot.messages import InboundMessage, OutboundMessage
 from bot.store.batching import GroupCommit
 from bot.store.db import Database, StoreUnavailable, is_outage
 from bot.store.models import (

@@ -20,11 +20,11 @@ from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import Attachment, OutboundMessage
-from bot.channels.claims import SEND_LEASE, claim_token
 from bot.clock import Clock
 from bot.config import Settings
+from bot.dialogue.claims import SEND_LEASE, claim_token
 from bot.dialogue.responses import Responses
+from bot.messages import Attachment, OutboundMessage
 from bot.store.batching import GroupCommit
 from bot.store.db import Database
 from bot.store.models import Contact, Conversation, Message

@@ -17,7 +17,7 @@ import logging
 import string
 from typing import Any
 
-from bot.channels.base import Attachment, Button, OutboundMessage
+from bot.messages import Attachment, Button, OutboundMessage
 
 log = logging.getLogger(__name__)
 

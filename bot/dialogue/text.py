@@ -8,7 +8,7 @@ import unicodedata
 from datetime import datetime
 from typing import Any
 
-from bot.channels.base import InboundMessage
+from bot.messages import InboundMessage
 
 # Control and invisible formatting characters (zero-width, bidi overrides) taken out of input.
 CONTROL_CHARS = re.compile(

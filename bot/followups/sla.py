@@ -166,7 +166,7 @@ async def schedule_callback_survey(
     one reminder ``survey_reminder_delay`` later, and a phone call-back task for staff when the
     call-back window closes. All inside the window (``Ticket.due_callback``) when possible.
 
-    Call after setting ``resolved_at`` and :func:`~bot.sla.policies.apply_deadlines`. Keys
+    Call after setting ``resolved_at`` and :func:`~bot.followups.deadlines.apply_deadlines`. Keys
     include the resolution time, so a reopened and re-resolved ticket gets a new survey.
     """
     resolved = ticket.resolved_at or now

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.dialogue.engine import ConversationBusy, Engine
 from bot.followups.models import Followup, FollowupKind
 from bot.followups.worker import RetryLater
 from bot.store.models import Contact, Ticket, TicketStatus
@@ -16,6 +16,22 @@ log = logging.getLogger(__name__)
 
 SURVEY_FORM = "survey_form"
 BUSY_RETRY = timedelta(minutes=15)
+
+
+class FormStarter(Protocol):
+    """What asks the question: the dialogue engine (:meth:`bot.dialogue.engine.Engine.start_form`),
+    handed in by the app, so that follow-ups never import the dialogue above them."""
+
+    async def start_form(
+        self,
+        session: AsyncSession,
+        conversation_id: int,
+        form: str,
+        *,
+        slots: dict[str, Any],
+        response: str,
+        values: dict[str, Any] | None = None,
+    ) -> Any: ...
 
 
 class SurveyHandler:
@@ -29,8 +45,15 @@ class SurveyHandler:
     # may run a batch of surveys in one transaction.
     transactional = True
 
-    def __init__(self, engine: Engine, *, reminder: bool = False) -> None:
+    def __init__(
+        self,
+        engine: FormStarter,
+        *,
+        busy: tuple[type[Exception], ...],
+        reminder: bool = False,
+    ) -> None:
         self.engine = engine
+        self.busy = busy  # what the engine raises when the conversation cannot take the form
         self.reminder = reminder
 
     async def handle(self, followup: Followup, session: AsyncSession) -> None:
@@ -55,15 +78,18 @@ class SurveyHandler:
                 response=response,
                 values={"ticket_number": ticket.number, "description": ticket.description[:60]},
             )
-        except ConversationBusy as exc:
+        except self.busy as exc:
             # The customer is in the middle of something (or with an agent): ask later, without
             # counting it as a failure.
             raise RetryLater(str(exc), after=BUSY_RETRY) from exc
 
 
-def survey_handlers(engine: Engine) -> dict[str, SurveyHandler]:
-    """Handlers for the customer-facing survey follow-ups."""
+def survey_handlers(
+    engine: FormStarter, *, busy: tuple[type[Exception], ...]
+) -> dict[str, SurveyHandler]:
+    """Handlers for the customer-facing survey follow-ups; ``busy`` are the exceptions by which
+    ``engine`` says the conversation is in the middle of something (asked again later)."""
     return {
-        FollowupKind.SURVEY: SurveyHandler(engine),
-        FollowupKind.SURVEY_REMINDER: SurveyHandler(engine, reminder=True),
+        FollowupKind.SURVEY: SurveyHandler(engine, busy=busy),
+        FollowupKind.SURVEY_REMINDER: SurveyHandler(engine, busy=busy, reminder=True),
     }

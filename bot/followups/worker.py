@@ -189,11 +189,19 @@ class FollowupWorker:
         self.batch_size = batch_size or settings.sla.batch_size
         self.lease = lease or settings.sla.lease
         self.concurrency = concurrency or settings.sla.worker_concurrency
-        # Claim only kinds we can handle, unless told to take everything (then unknown kinds
-        # fail visibly instead of waiting forever).
-        self.kinds: list[str] | None = None if claim_all else sorted(self.handlers)
+        self.claim_all = claim_all
         self._busy = asyncio.Lock()
         self._background: asyncio.Task[int] | None = None
+
+    @property
+    def kinds(self) -> list[str] | None:
+        """The kinds this worker claims: those it has handlers for, unless told to take
+        everything (then unknown kinds fail visibly instead of waiting forever).
+
+        Read at every claim, not fixed at construction: ``kefu run`` adds the agents' desk's
+        handlers (claim reminders, SLA alerts to the group, topic reopening) to a worker the
+        app built, and a kind list taken before that left those rows unclaimed forever."""
+        return None if self.claim_all else sorted(self.handlers)
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Claim one batch of due follow-ups and run them; return how many were claimed."""

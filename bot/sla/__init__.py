@@ -2,11 +2,12 @@
 
 - :mod:`bot.sla.calendar` — ``Calendar.add/between/is_open/next_open``, ``build_calendars``,
   ``end_of_quiet_hours``.
-- :mod:`bot.sla.policies` — ``compute_deadlines``, ``apply_deadlines`` (call when a ticket opens
-  or changes, in its transaction; also reschedules warning/breach follow-ups),
-  ``pause_sla``/``resume_sla`` (audited), ``rework_deadline``.
+- :mod:`bot.sla.policies` — ``compute_deadlines``, ``rework_deadline``: the rules, pure.
+  Applying them to a ticket (``apply_deadlines``, ``pause_sla``/``resume_sla``, which also
+  reschedule the warning/breach follow-ups) is :mod:`bot.followups.deadlines`, above both.
 - :mod:`bot.sla.explain` — ``explain_sla`` for ``kefu sla show``.
-- :mod:`bot.sla.cli` — the ``tickets``, ``sla`` and ``followups`` Typer sub-apps.
+- :mod:`bot.sla.cli` — ``kefu sla`` (``kefu tickets`` is in :mod:`bot.tickets.cli`, ``kefu
+  followups`` in :mod:`bot.followups.cli`).
 
 Scheduled work (surveys, warnings, escalations) lives in :mod:`bot.followups`.
 """

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bot.config import Settings
-from bot.followups.models import Followup
 from bot.sla.policies import WHICH, compute_deadlines, pauses_of
 from bot.store.models import Ticket
+
+
+class ScheduledWork(Protocol):
+    """A scheduled follow-up as the explanation shows it (:class:`bot.followups.Followup`);
+    a protocol because the SLA rules sit below the follow-ups that carry them out."""
+
+    id: int
+    kind: str
+    status: str
+    due_at: datetime
+    last_error: str | None
 
 
 def _fmt(dt: datetime | None, settings: Settings) -> str:
@@ -17,7 +27,7 @@ def _fmt(dt: datetime | None, settings: Settings) -> str:
 
 
 def explain_sla(
-    ticket: Ticket, followups: Sequence[Followup], settings: Settings, now: datetime
+    ticket: Ticket, followups: Sequence[ScheduledWork], settings: Settings, now: datetime
 ) -> str:
     """``kefu sla show``: each deadline, why it is what it is, pauses and follow-ups."""
     deadlines = compute_deadlines(ticket, settings, now)

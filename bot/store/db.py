@@ -23,15 +23,26 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot.store.migrate import upgrade as migrate_upgrade
 from bot.store.sqlite import inline_connector
+from bot.store.urls import StoreUnavailable, async_url, redact_url, sync_url
+
+# StoreUnavailable and the URL helpers live in bot.store.urls (migrate needs them without db);
+# they stay importable from here, where every caller has always found them.
+__all__ = [
+    "Database",
+    "StoreHealth",
+    "StoreUnavailable",
+    "async_url",
+    "is_outage",
+    "log_failure",
+    "redact_url",
+    "sync_url",
+]
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-
-
-class StoreUnavailable(Exception):
-    """The database cannot be reached; the message is a sentence for the operator."""
 
 
 # SQLSTATE classes worth waiting out: connection exception (08), transaction rollback such as
@@ -129,31 +140,6 @@ class StoreHealth:
             down_for = time.monotonic() - self._down_since
             self._down_since = None
             log.info("store is back after %.0f s: held work goes on", down_for)
-
-
-def sync_url(url: str) -> str:
-    """The URL for synchronous drivers (Alembic, scripts)."""
-    u = make_url(url)
-    if u.drivername in ("sqlite+aiosqlite",):
-        u = u.set(drivername="sqlite")
-    elif u.drivername in ("postgresql", "postgres", "postgresql+asyncpg"):
-        u = u.set(drivername="postgresql+psycopg")
-    return u.render_as_string(hide_password=False)
-
-
-def async_url(url: str) -> str:
-    """The URL for the async engine: aiosqlite for SQLite, psycopg 3 for PostgreSQL."""
-    u = make_url(url)
-    if u.drivername == "sqlite":
-        u = u.set(drivername="sqlite+aiosqlite")
-    elif u.drivername in ("postgresql", "postgres"):
-        u = u.set(drivername="postgresql+psycopg")
-    return u.render_as_string(hide_password=False)
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password, for logs and error messages."""
-    return make_url(url).render_as_string(hide_password=True)
 
 
 class Database:
@@ -266,9 +252,7 @@ class Database:
 
     def upgrade(self, revision: str = "heads") -> None:
         """Apply migrations (synchronously; call before serving)."""
-        from bot.store.migrate import upgrade
-
-        upgrade(self.url, revision)
+        migrate_upgrade(self.url, revision)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -6,16 +6,23 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import MetaData
 from sqlalchemy.exc import OperationalError
 
-from bot.store.db import StoreUnavailable, redact_url, sync_url
+from bot.store.urls import StoreUnavailable, redact_url, sync_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def alembic_config(url: str) -> Config:
-    """An Alembic config pointing at Kefu's migrations and ``url``."""
+def alembic_config(url: str, metadata: MetaData | None = None) -> Config:
+    """An Alembic config pointing at Kefu's migrations and ``url``.
+
+    ``metadata`` (``bot.schema.metadata``) is for autogenerating a revision; running the
+    migrations does not need it.
+    """
     cfg = Config()
+    if metadata is not None:
+        cfg.attributes["target_metadata"] = metadata
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", sync_url(url).replace("%", "%%"))
     return cfg

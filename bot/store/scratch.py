@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot.store.db import sync_url
+from bot.store.urls import sync_url
 
 
 def create_database(server_url: str, prefix: str = "kefu_scratch") -> str:

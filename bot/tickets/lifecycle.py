@@ -8,6 +8,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.events import TicketReopened, TicketResolved, publish
+from bot.followups.deadlines import apply_deadlines
+from bot.followups.sla import schedule_callback_survey
 from bot.store.models import Ticket, TicketKind, TicketStatus
 from bot.tickets.service import add_event
 
@@ -28,9 +31,6 @@ async def resolve_ticket(
     note: str = "",
 ) -> None:
     """Mark resolved, audit, recompute deadlines and schedule the repair call-back survey."""
-    from bot.followups.sla import schedule_callback_survey
-    from bot.sla.policies import apply_deadlines
-
     if ticket.status not in OPEN_STATES:
         raise TicketStateError(f"{ticket.number} is {ticket.status}, not open")
     ticket.status = TicketStatus.RESOLVED
@@ -42,6 +42,7 @@ async def resolve_ticket(
     await apply_deadlines(session, ticket, settings, now)
     if ticket.kind == TicketKind.REPAIR:
         await schedule_callback_survey(session, ticket, settings, now)
+    await publish(session, TicketResolved(ticket.id, ticket.number, now, actor))
 
 
 async def reopen_ticket(
@@ -54,9 +55,8 @@ async def reopen_ticket(
     reason: str = "",
 ) -> None:
     """Back to open: audit and recompute deadlines (pending survey follow-ups lapse by
-    themselves, since the survey only goes out for resolved tickets)."""
-    from bot.sla.policies import apply_deadlines
-
+    themselves, since the survey only goes out for resolved tickets). Raises
+    :class:`~bot.events.TicketReopened` (the agents' topic reopens through its listener)."""
     if ticket.status in OPEN_STATES:
         raise TicketStateError(f"{ticket.number} is already open")
     ticket.status = TicketStatus.OPEN
@@ -67,6 +67,7 @@ async def reopen_ticket(
         session, ticket, actor=actor, action="reopened", now=now, data={"reason": reason}
     )
     await apply_deadlines(session, ticket, settings, now)
+    await publish(session, TicketReopened(ticket.id, ticket.number, now, actor, reason))
 
 
 async def cancel_ticket(

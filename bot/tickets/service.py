@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.events import TicketOpened, publish
 from bot.store.models import (
     TICKET_PREFIX,
     Priority,
@@ -86,6 +87,7 @@ async def open_ticket(
     session.add(ticket)
     await session.flush()
     await add_event(session, ticket, actor=actor, action="opened", now=now, data={"kind": kind})
+    await publish(session, TicketOpened(ticket.id, number, kind, now, actor))
     return ticket
 
 

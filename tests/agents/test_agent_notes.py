@@ -9,7 +9,7 @@ import json
 from sqlalchemy import select
 
 from bot.agents.models import TopicState
-from bot.sla.policies import apply_deadlines
+from bot.followups.deadlines import apply_deadlines
 from bot.store.models import ConversationEvent, Owner, Ticket, TicketEvent, TicketStatus
 from bot.tickets import open_ticket
 from tests.agents.support import GROUP, Harness

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.agents.models import TopicState
 from bot.clock import FrozenClock
 from bot.followups import FollowupWorker
-from bot.sla.policies import apply_deadlines
+from bot.followups.deadlines import apply_deadlines
 from bot.store.models import Owner, Ticket, TicketEvent
 from bot.tickets import open_ticket
 from tests.agents.support import GROUP, Harness, agent_settings

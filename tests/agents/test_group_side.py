@@ -17,8 +17,8 @@ from bot.agents.models import Agent, GroupPost, TopicState
 from bot.agents.service import Takeover
 from bot.clock import FrozenClock
 from bot.followups import FollowupWorker
+from bot.followups.deadlines import apply_deadlines
 from bot.followups.sla import SlaAlertHandler
-from bot.sla.policies import apply_deadlines
 from bot.store.db import Database
 from bot.store.models import ConversationEvent, Owner, Ticket, TicketEvent, TicketStatus
 from bot.tickets import open_ticket

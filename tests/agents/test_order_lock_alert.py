@@ -12,9 +12,9 @@ import pytest
 
 from bot.agents.models import GroupPost
 from bot.app import build_app
-from bot.channels.base import InboundMessage
 from bot.clock import FrozenClock
 from bot.config import load_settings
+from bot.messages import InboundMessage
 from bot.records.importing import import_file
 from tests.agents.support import GROUP, ROOT, Harness
 

@@ -148,8 +148,8 @@ async def test_kefu_run_wires_the_agents_group(
     """``serve_telegram`` (what ``kefu run`` runs) with an agents' group: real polling, the
     relay and the customer pump as background tasks, the system clock."""
     from bot.agents.registry import add_agent
-    from bot.channels.telegram.app import serve_telegram
     from bot.clock import SystemClock
+    from bot.run import serve_telegram
 
     url = sqlite_url  # a migrated copy of the run's template
     settings = agent_settings(fake_api, tmp_path, url, relay_poll="0.1s", coalesce_window="0s")

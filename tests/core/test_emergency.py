@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App, build_app
-from bot.channels.base import Attachment, InboundMessage
 from bot.clock import FrozenClock
 from bot.config import Settings, load_settings
+from bot.messages import Attachment, InboundMessage
 from bot.store.models import ChannelIdentity, Contact, Conversation, Ticket
 
 ROOT = Path(__file__).resolve().parents[2]

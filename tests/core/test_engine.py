@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import App, build_app
-from bot.channels.base import Attachment, InboundMessage
-from bot.channels.claims import SEND_LEASE
 from bot.clock import FrozenClock
 from bot.config import Settings
+from bot.dialogue.claims import SEND_LEASE
+from bot.messages import Attachment, InboundMessage
 from bot.store.models import Conversation, Message, Ticket
 
 ROOT = Path(__file__).resolve().parents[2]

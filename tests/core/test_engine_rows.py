@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App, build_app
-from bot.channels.base import InboundMessage
 from bot.clock import FrozenClock
 from bot.config import Settings
+from bot.messages import InboundMessage
 from bot.store.models import Contact, Conversation, ConversationEvent, InboundReceipt, Message
 
 ROOT = Path(__file__).resolve().parents[2]

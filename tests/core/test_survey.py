@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App, build_app
-from bot.channels.base import InboundMessage, OutboundMessage
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.followups import Followup, FollowupStatus
+from bot.messages import InboundMessage, OutboundMessage
 from bot.store.models import Conversation, Ticket, TicketEvent
 from bot.tickets.lifecycle import resolve_ticket
 

@@ -90,7 +90,7 @@ async def test_a_typed_5_in_the_terminal_survey_is_the_best_score(
     be score 5, not the fifth button."""
     from sqlalchemy import select
 
-    from bot.channels.base import InboundMessage
+    from bot.messages import InboundMessage
     from bot.store.models import Ticket
     from bot.tickets.lifecycle import resolve_ticket
 

@@ -10,8 +10,8 @@ from sqlalchemy import delete, select, text
 from bot.clock import FrozenClock
 from bot.config import load_settings
 from bot.followups import Followup, FollowupKind, FollowupStatus, FollowupWorker
+from bot.followups.deadlines import apply_deadlines
 from bot.followups.sla import LoggingAlerts, sla_handlers
-from bot.sla.policies import apply_deadlines
 from bot.store.db import Database
 from bot.store.models import Ticket, TicketEvent
 from bot.tickets import open_ticket

@@ -26,8 +26,8 @@ from bot.followups import (
     complete,
     schedule,
 )
+from bot.followups.deadlines import apply_deadlines
 from bot.followups.sla import LoggingAlerts, schedule_callback_survey, sla_handlers, survey_answered
-from bot.sla.policies import apply_deadlines
 from bot.store.db import Database
 from bot.store.models import Ticket, TicketEvent, TicketStatus
 from bot.tickets import open_ticket

@@ -18,7 +18,7 @@ from bot.store.models import Contact
 @pytest.fixture
 async def db(db_url: str) -> AsyncIterator[Database]:
     """The shared ``db``, emptied first: the PostgreSQL database lives for the whole module."""
-    import bot.store.all_models  # noqa: F401
+    import bot.schema  # noqa: F401
     from bot.store.models import Base
 
     database = Database(db_url)

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App, build_app
-from bot.channels.base import Attachment, InboundMessage, OutboundMessage
 from bot.clock import FrozenClock
 from bot.config import FeesSettings, LateFeeSettings, OrderHTTPSettings, OrdersSettings, Settings
+from bot.messages import Attachment, InboundMessage, OutboundMessage
 from bot.records.importing import Kind, import_file
 from bot.store.db import Database
 from bot.store.models import Ticket

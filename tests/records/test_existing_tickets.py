@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App, build_app
-from bot.channels.base import InboundMessage
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.followups.models import Followup
+from bot.messages import InboundMessage
 from bot.store.db import Database
 from bot.store.models import Ticket, TicketEvent
 

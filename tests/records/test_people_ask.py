@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App, build_app
-from bot.channels.base import Attachment, InboundMessage, OutboundMessage
 from bot.clock import FrozenClock
 from bot.config import Settings
+from bot.messages import Attachment, InboundMessage, OutboundMessage
 from bot.records.importing import Kind, import_file
 from bot.records.models import OrderLookupAttempt
 from bot.store.db import Database

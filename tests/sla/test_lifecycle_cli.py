@@ -14,15 +14,17 @@ from typer.testing import CliRunner
 
 from bot.clock import FrozenClock
 from bot.config import load_settings
+from bot.followups.cli import followups_app
+from bot.followups.deadlines import apply_deadlines
 from bot.followups.service import list_followups
 from bot.followups.sla import SURVEY_KINDS, LoggingAlerts, sla_handlers, start_rework
 from bot.followups.worker import FollowupWorker
-from bot.sla.cli import followups_app, sla_app, tickets_app
+from bot.sla.cli import sla_app
 from bot.sla.explain import explain_sla
-from bot.sla.policies import apply_deadlines
 from bot.store.db import Database
 from bot.store.models import Ticket, TicketEvent
 from bot.tickets import open_ticket
+from bot.tickets.cli import tickets_app
 from bot.tickets.lifecycle import reopen_ticket, resolve_ticket
 
 HK = ZoneInfo("Asia/Hong_Kong")
@@ -92,7 +94,8 @@ class _MorningClock:
 
 @pytest.fixture
 def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> Path:
-    monkeypatch.setattr("bot.sla.cli.SystemClock", _MorningClock)
+    monkeypatch.setattr("bot.clitools.SystemClock", _MorningClock)
+    monkeypatch.setattr("bot.followups.cli.SystemClock", _MorningClock)
     url = sqlite_url  # migrated already: a copy of the run's template
     path = tmp_path / "config.yml"
     root = Path(__file__).resolve().parents[2]  # `followups work` builds the whole app

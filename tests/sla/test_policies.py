@@ -12,14 +12,9 @@ from sqlalchemy import select
 
 from bot.clock import FrozenClock
 from bot.config import ConfigError, Settings, load_settings
+from bot.followups.deadlines import apply_deadlines, pause_sla, resume_sla
 from bot.followups.models import Followup, FollowupKind, FollowupStatus
-from bot.sla.policies import (
-    apply_deadlines,
-    compute_deadlines,
-    pause_sla,
-    resume_sla,
-    rework_deadline,
-)
+from bot.sla.policies import compute_deadlines, rework_deadline
 from bot.store.db import Database
 from bot.store.models import Ticket, TicketEvent
 from bot.tickets import open_ticket

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import event, select
 
 from bot.app import build_app
-from bot.channels.base import InboundMessage
 from bot.config import Settings
+from bot.messages import InboundMessage
 from bot.store.batching import GroupCommit
 from bot.store.models import Message
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.channels.base import Button, InboundMessage, OutboundMessage
 from bot.config import Settings, load_settings
+from bot.messages import Button, InboundMessage, OutboundMessage
 from bot.store.db import StoreUnavailable
 from tests.fakes.bot_api import FakeBotAPI
 

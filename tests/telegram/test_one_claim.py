@@ -18,10 +18,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import App, build_app
-from bot.channels.base import OutboundMessage
-from bot.channels.claims import SEND_LEASE, Claims
 from bot.channels.telegram import TelegramBot
 from bot.clock import FrozenClock
+from bot.dialogue.claims import SEND_LEASE, Claims
+from bot.messages import OutboundMessage
 from bot.store.models import Contact, Conversation, Message
 from tests.fakes.bot_api import FakeBotAPI
 from tests.telegram.support import tg_settings

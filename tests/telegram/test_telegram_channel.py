@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.base import Button, OutboundMessage
 from bot.channels.telegram import TelegramBot
 from bot.channels.telegram.convert import payload_key
+from bot.messages import Button, OutboundMessage
 from tests.fakes.bot_api import FakeBotAPI
 from tests.telegram.support import StubEngine, tg_settings, with_buttons
 
@@ -362,7 +362,7 @@ async def test_long_text_split_and_images(
 ) -> None:
     image = tmp_path / "map.png"
     image.write_bytes(b"\x89PNG map")
-    from bot.channels.base import Attachment
+    from bot.messages import Attachment
 
     engine.reply = lambda m: [
         OutboundMessage(
@@ -454,7 +454,7 @@ async def test_webhook_health_and_bad_body(webhook_bot: TelegramBot, fake_api: F
 def test_run_without_token_explains_how_to_try_locally(
     fake_api: FakeBotAPI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bot.channels.telegram import run_telegram
+    from bot.run import run_telegram
 
     settings = tg_settings(fake_api, tmp_path)
     assert run_telegram(settings, environ={}) == 2

@@ -18,8 +18,8 @@ from sqlalchemy.engine import make_url
 from bot.app import App, build_app
 from bot.channels.telegram import TelegramBot
 from bot.clock import FrozenClock
-from bot.store.db import sync_url
 from bot.store.models import Contact, Message, Ticket
+from bot.store.urls import sync_url
 from tests.fakes.bot_api import FakeBotAPI, FakeUser
 from tests.fakes.completions import Completions
 from tests.fakes.tcp_proxy import TcpProxy

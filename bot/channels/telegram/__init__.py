@@ -1,10 +1,10 @@
 """Kefu on Telegram (python-telegram-bot 22): polling or webhook, safe under redelivery.
 
-Public API: :func:`run_telegram` (``kefu run``), :class:`TelegramBot` (one bot in a running
-event loop), :class:`TelegramChannel` (``process_update``, ``deliver``, ``hooks``).
+Public API: :class:`TelegramBot` (one bot in a running event loop), :class:`TelegramChannel`
+(``process_update``, ``deliver``, ``hooks``). ``kefu run`` itself is :mod:`bot.run`.
 """
 
-from bot.channels.telegram.app import TelegramBot, build_application, run_telegram, serve_telegram
+from bot.channels.telegram.app import TelegramBot, build_application
 from bot.channels.telegram.channel import CHANNEL, RetryLater, TelegramChannel
 
 __all__ = [
@@ -13,6 +13,4 @@ __all__ = [
     "TelegramBot",
     "TelegramChannel",
     "build_application",
-    "run_telegram",
-    "serve_telegram",
 ]

@@ -34,8 +34,6 @@ from telegram import (
 from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot.channels.base import Attachment, InboundMessage, OutboundMessage
-from bot.channels.claims import Claims as _Claims
 from bot.channels.telegram.convert import (
     KEY_PREFIX,
     command_menu,
@@ -50,6 +48,8 @@ from bot.channels.telegram.convert import (
 from bot.channels.telegram.media import DownloadFailed, FileTooLarge, download
 from bot.channels.telegram.request import Unconfirmed
 from bot.channels.telegram.texts import ChannelTexts
+from bot.dialogue.claims import Claims as _Claims
+from bot.messages import Attachment, InboundMessage, OutboundMessage
 from bot.store.db import Database, StoreUnavailable, is_outage
 
 log = logging.getLogger(__name__)

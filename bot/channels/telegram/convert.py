@@ -14,8 +14,8 @@ from telegram import (
     ReplyKeyboardMarkup,
 )
 
-from bot.channels.base import Button
 from bot.channels.telegram.texts import COMMANDS, ChannelTexts
+from bot.messages import Button
 
 MAX_CALLBACK_BYTES = 64
 MAX_TEXT = 4096

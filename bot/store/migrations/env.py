@@ -5,11 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-import bot.store.all_models  # noqa: F401  (registers every table on Base.metadata)
-from bot.store.models import Base
-
 config = context.config
-target_metadata = Base.metadata
+# The schema's metadata is only needed to autogenerate a revision; the caller passes it in
+# (bot.schema.metadata) because the store imports no feature's models.
+target_metadata = config.attributes.get("target_metadata")
 
 
 def run_migrations_offline() -> None:

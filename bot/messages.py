@@ -1,4 +1,4 @@
-"""The two message types every channel speaks, and nothing else."""
+"""The channel-neutral message types that channels and the dialogue share, and nothing else."""
 
 from __future__ import annotations
 

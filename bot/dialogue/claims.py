@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Protocol
 
-from bot.channels.base import OutboundMessage
+from bot.messages import OutboundMessage
 
 log = logging.getLogger(__name__)
 
