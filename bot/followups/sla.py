@@ -29,14 +29,12 @@ from bot.sla.policies import (
     rework_deadline,
     rule_calendar,
 )
-from bot.store.models import Priority, Ticket, TicketEvent, TicketStatus
+from bot.store.models import Priority, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
 
 SLA_KINDS = (FollowupKind.SLA_WARNING, FollowupKind.SLA_BREACH)
 SURVEY_KINDS = (FollowupKind.SURVEY, FollowupKind.SURVEY_REMINDER, FollowupKind.PHONE_CALLBACK)
-_CLOSED = {TicketStatus.RESOLVED, TicketStatus.CLOSED, TicketStatus.CANCELLED}
-_RESOLVED = {TicketStatus.RESOLVED, TicketStatus.CLOSED}
 
 
 def _iso(dt: datetime) -> str:
@@ -45,9 +43,9 @@ def _iso(dt: datetime) -> str:
 
 def _met(ticket: Ticket, which: Which) -> bool:
     if which == "first_response":
-        return ticket.first_response_at is not None or ticket.status in _CLOSED
+        return ticket.first_response_at is not None or not ticket.is_open
     if which == "resolution":
-        return ticket.resolved_at is not None or ticket.status in _CLOSED
+        return ticket.resolved_at is not None or not ticket.is_open
     return bool((ticket.sla or {}).get("callback_done_at")) or ticket.survey_score is not None
 
 
@@ -118,7 +116,7 @@ async def reschedule_sla_followups(
         )
         if row.status == FollowupStatus.PENDING and row.payload != item["payload"]:
             row.payload = item["payload"]  # another deadline moved onto this instant
-    if deadlines.alert_on_open and ticket.status not in _CLOSED:
+    if deadlines.alert_on_open and ticket.is_open:
         await schedule(
             session,
             kind=FollowupKind.EMERGENCY_ALERT,
@@ -320,9 +318,8 @@ class SlaAlertHandler:
                 title = f"{title}: {names}"  # e.g. "deadline breached: first response + resolution"
             payload = {**payload, **_alert_payload(ticket, parts)}
             followup.payload = payload  # what was alerted (see _alerted)
-        elif (kind == FollowupKind.REWORK_DEADLINE and ticket.status in _CLOSED) or (
-            kind == FollowupKind.PHONE_CALLBACK
-            and (_met(ticket, "callback") or ticket.status not in _RESOLVED)
+        elif (kind == FollowupKind.REWORK_DEADLINE and not ticket.is_open) or (
+            kind == FollowupKind.PHONE_CALLBACK and (_met(ticket, "callback") or not ticket.is_done)
         ):
             return  # no longer needed (done, answered, or reopened since)
         session.add(

@@ -11,9 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.models import Ticket, TicketStatus
-
-HANDLED = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+from bot.store.models import Ticket
 
 
 @dataclass
@@ -135,7 +133,7 @@ def summarise(tickets: Iterable[Ticket], start: datetime, end: datetime, now: da
         if t.kind == "complaint":
             report.complaints += 1
             causes[t.category or "other"] += 1
-            complaints_handled += t.status in HANDLED
+            complaints_handled += t.is_done
     report.by_kind = dict(kinds.most_common())
     report.by_category = dict(categories.most_common())
     report.by_status = dict(statuses.most_common())

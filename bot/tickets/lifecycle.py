@@ -11,8 +11,6 @@ from bot.config import Settings
 from bot.store.models import Ticket, TicketKind, TicketStatus
 from bot.tickets.service import add_event
 
-OPEN_STATES = (TicketStatus.OPEN, TicketStatus.IN_PROGRESS, TicketStatus.WAITING_CUSTOMER)
-
 
 class TicketStateError(Exception):
     """The ticket cannot make that change (e.g. resolving a cancelled ticket)."""
@@ -31,7 +29,7 @@ async def resolve_ticket(
     from bot.followups.sla import schedule_callback_survey
     from bot.sla.policies import apply_deadlines
 
-    if ticket.status not in OPEN_STATES:
+    if not ticket.is_open:
         raise TicketStateError(f"{ticket.number} is {ticket.status}, not open")
     ticket.status = TicketStatus.RESOLVED
     ticket.resolved_at = now
@@ -57,7 +55,7 @@ async def reopen_ticket(
     themselves, since the survey only goes out for resolved tickets)."""
     from bot.sla.policies import apply_deadlines
 
-    if ticket.status in OPEN_STATES:
+    if ticket.is_open:
         raise TicketStateError(f"{ticket.number} is already open")
     ticket.status = TicketStatus.OPEN
     ticket.resolved_at = None
