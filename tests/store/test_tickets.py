@@ -65,6 +65,34 @@ async def test_concurrent_tasks_never_share_a_number(db: Database) -> None:
     assert len(set(numbers)) == 30
 
 
+@pytest.mark.postgres
+async def test_a_turn_holding_a_number_does_not_hold_up_the_next(pg_url: str) -> None:
+    """The number is taken in its own short statement: a second ticket-opening transaction
+    gets its number while the first is still open (it used to wait for the first to end)."""
+    db = Database(pg_url)
+    day = datetime(2031, 3, 4, 10, tzinfo=HK)  # a day of its own in a shared database
+    try:
+        async with db.write() as first:
+            one = await open_ticket(first, kind="repair", now=day, actor="t1")
+
+            async def second() -> str:
+                async with db.write() as s:
+                    return (await open_ticket(s, kind="repair", now=day, actor="t2")).number
+
+            two = await asyncio.wait_for(second(), timeout=30)
+        assert (one.number, two) == ("R-20310304-0001", "R-20310304-0002")
+        # A rolled-back turn leaves a gap; numbers stay unique and increasing.
+        with pytest.raises(RuntimeError):
+            async with db.write() as s:
+                await open_ticket(s, kind="repair", now=day, actor="t3")
+                raise RuntimeError("the turn fails after taking a number")
+        async with db.write() as s:
+            four = await open_ticket(s, kind="repair", now=day, actor="t4")
+        assert four.number == "R-20310304-0004"
+    finally:
+        await db.dispose()
+
+
 def _open_many(url: str, count: int, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     async def main() -> list[str]:
         db = Database(url)
