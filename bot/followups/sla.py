@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.followups.models import Followup, FollowupKind, FollowupStatus
-from bot.followups.service import cancel_for_ticket, schedule
+from bot.followups.service import Planned, cancel_for_ticket, schedule, schedule_many
 from bot.sla.calendar import end_of_quiet_hours
 from bot.sla.policies import (
     WHICH,
@@ -50,7 +50,13 @@ def _met(ticket: Ticket, which: Which) -> bool:
 
 
 async def reschedule_sla_followups(
-    session: AsyncSession, ticket: Ticket, deadlines: Deadlines, settings: Settings, now: datetime
+    session: AsyncSession,
+    ticket: Ticket,
+    deadlines: Deadlines,
+    settings: Settings,
+    now: datetime,
+    *,
+    first: bool = False,
 ) -> None:
     """Make the ticket's pending warning/breach follow-ups match its current deadlines.
 
@@ -59,6 +65,9 @@ async def reschedule_sla_followups(
     embed the instant, so a moved deadline cancels the old ones and schedules new ones; an
     unchanged instant keeps its row (and a warning already sent is never sent again, even when
     one of the deadlines it named is met later).
+
+    ``first``: the ticket never had deadlines before (it just opened), so it has no SLA
+    follow-ups to cancel or look up; all of them are written in one multi-row insert.
     """
     if ticket.id is None:
         await session.flush()
@@ -80,7 +89,7 @@ async def reschedule_sla_followups(
                         {**part, "fraction": fraction}
                     )
         instants.setdefault((FollowupKind.SLA_BREACH, deadline.due), []).append(part)
-    if any(at <= now for _, at in instants):
+    if not first and any(at <= now for _, at in instants):
         # An instant already passed may have been alerted (under a key of its own, or one
         # from before alerts were merged): a deadline is warned and breached once.
         alerted = await _alerted(session, ticket.id)
@@ -99,34 +108,33 @@ async def reschedule_sla_followups(
         }
         for (kind, at), parts in instants.items()
     ]
-    await cancel_for_ticket(session, ticket.id, SLA_KINDS, keep_keys=[w["key"] for w in wanted])
+    if not first:
+        await cancel_for_ticket(session, ticket.id, SLA_KINDS, keep_keys=[w["key"] for w in wanted])
     urgent = ticket.priority == Priority.URGENT
-    for item in wanted:
-        row = await schedule(
-            session,
+    planned = [
+        Planned(
             kind=item["kind"],
             due_at=item["due_at"],
             idempotency_key=item["key"],
-            now=now,
             ticket_id=ticket.id,
             payload=item["payload"],
             urgent=urgent,
-            settings=settings,
-            revive=True,
+            keep_current=True,  # another deadline may have moved onto this instant
         )
-        if row.status == FollowupStatus.PENDING and row.payload != item["payload"]:
-            row.payload = item["payload"]  # another deadline moved onto this instant
+        for item in wanted
+    ]
     if deadlines.alert_on_open and ticket.is_open:
-        await schedule(
-            session,
-            kind=FollowupKind.EMERGENCY_ALERT,
-            due_at=now,
-            idempotency_key=f"emergency_alert:{ticket.id}",
-            now=now,
-            ticket_id=ticket.id,
-            payload={"ticket": ticket.number, "priority": ticket.priority},
-            urgent=True,
+        planned.append(
+            Planned(
+                kind=FollowupKind.EMERGENCY_ALERT,
+                due_at=now,
+                idempotency_key=f"emergency_alert:{ticket.id}",
+                ticket_id=ticket.id,
+                payload={"ticket": ticket.number, "priority": ticket.priority},
+                urgent=True,
+            )
         )
+    await schedule_many(session, planned, now=now, settings=settings)
 
 
 async def _alerted(session: AsyncSession, ticket_id: int) -> set[tuple[str, str, str]]:

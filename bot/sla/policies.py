@@ -248,6 +248,7 @@ async def apply_deadlines(
     """
     deadlines = compute_deadlines(ticket, settings, now)
     sla = dict(ticket.sla or {})
+    first = "computed_at" not in sla
     for which in WHICH:
         deadline = deadlines.get(which)
         setattr(ticket, f"due_{which}", deadline.due if deadline else None)
@@ -259,7 +260,7 @@ async def apply_deadlines(
     ticket.sla = sla
     from bot.followups.sla import reschedule_sla_followups  # late: followups imports us
 
-    await reschedule_sla_followups(session, ticket, deadlines, settings, now)
+    await reschedule_sla_followups(session, ticket, deadlines, settings, now, first=first)
     return deadlines
 
 
