@@ -29,6 +29,7 @@ from bot.sla.policies import (
     rework_deadline,
     rule_calendar,
 )
+from bot.sla.state import SlaState
 from bot.store.models import Priority, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def _met(ticket: Ticket, which: Which) -> bool:
         return ticket.first_response_at is not None or not ticket.is_open
     if which == "resolution":
         return ticket.resolved_at is not None or not ticket.is_open
-    return bool((ticket.sla or {}).get("callback_done_at")) or ticket.survey_score is not None
+    return SlaState.of(ticket).callback_met or ticket.survey_score is not None
 
 
 async def reschedule_sla_followups(
@@ -231,9 +232,9 @@ async def schedule_callback_survey(
 
 async def survey_answered(session: AsyncSession, ticket: Ticket, now: datetime) -> int:
     """The survey was answered: cancel the reminder and the phone call-back task."""
-    sla = dict(ticket.sla or {})
-    sla["callback_done_at"] = _iso(now)
-    ticket.sla = sla
+    state = SlaState.of(ticket)
+    state.callback_answered(now)
+    state.save(ticket)
     return await cancel_for_ticket(
         session, ticket.id, [FollowupKind.SURVEY_REMINDER, FollowupKind.PHONE_CALLBACK]
     )
@@ -245,11 +246,9 @@ async def start_rework(
     """A problem found at call-back: record the rework order with its deadline (``sla.rework``)
     and schedule a ``rework_deadline`` check for staff. Returns the deadline."""
     due, reason = rework_deadline(settings, now)
-    sla = dict(ticket.sla or {})
-    reworks = [*sla.get("reworks", []), {"at": _iso(now), "due": _iso(due), "reason": reason}]
-    sla["rework"] = {"due": _iso(due), "reason": reason}
-    sla["reworks"] = reworks
-    ticket.sla = sla
+    state = SlaState.of(ticket)
+    state.order_rework(now, due, reason)
+    state.save(ticket)
     session.add(
         TicketEvent(
             ticket_id=ticket.id,

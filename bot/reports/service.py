@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.sla.state import SlaState
 from bot.store.models import Ticket
 
 
@@ -118,13 +119,7 @@ def summarise(tickets: Iterable[Ticket], start: datetime, end: datetime, now: da
         statuses[t.status] += 1
         _judge(report.first_response, t.due_first_response, t.first_response_at, now)
         _judge(report.resolution, t.due_resolution, t.resolved_at, now)
-        callback_done = (t.sla or {}).get("callback_done_at")
-        _judge(
-            report.callback,
-            t.due_callback,
-            datetime.fromisoformat(callback_done) if callback_done else None,
-            now,
-        )
+        _judge(report.callback, t.due_callback, SlaState.of(t).callback_done_at, now)
         if t.survey_score is not None:
             scores[int(t.survey_score)] += 1
         if t.survey_fixed is not None:

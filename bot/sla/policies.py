@@ -3,24 +3,23 @@
 For each deadline (first response, resolution, call-back) the first policy in ``sla.policies``
 that matches the ticket *and* sets that deadline wins. First response and resolution run from
 the ticket's creation; the call-back window runs from its resolution. While the SLA is paused
-(Kefu waits on the customer) open deadlines stop counting; the pauses are kept in
-``Ticket.sla["pauses"]`` so deadlines can always be recomputed from the ticket alone.
+(Kefu waits on the customer) open deadlines stop counting; the pauses are kept in the ticket's
+:class:`~bot.sla.state.SlaState` so deadlines can always be recomputed from the ticket alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import DeadlineRule, Settings, SLAPolicy
 from bot.sla.calendar import ALWAYS_OPEN, Calendar, build_calendars
+from bot.sla.state import WHICH, SlaState, Which
 from bot.store.models import Ticket, TicketEvent
 
-Which = Literal["first_response", "resolution", "callback"]
-WHICH: tuple[Which, ...] = ("first_response", "resolution", "callback")
 _LABEL = {
     "first_response": "first response",
     "resolution": "resolution",
@@ -54,7 +53,7 @@ class Deadline:
     reason: str
 
     def as_json(self) -> dict[str, Any]:
-        """The JSON kept in ``Ticket.sla[which]``."""
+        """The JSON kept for this deadline in the ticket's :class:`SlaState`."""
         return {
             "due": self.due.astimezone(UTC).isoformat() if self.due else None,
             "policy": self.policy,
@@ -114,23 +113,9 @@ def rule_calendar(rule: DeadlineRule, settings: Settings) -> Calendar:
     return calendars[rule.calendar if rule.time == "business" else ALWAYS_OPEN]
 
 
-def _parse(value: Any) -> datetime | None:
-    if not value:
-        return None
-    dt = datetime.fromisoformat(str(value))
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
 def pauses_of(ticket: TicketLike) -> list[tuple[datetime, datetime | None]]:
     """Recorded SLA pauses ``(from, to)``, oldest first; ``to`` is None while paused."""
-    out: list[tuple[datetime, datetime | None]] = []
-    for item in (ticket.sla or {}).get("pauses", []):
-        start = _parse(item.get("from"))
-        if start is not None:
-            out.append((start, _parse(item.get("to"))))
-    if ticket.sla_paused_at is not None and not any(end is None for _, end in out):
-        out.append((ticket.sla_paused_at, None))
-    return sorted(out, key=lambda p: p[0])
+    return SlaState.of(ticket).pause_spans(ticket.sla_paused_at)
 
 
 def deadline_with_pauses(
@@ -247,17 +232,13 @@ async def apply_deadlines(
     same transaction. Pending SLA follow-ups (warnings, breach) are rescheduled to match.
     """
     deadlines = compute_deadlines(ticket, settings, now)
-    sla = dict(ticket.sla or {})
-    first = "computed_at" not in sla
+    state = SlaState.of(ticket)
+    first = not state.ever_applied
     for which in WHICH:
         deadline = deadlines.get(which)
         setattr(ticket, f"due_{which}", deadline.due if deadline else None)
-        if deadline is None:
-            sla.pop(which, None)
-        else:
-            sla[which] = deadline.as_json()
-    sla["computed_at"] = now.astimezone(UTC).isoformat()
-    ticket.sla = sla
+    state.apply(deadlines, now)
+    state.save(ticket)
     from bot.followups.sla import reschedule_sla_followups  # late: followups imports us
 
     await reschedule_sla_followups(session, ticket, deadlines, settings, now, first=first)
@@ -276,11 +257,9 @@ async def pause_sla(
     """Stop the SLA clock (Kefu waits on the customer). Audited; False if already paused."""
     if ticket.sla_paused_at is not None:
         return False
-    sla = dict(ticket.sla or {})
-    pauses = list(sla.get("pauses", []))
-    pauses.append({"from": now.astimezone(UTC).isoformat(), "to": None, "reason": reason})
-    sla["pauses"] = pauses
-    ticket.sla = sla
+    state = SlaState.of(ticket)
+    state.pause(now, reason)
+    state.save(ticket)
     ticket.sla_paused_at = now
     session.add(
         TicketEvent(
@@ -307,16 +286,9 @@ async def resume_sla(
     if ticket.sla_paused_at is None:
         return False
     started = ticket.sla_paused_at
-    sla = dict(ticket.sla or {})
-    pauses = [dict(p) for p in sla.get("pauses", [])]
-    if pauses and pauses[-1].get("to") is None:
-        pauses[-1]["to"] = now.astimezone(UTC).isoformat()
-    else:
-        pauses.append(
-            {"from": started.astimezone(UTC).isoformat(), "to": now.astimezone(UTC).isoformat()}
-        )
-    sla["pauses"] = pauses
-    ticket.sla = sla
+    state = SlaState.of(ticket)
+    state.resume(now, started)
+    state.save(ticket)
     ticket.sla_paused_at = None
     session.add(
         TicketEvent(
