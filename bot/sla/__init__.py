@@ -5,6 +5,8 @@
 - :mod:`bot.sla.policies` — ``compute_deadlines``, ``apply_deadlines`` (call when a ticket opens
   or changes, in its transaction; also reschedules warning/breach follow-ups),
   ``pause_sla``/``resume_sla`` (audited), ``rework_deadline``.
+- :mod:`bot.sla.state` — ``SlaState``, what ``Ticket.sla`` holds (deadline reasons, pauses,
+  call-back answered, rework orders) and the operations that change it.
 - :mod:`bot.sla.explain` — ``explain_sla`` for ``kefu sla show``.
 - :mod:`bot.sla.cli` — the ``tickets``, ``sla`` and ``followups`` Typer sub-apps.
 
