@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.store.db import Database
 from bot.store.models import Contact, Ticket, TicketEvent
@@ -89,6 +89,36 @@ async def test_a_turn_holding_a_number_does_not_hold_up_the_next(pg_url: str) ->
         async with db.write() as s:
             four = await open_ticket(s, kind="repair", now=day, actor="t4")
         assert four.number == "R-20310304-0004"
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.postgres
+async def test_numbers_taken_while_every_turn_slot_is_busy_open_no_connection(
+    pg_url: str,
+) -> None:
+    """With as many turns as the pool's steady connections (what the channels allow), the
+    ticket number's own statement uses a connection kept open, not a new one each time."""
+    db = Database(pg_url, pool_size=2)
+    connects = 0
+
+    def count(*_args: object) -> None:
+        nonlocal connects
+        connects += 1
+
+    day = datetime(2031, 5, 6, 10, tzinfo=HK)
+
+    async def turn(i: int) -> None:
+        async with db.write() as s:
+            await s.execute(select(func.count()).select_from(Ticket))  # the turn's connection
+            await open_ticket(s, kind="complaint", now=day, actor=f"t{i}")
+
+    try:
+        await asyncio.gather(turn(0), turn(1))  # warm-up: the pool fills
+        event.listen(db.engine.sync_engine, "connect", count)
+        for r in range(5):
+            await asyncio.gather(turn(2 * r + 2), turn(2 * r + 3))
+        assert connects == 0
     finally:
         await db.dispose()
 
