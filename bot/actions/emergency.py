@@ -40,7 +40,6 @@ HAZARD_CATEGORY = {
 # The same hazard reported again within this time, while its ticket is open, is the same
 # emergency (people in panic repeat themselves): no second ticket.
 SAME_EMERGENCY_WITHIN = timedelta(hours=2)
-_OPEN = (TicketStatus.OPEN, TicketStatus.IN_PROGRESS, TicketStatus.WAITING_CUSTOMER)
 
 
 def _meta(tracker: Tracker) -> dict[str, Any]:
@@ -85,7 +84,7 @@ class ActionOpenEmergency(Action):
                     .where(
                         Ticket.conversation_id == conversation_id,
                         Ticket.priority == Priority.URGENT,
-                        Ticket.status.in_(_OPEN),
+                        Ticket.status.in_(TicketStatus.OPEN_STATES),
                         Ticket.created_at >= now - SAME_EMERGENCY_WITHIN,
                     )
                     .order_by(Ticket.id.desc())

@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.actions import runtime
 from bot.actions.display import when_text
 from bot.actions.forms import latest_entity, slot_text, tracker_now
-from bot.store.models import Ticket
-from bot.tickets.lifecycle import OPEN_STATES, TicketStateError, cancel_ticket
+from bot.store.models import Ticket, TicketStatus
+from bot.tickets.lifecycle import TicketStateError, cancel_ticket
 
 NUMBER_SLOT = "ticket_number"
 REASON_SLOT = "ticket_cancel_reason"
@@ -73,7 +73,7 @@ async def open_tickets(session: AsyncSession, contact_id: int | None) -> Sequenc
     return (
         await session.scalars(
             select(Ticket)
-            .where(Ticket.contact_id == contact_id, Ticket.status.in_(OPEN_STATES))
+            .where(Ticket.contact_id == contact_id, Ticket.status.in_(TicketStatus.OPEN_STATES))
             .order_by(Ticket.created_at.desc(), Ticket.id.desc())
             .limit(MAX_CHOICES)
         )
@@ -103,7 +103,7 @@ def show_ticket(dispatcher: CollectingDispatcher, ticket: Ticket, now: datetime)
     if ticket.first_response_at is None:
         promises.insert(0, ticket.due_first_response)
     due = next((d for d in promises if d is not None and d > now), None)
-    if ticket.status in OPEN_STATES and due is not None:
+    if ticket.is_open and due is not None:
         tz = runtime.services().clock.tz
         dispatcher.utter_message(
             response="utter_ticket_detail_due",
@@ -151,7 +151,7 @@ class ActionExistingTicket(Action):
                 return []
         if not cancel:
             return show_ticket(dispatcher, ticket, tracker_now(tracker))
-        if ticket.status not in OPEN_STATES:
+        if not ticket.is_open:
             dispatcher.utter_message(
                 response="utter_ticket_not_cancellable", **ticket_values(ticket)
             )
@@ -166,7 +166,7 @@ class ActionExistingTicket(Action):
         remembered = slot_text(tracker.get_slot(NUMBER_SLOT))
         if remembered:
             ticket = await own_ticket(session, contact_id, remembered)
-            if ticket is not None and ticket.status in OPEN_STATES:
+            if ticket is not None and ticket.is_open:
                 return ticket
         candidates = await open_tickets(session, contact_id)
         return candidates[0] if len(candidates) == 1 else candidates

@@ -49,8 +49,6 @@ log = logging.getLogger(__name__)
 
 CLAIM_REMINDER = "agent_claim_reminder"
 CLAIM_SUPERVISOR = "agent_claim_supervisor"
-CLOSED_TICKET = (TicketStatus.RESOLVED, TicketStatus.CLOSED, TicketStatus.CANCELLED)
-TICKET_OPEN = (TicketStatus.OPEN, TicketStatus.IN_PROGRESS, TicketStatus.WAITING_CUSTOMER)
 HIDDEN_SLOTS = {"language", "requested_slot", "pending_text", "attachments"}
 
 
@@ -283,7 +281,10 @@ class Takeover:
     async def _current_ticket(self, session: AsyncSession, conversation_id: int) -> Ticket | None:
         stmt = (
             select(Ticket)
-            .where(Ticket.conversation_id == conversation_id, Ticket.status.not_in(CLOSED_TICKET))
+            .where(
+                Ticket.conversation_id == conversation_id,
+                Ticket.status.not_in(TicketStatus.CLOSED_STATES),
+            )
             .order_by(Ticket.id.desc())
             .limit(1)
         )
@@ -524,7 +525,7 @@ class Takeover:
             ticket = await self._ticket(session, topic)
             action = "resolved" if state == TopicState.RESOLVED else "released"
             if ticket is not None:
-                if state == TopicState.RESOLVED and ticket.status in TICKET_OPEN:
+                if state == TopicState.RESOLVED and ticket.is_open:
                     from bot.tickets.lifecycle import resolve_ticket
 
                     await resolve_ticket(

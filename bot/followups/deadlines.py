@@ -8,13 +8,14 @@ so neither imports the other back.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.followups.sla import reschedule_sla_followups
-from bot.sla.policies import WHICH, Deadlines, compute_deadlines
+from bot.sla.policies import Deadlines, compute_deadlines
+from bot.sla.state import WHICH, SlaState
 from bot.store.models import Ticket, TicketEvent
 
 
@@ -27,17 +28,14 @@ async def apply_deadlines(
     same transaction. Pending SLA follow-ups (warnings, breach) are rescheduled to match.
     """
     deadlines = compute_deadlines(ticket, settings, now)
-    sla = dict(ticket.sla or {})
+    state = SlaState.of(ticket)
+    first = not state.ever_applied
     for which in WHICH:
         deadline = deadlines.get(which)
         setattr(ticket, f"due_{which}", deadline.due if deadline else None)
-        if deadline is None:
-            sla.pop(which, None)
-        else:
-            sla[which] = deadline.as_json()
-    sla["computed_at"] = now.astimezone(UTC).isoformat()
-    ticket.sla = sla
-    await reschedule_sla_followups(session, ticket, deadlines, settings, now)
+    state.apply(deadlines, now)
+    state.save(ticket)
+    await reschedule_sla_followups(session, ticket, deadlines, settings, now, first=first)
     return deadlines
 
 
@@ -53,11 +51,9 @@ async def pause_sla(
     """Stop the SLA clock (Kefu waits on the customer). Audited; False if already paused."""
     if ticket.sla_paused_at is not None:
         return False
-    sla = dict(ticket.sla or {})
-    pauses = list(sla.get("pauses", []))
-    pauses.append({"from": now.astimezone(UTC).isoformat(), "to": None, "reason": reason})
-    sla["pauses"] = pauses
-    ticket.sla = sla
+    state = SlaState.of(ticket)
+    state.pause(now, reason)
+    state.save(ticket)
     ticket.sla_paused_at = now
     session.add(
         TicketEvent(
@@ -84,16 +80,9 @@ async def resume_sla(
     if ticket.sla_paused_at is None:
         return False
     started = ticket.sla_paused_at
-    sla = dict(ticket.sla or {})
-    pauses = [dict(p) for p in sla.get("pauses", [])]
-    if pauses and pauses[-1].get("to") is None:
-        pauses[-1]["to"] = now.astimezone(UTC).isoformat()
-    else:
-        pauses.append(
-            {"from": started.astimezone(UTC).isoformat(), "to": now.astimezone(UTC).isoformat()}
-        )
-    sla["pauses"] = pauses
-    ticket.sla = sla
+    state = SlaState.of(ticket)
+    state.resume(now, started)
+    state.save(ticket)
     ticket.sla_paused_at = None
     session.add(
         TicketEvent(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -83,6 +84,95 @@ async def schedule(
         row.lease_until = None
         await session.flush()
     return row
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One follow-up for :func:`schedule_many` (the arguments of :func:`schedule`).
+
+    ``keep_current``: an existing row with the key is made to match: pending again at the new
+    time if it was cancelled (it was never sent), its payload replaced if it is pending.
+    """
+
+    kind: str
+    due_at: datetime
+    idempotency_key: str
+    ticket_id: int | None = None
+    conversation_id: int | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    to_customer: bool | None = None
+    urgent: bool = False
+    keep_current: bool = False
+
+
+async def schedule_many(
+    session: AsyncSession, planned: Sequence[Planned], *, now: datetime, settings: Settings
+) -> None:
+    """Schedule several follow-ups once per key, in one multi-row insert.
+
+    The same rules as :func:`schedule` (caller's transaction, quiet hours for residents), at
+    the cost of one statement for all of them when every key is new, as for a ticket that just
+    opened: a ticket's SLA alerts were an insert and a read-back each, ~15 % of the CPU of
+    repair traffic. Rows that already existed are read back (one query) only for
+    ``keep_current`` items.
+    """
+    if not planned:
+        return
+    rows: list[dict[str, Any]] = []
+    for item in planned:
+        if item.due_at.tzinfo is None or now.tzinfo is None:
+            raise ValueError("follow-up times must be timezone-aware")
+        customer = item.kind in CUSTOMER_FACING if item.to_customer is None else item.to_customer
+        due_at = item.due_at
+        if customer and not item.urgent:
+            due_at = end_of_quiet_hours(settings, due_at)
+        rows.append(
+            {
+                "kind": item.kind,
+                "due_at": due_at,
+                "idempotency_key": item.idempotency_key,
+                "ticket_id": item.ticket_id,
+                "conversation_id": item.conversation_id,
+                "payload": item.payload,
+                "to_customer": customer,
+                "urgent": item.urgent,
+                "status": FollowupStatus.PENDING,
+                "attempts": 0,
+                "created_at": now,
+            }
+        )
+    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    stmt = (
+        insert(Followup)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[Followup.idempotency_key])
+        .returning(Followup.idempotency_key)
+    )
+    inserted = set((await session.execute(stmt)).scalars())
+    current = {
+        item.idempotency_key: row
+        for item, row in zip(planned, rows, strict=True)
+        if item.keep_current and item.idempotency_key not in inserted
+    }
+    if not current:
+        return
+    existing = (
+        await session.execute(
+            select(Followup)
+            .where(Followup.idempotency_key.in_(list(current)))
+            .execution_options(populate_existing=True)
+        )
+    ).scalars()
+    for followup in existing:
+        wanted = current[followup.idempotency_key]
+        if followup.status == FollowupStatus.CANCELLED:
+            followup.status = FollowupStatus.PENDING
+            followup.due_at = wanted["due_at"]
+            followup.payload = wanted["payload"]
+            followup.lease_owner = None
+            followup.lease_until = None
+        elif followup.status == FollowupStatus.PENDING and followup.payload != wanted["payload"]:
+            followup.payload = wanted["payload"]
 
 
 async def cancel_for_ticket(

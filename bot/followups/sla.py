@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.followups.models import Followup, FollowupKind, FollowupStatus
-from bot.followups.service import cancel_for_ticket, schedule
+from bot.followups.service import Planned, cancel_for_ticket, schedule, schedule_many
 from bot.sla.calendar import end_of_quiet_hours
 from bot.sla.policies import (
     WHICH,
@@ -29,14 +29,13 @@ from bot.sla.policies import (
     rework_deadline,
     rule_calendar,
 )
-from bot.store.models import Priority, Ticket, TicketEvent, TicketStatus
+from bot.sla.state import SlaState
+from bot.store.models import Priority, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
 
 SLA_KINDS = (FollowupKind.SLA_WARNING, FollowupKind.SLA_BREACH)
 SURVEY_KINDS = (FollowupKind.SURVEY, FollowupKind.SURVEY_REMINDER, FollowupKind.PHONE_CALLBACK)
-_CLOSED = {TicketStatus.RESOLVED, TicketStatus.CLOSED, TicketStatus.CANCELLED}
-_RESOLVED = {TicketStatus.RESOLVED, TicketStatus.CLOSED}
 
 
 def _iso(dt: datetime) -> str:
@@ -45,14 +44,20 @@ def _iso(dt: datetime) -> str:
 
 def _met(ticket: Ticket, which: Which) -> bool:
     if which == "first_response":
-        return ticket.first_response_at is not None or ticket.status in _CLOSED
+        return ticket.first_response_at is not None or not ticket.is_open
     if which == "resolution":
-        return ticket.resolved_at is not None or ticket.status in _CLOSED
-    return bool((ticket.sla or {}).get("callback_done_at")) or ticket.survey_score is not None
+        return ticket.resolved_at is not None or not ticket.is_open
+    return SlaState.of(ticket).callback_met or ticket.survey_score is not None
 
 
 async def reschedule_sla_followups(
-    session: AsyncSession, ticket: Ticket, deadlines: Deadlines, settings: Settings, now: datetime
+    session: AsyncSession,
+    ticket: Ticket,
+    deadlines: Deadlines,
+    settings: Settings,
+    now: datetime,
+    *,
+    first: bool = False,
 ) -> None:
     """Make the ticket's pending warning/breach follow-ups match its current deadlines.
 
@@ -61,6 +66,9 @@ async def reschedule_sla_followups(
     embed the instant, so a moved deadline cancels the old ones and schedules new ones; an
     unchanged instant keeps its row (and a warning already sent is never sent again, even when
     one of the deadlines it named is met later).
+
+    ``first``: the ticket never had deadlines before (it just opened), so it has no SLA
+    follow-ups to cancel or look up; all of them are written in one multi-row insert.
     """
     if ticket.id is None:
         await session.flush()
@@ -82,7 +90,7 @@ async def reschedule_sla_followups(
                         {**part, "fraction": fraction}
                     )
         instants.setdefault((FollowupKind.SLA_BREACH, deadline.due), []).append(part)
-    if any(at <= now for _, at in instants):
+    if not first and any(at <= now for _, at in instants):
         # An instant already passed may have been alerted (under a key of its own, or one
         # from before alerts were merged): a deadline is warned and breached once.
         alerted = await _alerted(session, ticket.id)
@@ -101,34 +109,33 @@ async def reschedule_sla_followups(
         }
         for (kind, at), parts in instants.items()
     ]
-    await cancel_for_ticket(session, ticket.id, SLA_KINDS, keep_keys=[w["key"] for w in wanted])
+    if not first:
+        await cancel_for_ticket(session, ticket.id, SLA_KINDS, keep_keys=[w["key"] for w in wanted])
     urgent = ticket.priority == Priority.URGENT
-    for item in wanted:
-        row = await schedule(
-            session,
+    planned = [
+        Planned(
             kind=item["kind"],
             due_at=item["due_at"],
             idempotency_key=item["key"],
-            now=now,
             ticket_id=ticket.id,
             payload=item["payload"],
             urgent=urgent,
-            settings=settings,
-            revive=True,
+            keep_current=True,  # another deadline may have moved onto this instant
         )
-        if row.status == FollowupStatus.PENDING and row.payload != item["payload"]:
-            row.payload = item["payload"]  # another deadline moved onto this instant
-    if deadlines.alert_on_open and ticket.status not in _CLOSED:
-        await schedule(
-            session,
-            kind=FollowupKind.EMERGENCY_ALERT,
-            due_at=now,
-            idempotency_key=f"emergency_alert:{ticket.id}",
-            now=now,
-            ticket_id=ticket.id,
-            payload={"ticket": ticket.number, "priority": ticket.priority},
-            urgent=True,
+        for item in wanted
+    ]
+    if deadlines.alert_on_open and ticket.is_open:
+        planned.append(
+            Planned(
+                kind=FollowupKind.EMERGENCY_ALERT,
+                due_at=now,
+                idempotency_key=f"emergency_alert:{ticket.id}",
+                ticket_id=ticket.id,
+                payload={"ticket": ticket.number, "priority": ticket.priority},
+                urgent=True,
+            )
         )
+    await schedule_many(session, planned, now=now, settings=settings)
 
 
 async def _alerted(session: AsyncSession, ticket_id: int) -> set[tuple[str, str, str]]:
@@ -225,9 +232,9 @@ async def schedule_callback_survey(
 
 async def survey_answered(session: AsyncSession, ticket: Ticket, now: datetime) -> int:
     """The survey was answered: cancel the reminder and the phone call-back task."""
-    sla = dict(ticket.sla or {})
-    sla["callback_done_at"] = _iso(now)
-    ticket.sla = sla
+    state = SlaState.of(ticket)
+    state.callback_answered(now)
+    state.save(ticket)
     return await cancel_for_ticket(
         session, ticket.id, [FollowupKind.SURVEY_REMINDER, FollowupKind.PHONE_CALLBACK]
     )
@@ -239,11 +246,9 @@ async def start_rework(
     """A problem found at call-back: record the rework order with its deadline (``sla.rework``)
     and schedule a ``rework_deadline`` check for staff. Returns the deadline."""
     due, reason = rework_deadline(settings, now)
-    sla = dict(ticket.sla or {})
-    reworks = [*sla.get("reworks", []), {"at": _iso(now), "due": _iso(due), "reason": reason}]
-    sla["rework"] = {"due": _iso(due), "reason": reason}
-    sla["reworks"] = reworks
-    ticket.sla = sla
+    state = SlaState.of(ticket)
+    state.order_rework(now, due, reason)
+    state.save(ticket)
     session.add(
         TicketEvent(
             ticket_id=ticket.id,
@@ -320,9 +325,8 @@ class SlaAlertHandler:
                 title = f"{title}: {names}"  # e.g. "deadline breached: first response + resolution"
             payload = {**payload, **_alert_payload(ticket, parts)}
             followup.payload = payload  # what was alerted (see _alerted)
-        elif (kind == FollowupKind.REWORK_DEADLINE and ticket.status in _CLOSED) or (
-            kind == FollowupKind.PHONE_CALLBACK
-            and (_met(ticket, "callback") or ticket.status not in _RESOLVED)
+        elif (kind == FollowupKind.REWORK_DEADLINE and not ticket.is_open) or (
+            kind == FollowupKind.PHONE_CALLBACK and (_met(ticket, "callback") or not ticket.is_done)
         ):
             return  # no longer needed (done, answered, or reopened since)
         session.add(

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.followups.models import Followup, FollowupKind
 from bot.followups.worker import RetryLater
-from bot.store.models import Contact, Ticket, TicketStatus
+from bot.store.models import Contact, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class SurveyHandler:
         ticket = await session.get(Ticket, followup.ticket_id) if followup.ticket_id else None
         if ticket is None or ticket.survey_score is not None:
             return
-        if ticket.status not in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+        if not ticket.is_done:
             return  # reopened since: the survey waits for the next resolution
         if ticket.conversation_id is None or ticket.contact_id is None:
             return  # no chat to ask in: the phone call-back task covers it

@@ -11,9 +11,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.models import Ticket, TicketStatus
-
-HANDLED = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+from bot.sla.state import SlaState
+from bot.store.models import Ticket
 
 
 @dataclass
@@ -120,13 +119,7 @@ def summarise(tickets: Iterable[Ticket], start: datetime, end: datetime, now: da
         statuses[t.status] += 1
         _judge(report.first_response, t.due_first_response, t.first_response_at, now)
         _judge(report.resolution, t.due_resolution, t.resolved_at, now)
-        callback_done = (t.sla or {}).get("callback_done_at")
-        _judge(
-            report.callback,
-            t.due_callback,
-            datetime.fromisoformat(callback_done) if callback_done else None,
-            now,
-        )
+        _judge(report.callback, t.due_callback, SlaState.of(t).callback_done_at, now)
         if t.survey_score is not None:
             scores[int(t.survey_score)] += 1
         if t.survey_fixed is not None:
@@ -135,7 +128,7 @@ def summarise(tickets: Iterable[Ticket], start: datetime, end: datetime, now: da
         if t.kind == "complaint":
             report.complaints += 1
             causes[t.category or "other"] += 1
-            complaints_handled += t.status in HANDLED
+            complaints_handled += t.is_done
     report.by_kind = dict(kinds.most_common())
     report.by_category = dict(categories.most_common())
     report.by_status = dict(statuses.most_common())

@@ -5,6 +5,8 @@
 - :mod:`bot.sla.policies` — ``compute_deadlines``, ``rework_deadline``: the rules, pure.
   Applying them to a ticket (``apply_deadlines``, ``pause_sla``/``resume_sla``, which also
   reschedule the warning/breach follow-ups) is :mod:`bot.followups.deadlines`, above both.
+- :mod:`bot.sla.state` — ``SlaState``, what ``Ticket.sla`` holds (deadline reasons, pauses,
+  call-back answered, rework orders) and the operations that change it.
 - :mod:`bot.sla.explain` — ``explain_sla`` for ``kefu sla show``.
 - :mod:`bot.sla.cli` — ``kefu sla`` (``kefu tickets`` is in :mod:`bot.tickets.cli`, ``kefu
   followups`` in :mod:`bot.followups.cli`).

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from bot.config import Settings
 from bot.sla.policies import WHICH, compute_deadlines, pauses_of
+from bot.sla.state import SlaState
 from bot.store.models import Ticket
 
 
@@ -41,7 +42,7 @@ def explain_sla(
     met: dict[str, datetime | None] = {
         "first_response": ticket.first_response_at,
         "resolution": ticket.resolved_at,
-        "callback": _callback_done(ticket),
+        "callback": SlaState.of(ticket).callback_done_at,
     }
     for which in WHICH:
         deadline = deadlines.get(which)
@@ -63,9 +64,9 @@ def explain_sla(
         lines.append("pauses (SLA clock stopped while waiting on the customer):")
         for start, end in pauses:
             lines.append(f"  {_fmt(start, settings)} -> {_fmt(end, settings) if end else 'now'}")
-    rework = (ticket.sla or {}).get("rework")
+    rework = SlaState.of(ticket).rework
     if rework:
-        lines.append(f"rework: {rework.get('reason')}")
+        lines.append(f"rework: {rework.reason}")
     if followups:
         lines.append("follow-ups:")
         for f in followups:
@@ -74,11 +75,6 @@ def explain_sla(
                 f"{'  error: ' + f.last_error if f.last_error else ''}"
             )
     return "\n".join(lines)
-
-
-def _callback_done(ticket: Ticket) -> datetime | None:
-    value: Any = (ticket.sla or {}).get("callback_done_at")
-    return datetime.fromisoformat(value) if value else None
 
 
 def _state(due: datetime | None, met_at: datetime | None, now: datetime) -> str:

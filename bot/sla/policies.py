@@ -3,21 +3,20 @@
 For each deadline (first response, resolution, call-back) the first policy in ``sla.policies``
 that matches the ticket *and* sets that deadline wins. First response and resolution run from
 the ticket's creation; the call-back window runs from its resolution. While the SLA is paused
-(Kefu waits on the customer) open deadlines stop counting; the pauses are kept in
-``Ticket.sla["pauses"]`` so deadlines can always be recomputed from the ticket alone.
+(Kefu waits on the customer) open deadlines stop counting; the pauses are kept in the ticket's
+:class:`~bot.sla.state.SlaState` so deadlines can always be recomputed from the ticket alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from bot.config import DeadlineRule, Settings, SLAPolicy
 from bot.sla.calendar import ALWAYS_OPEN, Calendar, build_calendars
+from bot.sla.state import WHICH, SlaState, Which
 
-Which = Literal["first_response", "resolution", "callback"]
-WHICH: tuple[Which, ...] = ("first_response", "resolution", "callback")
 _LABEL = {
     "first_response": "first response",
     "resolution": "resolution",
@@ -51,7 +50,7 @@ class Deadline:
     reason: str
 
     def as_json(self) -> dict[str, Any]:
-        """The JSON kept in ``Ticket.sla[which]``."""
+        """The JSON kept for this deadline in the ticket's :class:`SlaState`."""
         return {
             "due": self.due.astimezone(UTC).isoformat() if self.due else None,
             "policy": self.policy,
@@ -111,23 +110,9 @@ def rule_calendar(rule: DeadlineRule, settings: Settings) -> Calendar:
     return calendars[rule.calendar if rule.time == "business" else ALWAYS_OPEN]
 
 
-def _parse(value: Any) -> datetime | None:
-    if not value:
-        return None
-    dt = datetime.fromisoformat(str(value))
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
 def pauses_of(ticket: TicketLike) -> list[tuple[datetime, datetime | None]]:
     """Recorded SLA pauses ``(from, to)``, oldest first; ``to`` is None while paused."""
-    out: list[tuple[datetime, datetime | None]] = []
-    for item in (ticket.sla or {}).get("pauses", []):
-        start = _parse(item.get("from"))
-        if start is not None:
-            out.append((start, _parse(item.get("to"))))
-    if ticket.sla_paused_at is not None and not any(end is None for _, end in out):
-        out.append((ticket.sla_paused_at, None))
-    return sorted(out, key=lambda p: p[0])
+    return SlaState.of(ticket).pause_spans(ticket.sla_paused_at)
 
 
 def deadline_with_pauses(

@@ -142,6 +142,9 @@ class StoreHealth:
             log.info("store is back after %.0f s: held work goes on", down_for)
 
 
+SIDE_CONNECTIONS = 2
+
+
 class Database:
     """The shared store. One per process; cheap to share between tasks.
 
@@ -161,7 +164,14 @@ class Database:
             "pool_pre_ping": pool_pre_ping and self.dialect != "sqlite",
         }
         if self.dialect == "postgresql":
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size)
+            # SIDE_CONNECTIONS more are kept open beyond the turns' (``steady_connections``
+            # bounds the turns), for short statements a turn runs outside its transaction
+            # (a ticket number): otherwise each would open and close an overflow connection
+            # while every turn slot is busy. The most connections stay 2 x pool_size.
+            kwargs.update(
+                pool_size=pool_size + SIDE_CONNECTIONS,
+                max_overflow=max(0, pool_size - SIDE_CONNECTIONS),
+            )
         if self.dialect == "sqlite":
             database = self._ensure_sqlite_dir()
             if database and database != ":memory:" and not make_url(self.async_url).query:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -55,12 +55,40 @@ class TicketKind(enum.StrEnum):
 
 
 class TicketStatus(enum.StrEnum):
+    """Where a ticket stands. Ask the groups below (``status in TicketStatus.OPEN_STATES``,
+    ``TicketStatus(status).is_open``) instead of listing statuses, so that a new status is
+    classified in one place."""
+
     OPEN = "open"
     IN_PROGRESS = "in_progress"
     WAITING_CUSTOMER = "waiting_customer"
     RESOLVED = "resolved"
     CLOSED = "closed"
     CANCELLED = "cancelled"
+
+    # Annotated without a value, so not members; set below the class.
+    OPEN_STATES: ClassVar[tuple[TicketStatus, ...]]  # still to be worked on
+    CLOSED_STATES: ClassVar[tuple[TicketStatus, ...]]  # finished one way or another
+    DONE_STATES: ClassVar[tuple[TicketStatus, ...]]  # finished by doing the work
+
+    @property
+    def is_open(self) -> bool:
+        """Still to be worked on (the SLA clock runs, agents may resolve it)."""
+        return self in TicketStatus.OPEN_STATES
+
+    @property
+    def is_done(self) -> bool:
+        """Resolved or closed: the work was done (a survey may follow); not cancelled."""
+        return self in TicketStatus.DONE_STATES
+
+
+TicketStatus.OPEN_STATES = (
+    TicketStatus.OPEN,
+    TicketStatus.IN_PROGRESS,
+    TicketStatus.WAITING_CUSTOMER,
+)
+TicketStatus.DONE_STATES = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+TicketStatus.CLOSED_STATES = (*TicketStatus.DONE_STATES, TicketStatus.CANCELLED)
 
 
 class Priority(enum.StrEnum):
@@ -245,6 +273,16 @@ class Ticket(Base):
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id"
     )
+
+    @property
+    def is_open(self) -> bool:
+        """Still to be worked on (see :attr:`TicketStatus.OPEN_STATES`)."""
+        return self.status in TicketStatus.OPEN_STATES
+
+    @property
+    def is_done(self) -> bool:
+        """Resolved or closed (see :attr:`TicketStatus.DONE_STATES`)."""
+        return self.status in TicketStatus.DONE_STATES
 
 
 class TicketEvent(Base):

@@ -21,6 +21,7 @@ from bot.followups.service import list_followups
 from bot.followups.sla import SURVEY_KINDS
 from bot.logs import mask_number, mask_phones
 from bot.sla.explain import explain_sla
+from bot.sla.state import SlaState
 from bot.store.db import Database
 from bot.store.models import Contact, Ticket, TicketEvent
 from bot.tickets.lifecycle import TicketStateError, reopen_ticket, resolve_ticket
@@ -93,7 +94,7 @@ def _next_deadline(ticket: Ticket, settings: Settings) -> str:
         for label, due, met in (
             ("first response", ticket.due_first_response, ticket.first_response_at),
             ("resolution", ticket.due_resolution, ticket.resolved_at),
-            ("call-back", ticket.due_callback, (ticket.sla or {}).get("callback_done_at")),
+            ("call-back", ticket.due_callback, SlaState.of(ticket).callback_done_at),
         )
         if due is not None and met is None
     ]

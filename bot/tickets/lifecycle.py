@@ -14,8 +14,6 @@ from bot.followups.sla import schedule_callback_survey
 from bot.store.models import Ticket, TicketKind, TicketStatus
 from bot.tickets.service import add_event
 
-OPEN_STATES = (TicketStatus.OPEN, TicketStatus.IN_PROGRESS, TicketStatus.WAITING_CUSTOMER)
-
 
 class TicketStateError(Exception):
     """The ticket cannot make that change (e.g. resolving a cancelled ticket)."""
@@ -31,7 +29,7 @@ async def resolve_ticket(
     note: str = "",
 ) -> None:
     """Mark resolved, audit, recompute deadlines and schedule the repair call-back survey."""
-    if ticket.status not in OPEN_STATES:
+    if not ticket.is_open:
         raise TicketStateError(f"{ticket.number} is {ticket.status}, not open")
     ticket.status = TicketStatus.RESOLVED
     ticket.resolved_at = now
@@ -57,7 +55,7 @@ async def reopen_ticket(
     """Back to open: audit and recompute deadlines (pending survey follow-ups lapse by
     themselves, since the survey only goes out for resolved tickets). Raises
     :class:`~bot.events.TicketReopened` (the agents' topic reopens through its listener)."""
-    if ticket.status in OPEN_STATES:
+    if ticket.is_open:
         raise TicketStateError(f"{ticket.number} is already open")
     ticket.status = TicketStatus.OPEN
     ticket.resolved_at = None
@@ -82,7 +80,7 @@ async def cancel_ticket(
     pending follow-up so no reminder, SLA alert or survey goes out for it."""
     from bot.followups.service import cancel_for_ticket
 
-    if ticket.status not in OPEN_STATES:
+    if not ticket.is_open:
         raise TicketStateError(f"{ticket.number} is {ticket.status}, not open")
     ticket.status = TicketStatus.CANCELLED
     ticket.closed_at = now

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.events import TicketOpened, publish
 from bot.store.models import (
@@ -26,12 +26,18 @@ from bot.store.models import (
 async def allocate_number(session: AsyncSession, kind: str, when: datetime) -> str:
     """The next ticket number for ``kind`` on ``when``'s date: ``R-20261127-0001``.
 
-    One atomic upsert on a per-prefix, per-day counter row: unique under concurrency on
-    PostgreSQL (the row lock serialises writers until commit) and on SQLite (one writer).
+    One atomic upsert on a per-prefix, per-day counter row. On PostgreSQL it runs on a
+    connection of its own and commits at once, so the counter row is locked for one statement
+    instead of the rest of the caller's turn: ticket-opening turns of the same day no longer
+    wait on each other. The price: a turn that rolls back after taking a number leaves a gap
+    (numbers stay unique and increasing, not gapless). On SQLite the upsert stays in the
+    caller's transaction: there is one writer anyway, and a second connection would wait on
+    the caller's own write lock.
     """
     prefix = TICKET_PREFIX.get(kind, "T")
     scope = f"{prefix}-{when:%Y%m%d}"
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    bind = session.bind
+    dialect = bind.dialect.name if bind is not None else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = (
         insert(TicketCounter)
@@ -41,7 +47,13 @@ async def allocate_number(session: AsyncSession, kind: str, when: datetime) -> s
         )
         .returning(TicketCounter.value)
     )
-    value = (await session.execute(stmt)).scalar_one()
+    if dialect == "postgresql" and bind is not None:
+        engine = bind if isinstance(bind, AsyncEngine) else bind.engine
+        autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        async with autocommit.connect() as connection:
+            value = (await connection.execute(stmt)).scalar_one()
+    else:
+        value = (await session.execute(stmt)).scalar_one()
     return f"{scope}-{value:04d}"
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.store.db import Database
 from bot.store.models import Contact, Ticket, TicketEvent
@@ -63,6 +63,64 @@ async def test_concurrent_tasks_never_share_a_number(db: Database) -> None:
 
     numbers = await asyncio.gather(*(one(i) for i in range(30)))
     assert len(set(numbers)) == 30
+
+
+@pytest.mark.postgres
+async def test_a_turn_holding_a_number_does_not_hold_up_the_next(pg_url: str) -> None:
+    """The number is taken in its own short statement: a second ticket-opening transaction
+    gets its number while the first is still open (it used to wait for the first to end)."""
+    db = Database(pg_url)
+    day = datetime(2031, 3, 4, 10, tzinfo=HK)  # a day of its own in a shared database
+    try:
+        async with db.write() as first:
+            one = await open_ticket(first, kind="repair", now=day, actor="t1")
+
+            async def second() -> str:
+                async with db.write() as s:
+                    return (await open_ticket(s, kind="repair", now=day, actor="t2")).number
+
+            two = await asyncio.wait_for(second(), timeout=30)
+        assert (one.number, two) == ("R-20310304-0001", "R-20310304-0002")
+        # A rolled-back turn leaves a gap; numbers stay unique and increasing.
+        with pytest.raises(RuntimeError):
+            async with db.write() as s:
+                await open_ticket(s, kind="repair", now=day, actor="t3")
+                raise RuntimeError("the turn fails after taking a number")
+        async with db.write() as s:
+            four = await open_ticket(s, kind="repair", now=day, actor="t4")
+        assert four.number == "R-20310304-0004"
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.postgres
+async def test_numbers_taken_while_every_turn_slot_is_busy_open_no_connection(
+    pg_url: str,
+) -> None:
+    """With as many turns as the pool's steady connections (what the channels allow), the
+    ticket number's own statement uses a connection kept open, not a new one each time."""
+    db = Database(pg_url, pool_size=2)
+    connects = 0
+
+    def count(*_args: object) -> None:
+        nonlocal connects
+        connects += 1
+
+    day = datetime(2031, 5, 6, 10, tzinfo=HK)
+
+    async def turn(i: int) -> None:
+        async with db.write() as s:
+            await s.execute(select(func.count()).select_from(Ticket))  # the turn's connection
+            await open_ticket(s, kind="complaint", now=day, actor=f"t{i}")
+
+    try:
+        await asyncio.gather(turn(0), turn(1))  # warm-up: the pool fills
+        event.listen(db.engine.sync_engine, "connect", count)
+        for r in range(5):
+            await asyncio.gather(turn(2 * r + 2), turn(2 * r + 3))
+        assert connects == 0
+    finally:
+        await db.dispose()
 
 
 def _open_many(url: str, count: int, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
