@@ -871,7 +871,7 @@ class Engine(Outbox):
         if intent == "cancel" or (intent == "human"):
             await self._run_rule(turn, intent)
             return
-        if message.payload is None and await self.two_requests.turn(turn, text):
+        if message.payload is None and await self.two_requests.turn(turn, message, text):
             return
         if turn.active_form:
             await self._form_turn(turn, turn.active_form, parse, text)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.channels.base import InboundMessage
 from bot.dialogue.clauses import split_clauses
 from bot.dialogue.emergency import hazard_of
 from bot.store.models import Owner
@@ -53,12 +54,19 @@ class TwoRequests:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    async def turn(self, turn: Turn, text: str) -> bool:
+    async def turn(self, turn: Turn, message: InboundMessage, text: str) -> bool:
         """Serve every request of a message holding several; ``False`` if it holds one."""
         clauses = split_clauses(text)
         if len(clauses) < 2 or hazard_of(turn.parse) is not None:
             return False
-        found = [c for c in (self._clause(turn, t) for t in clauses) if c is not None]
+        parses = [self.engine.interpreter.parse(t, now=turn.now) for t in clauses]
+        hazard = next((e for p in parses for e in _hazards(p)), None)
+        if hazard is not None:
+            # 「冷氣滴水，另外有人困咗喺部𨋢入面」: the whole message read as a repair, the clause
+            # as someone trapped. The emergency wins, told in the whole message's words.
+            turn.parse["entities"] = [*(turn.parse.get("entities") or []), hazard]
+            return await self.engine.emergency.turn(turn, message)
+        found = [c for c in map(self._clause, clauses, parses) if c is not None]
         distinct: list[Clause] = []
         for clause in found:
             if all(c.key != clause.key for c in distinct):
@@ -127,10 +135,9 @@ class TwoRequests:
         turn.parse = clause.parse
         await self.engine._run_rule(turn, clause.intent)
 
-    def _clause(self, turn: Turn, text: str) -> Clause | None:
-        """The clause's parse and what it asks for; ``None`` if it asks for nothing we serve."""
+    def _clause(self, text: str, parse: dict[str, Any]) -> Clause | None:
+        """What the clause asks for; ``None`` if it asks for nothing served here."""
         engine = self.engine
-        parse = engine.interpreter.parse(text, now=turn.now)
         intent = str(parse["intent"]["name"])
         if float(parse["intent"].get("confidence") or 0) < engine.settings.nlu.threshold:
             return None
@@ -144,6 +151,14 @@ class TwoRequests:
         actions = engine._rules.get(intent) or []
         opens_form = any(a in engine.domain.forms for a in actions)
         return Clause(text, parse, intent, intent, opens_form)
+
+
+def _hazards(parse: dict[str, Any]) -> list[dict[str, Any]]:
+    """The clause's emergency entity, if the NLU found one."""
+    hazard = hazard_of(parse)
+    if hazard is None:
+        return []
+    return [e for e in parse.get("entities") or [] if e.get("value") == hazard][:1]
 
 
 def _faq_key(parse: dict[str, Any], threshold: float) -> str | None:
