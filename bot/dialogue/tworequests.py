@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.channels.base import InboundMessage
+from bot.dialogue.choices import press_typed_choice
 from bot.dialogue.clauses import split_clauses
 from bot.dialogue.emergency import hazard_of
 from bot.store.models import Owner
@@ -124,7 +125,11 @@ class TwoRequests:
         whole = turn.parse
         await self._serve(turn, question)
         answer = " ".join(rest)
-        parse = turn.parse = self.engine.interpreter.parse(answer, now=turn.now)
+        engine = self.engine
+        parse = turn.parse = engine.interpreter.parse(answer, now=turn.now)
+        # 「確認提交，另外想問…」 at a summary: the typed label still presses its button.
+        asked = engine.choices.question(form, turn.requested_slot)
+        press_typed_choice(parse, engine.choices.resolve(asked, answer), engine._known_intents)
         try:
             await self.engine._form_turn(turn, form, parse, answer)
         finally:
