@@ -73,7 +73,7 @@ class TwoRequests:
             if all(c.key != clause.key for c in distinct):
                 distinct.append(clause)
         if turn.active_form:
-            return await self._inside_form(turn, turn.active_form, clauses, found)
+            return await self._inside_form(turn, turn.active_form, clauses, parses, found)
         if len(distinct) < 2:
             return False
         whole = turn.parse
@@ -113,7 +113,12 @@ class TwoRequests:
             turn.parse = whole
 
     async def _inside_form(
-        self, turn: Turn, form: str, clauses: list[str], found: list[Clause]
+        self,
+        turn: Turn,
+        form: str,
+        clauses: list[str],
+        parses: list[dict[str, Any]],
+        found: list[Clause],
     ) -> bool:
         """A question the FAQ answers is answered; the rest is the form's answer."""
         question = next((c for c in found if c.intent == "inquiry"), None)
@@ -122,16 +127,19 @@ class TwoRequests:
         rest = [t for t in clauses if t != question.text]
         if not rest or any(c.key == question.key for c in found if c.text in rest):
             return False
-        whole = turn.parse
-        await self._serve(turn, question)
-        answer = " ".join(rest)
         engine = self.engine
-        parse = turn.parse = engine.interpreter.parse(answer, now=turn.now)
-        # 「確認提交，另外想問…」 at a summary: the typed label still presses its button.
+        answer = " ".join(rest)
+        # One clause left: its parse is at hand; several are read again as one answer.
+        parse = parses[clauses.index(answer)] if len(rest) == 1 else None
+        parse = parse or engine.interpreter.parse(answer, now=turn.now)
+        # 「不用匿名，另外想問…」: the typed label still presses its button.
         asked = engine.choices.question(form, turn.requested_slot)
         press_typed_choice(parse, engine.choices.resolve(asked, answer), engine._known_intents)
+        whole = turn.parse
         try:
-            await self.engine._form_turn(turn, form, parse, answer)
+            await self._serve(turn, question)
+            turn.parse = parse
+            await engine._form_turn(turn, form, parse, answer)
         finally:
             turn.parse = whole
         return True
