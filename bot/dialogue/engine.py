@@ -61,6 +61,7 @@ from bot.dialogue.text import (
     storable,
     substantial,
 )
+from bot.dialogue.tworequests import TwoRequests
 from bot.messages import InboundMessage, OutboundMessage
 from bot.store.batching import GroupCommit
 from bot.store.db import Database, StoreUnavailable, is_outage
@@ -311,6 +312,7 @@ class Engine(Outbox):
         self._sent_batcher = GroupCommit(self.mark_sent_many)
         self.observers: list[Callable[[Turn], Any]] = []
         self.emergency = EmergencyPolicy(self)
+        self.two_requests = TwoRequests(self)
 
     # ------------------------------------------------------------------ public API
 
@@ -522,6 +524,7 @@ class Engine(Outbox):
             token = runtime.bind_session(session)
             try:
                 await self._turn(turn, message, text)
+                await self.two_requests.after(turn)
             finally:
                 runtime.unbind_session(token)
             intent = turn.parse.get("intent") or {}
@@ -870,6 +873,8 @@ class Engine(Outbox):
             return
         if intent == "cancel" or (intent == "human"):
             await self._run_rule(turn, intent)
+            return
+        if message.payload is None and await self.two_requests.turn(turn, message, text):
             return
         if turn.active_form:
             await self._form_turn(turn, turn.active_form, parse, text)
