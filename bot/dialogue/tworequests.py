@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.channels.base import InboundMessage
 from bot.dialogue.choices import press_typed_choice
 from bot.dialogue.clauses import split_clauses
 from bot.dialogue.emergency import hazard_of
+from bot.messages import InboundMessage
 from bot.store.models import Owner
 
 if TYPE_CHECKING:

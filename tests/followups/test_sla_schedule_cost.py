@@ -10,7 +10,7 @@ from sqlalchemy import event, select
 from bot.clock import FrozenClock
 from bot.config import load_settings
 from bot.followups import Followup
-from bot.sla.policies import apply_deadlines
+from bot.followups.deadlines import apply_deadlines
 from bot.store.db import Database
 from bot.tickets import open_ticket
 

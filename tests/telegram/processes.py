@@ -1,4 +1,4 @@
-"""A real ``kefu run`` process against the fake Bot API, for the operations tests."""
+"""A real ``kefu run`` process against the fake Bot API, with its log in a file."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ class KefuRun:
             "KEFU_TELEGRAM__METRICS_PORT": str(free_port()),
             **env,
         }
+        self.metrics_url = f"http://127.0.0.1:{environ['KEFU_TELEGRAM__METRICS_PORT']}/metrics"
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=environ, stdout=log, stderr=log
@@ -48,6 +49,10 @@ class KefuRun:
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def log_lines(self) -> list[str]:
+        """What it logged so far, a line each."""
+        return self.log().splitlines()
 
     def stop(self, timeout: float = 30) -> int:
         """SIGTERM, as systemd stops a service; the exit code."""

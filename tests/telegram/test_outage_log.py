@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.telegram.kefu_process import KefuRun
+from tests.telegram.processes import KefuRun
 
 pytestmark = pytest.mark.postgres
 
@@ -47,7 +47,7 @@ async def test_an_outage_is_one_warning_and_one_info(
                 lambda: any("store is back" in line for line in kefu.log_lines()[before:]), 10
             )
         finally:
-            kefu.stop()
+            kefu.kill()
         during = kefu.log_lines()[before:]
         loud = [line for line in during if " WARNING " in line or " ERROR " in line]
         assert len(loud) == 1 and "store is unavailable" in loud[0], "\n".join(during)

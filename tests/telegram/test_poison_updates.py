@@ -18,7 +18,7 @@ from bot.app import build_app
 from bot.channels.telegram import TelegramBot
 from bot.clock import FrozenClock
 from tests.fakes.bot_api import FakeBotAPI, FakeUser
-from tests.telegram.kefu_process import KefuRun
+from tests.telegram.processes import KefuRun
 from tests.telegram.support import ROOT, tg_settings
 
 SECRET = "poison-secret"
@@ -81,8 +81,11 @@ async def test_poison_updates_in_polling_never_stall_the_users_behind_them(
         await fake_api.until(lambda: len(fake_api.sent(broken.id)) == 1, 10)
         assert SORRY in fake_api.texts(clashing.id)[1]
         assert "未能處理" in fake_api.texts(broken.id)[0]
+        # Operators see them on /metrics (an alert worth setting: any increase).
+        metrics = (await kefu.get(kefu.metrics_url)).text
+        assert "kefu_dead_letters_total 2.0" in metrics, metrics
     finally:
-        kefu.stop()
+        kefu.kill()
     assert len(fake_api.sent(clashing.id)) == 2
     # (The module's tests share one PostgreSQL database: other tests' letters are there too.)
     letters = {int(letter["delivery_id"]): letter for letter in _failed_updates(db_url, tmp_path)}
