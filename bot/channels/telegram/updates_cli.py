@@ -11,12 +11,12 @@ import asyncio
 import json
 import os
 from datetime import UTC
-from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.clitools import ConfigOption, fail, settings_of
+from bot.config import Settings
 from bot.store.db import StoreUnavailable
 from bot.store.deadletters import (
     FAILED,
@@ -31,29 +31,12 @@ from bot.store.deadletters import (
 
 updates_app = typer.Typer(help="Telegram updates set aside as dead letters.", no_args_is_help=True)
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", help="Settings file (default: $KEFU_CONFIG or config.yml)."),
-]
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"kefu: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        _fail(str(exc))
-
 
 def _run(coro: object) -> None:
     try:
         asyncio.run(coro)  # type: ignore[arg-type]
     except StoreUnavailable as exc:
-        _fail(str(exc), 3)
+        fail(str(exc), 3)
 
 
 @updates_app.command("failed")
@@ -66,7 +49,7 @@ def updates_failed(
     config: ConfigOption = None,
 ) -> None:
     """List the updates set aside because they could not be processed."""
-    settings = _settings(config)
+    settings = settings_of(config)
 
     async def main() -> None:
         from bot.store.db import Database
@@ -107,10 +90,10 @@ def updates_retry(
     config: ConfigOption = None,
 ) -> None:
     """Process a set-aside update again (after its cause is fixed); needs TELEGRAM_BOT_TOKEN."""
-    settings = _settings(config)
+    settings = settings_of(config)
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
     if not token:
-        _fail("set TELEGRAM_BOT_TOKEN: the replies are sent to Telegram")
+        fail("set TELEGRAM_BOT_TOKEN: the replies are sent to Telegram")
     _run(_retry(settings, token, letter_id))
 
 
@@ -126,7 +109,7 @@ async def _retry(settings: Settings, token: str, letter_id: int) -> None:
     try:
         letter = await get_dead_letter(app.db, letter_id)
         if letter is None or letter.channel != CHANNEL:
-            _fail(f"no failed Telegram update {letter_id}")
+            fail(f"no failed Telegram update {letter_id}")
         bot = TelegramBot(settings, app.engine, token=token, db=app.db)
         attach_agents(bot, app)  # an agents' group update goes where `kefu run` sends it
         await bot.application.initialize()
@@ -135,7 +118,7 @@ async def _retry(settings: Settings, token: str, letter_id: int) -> None:
             try:
                 await bot.channel.process_update(Update.de_json(raw, bot.bot))
             except RetryLater as exc:
-                _fail(f"not now: {exc}", 3)
+                fail(f"not now: {exc}", 3)
             except Exception as exc:
                 await record_dead_letter(
                     app.db,
@@ -146,7 +129,7 @@ async def _retry(settings: Settings, token: str, letter_id: int) -> None:
                     now=app.clock.now().astimezone(UTC),
                     chat_id=letter.chat_id,
                 )
-                _fail(f"update {letter.delivery_id} still fails: {error_class(exc)}: "
+                fail(f"update {letter.delivery_id} still fails: {error_class(exc)}: "
                       f"{error_message(exc).splitlines()[0]}", 1)  # fmt: skip
             await mark_retried(app.db, letter.id, app.clock.now().astimezone(UTC))
             typer.echo(f"update {letter.delivery_id} processed; dead letter {letter.id} retried")
