@@ -14,10 +14,10 @@ from sqlalchemy import select
 from bot.app import App, build_app
 from bot.clock import FrozenClock
 from bot.config import FeesSettings, LateFeeSettings, OrderHTTPSettings, OrdersSettings, Settings
-from bot.messages import Attachment, InboundMessage, OutboundMessage
 from bot.records.importing import Kind, import_file
 from bot.store.db import Database
 from bot.store.models import Ticket
+from tests.records.chat import Chat
 
 ROOT = Path(__file__).resolve().parents[2]
 RESIDENTS = """
@@ -40,50 +40,6 @@ SO88413,61234567,,Kettle,delivered,SF Express,SF1234567891,2026-11-20 10:00,
 OWNER_PHONE = "+85291234567"
 SHOPPER_PHONE = "+85261234567"
 STRANGER_PHONE = "+85298765432"
-
-
-class Chat:
-    """One user talking to Kefu on the terminal channel."""
-
-    def __init__(self, app: App, user: str) -> None:
-        self.app = app
-        self.user = user
-        self.last: list[OutboundMessage] = []
-        self.log: list[str] = []
-
-    async def say(
-        self,
-        text: str = "",
-        *,
-        phone: str | None = None,
-        photo: bool = False,
-        payload: str | None = None,
-    ) -> str:
-        attachments = (Attachment(kind="photo", file_id="receipt-1"),) if photo else ()
-        self.last = await self.app.engine.handle(
-            InboundMessage(
-                channel="terminal",
-                user_id=self.user,
-                chat_id=self.user,
-                text=text,
-                payload=payload,
-                contact_phone=phone,
-                attachments=attachments,
-            )
-        )
-        for reply in self.last:
-            if reply.id is not None:
-                await self.app.engine.mark_sent(reply.id)
-        self.log.append(f"> {text or payload or phone or '[photo]'}")
-        self.log.extend(f"< {r.text} {[b.title for b in r.buttons]}" for r in self.last)
-        return "\n".join(r.text for r in self.last)
-
-    def buttons(self) -> list[tuple[str, str]]:
-        return [(b.title, b.payload) for r in self.last for b in r.buttons]
-
-    @property
-    def transcript(self) -> str:
-        return "\n".join(self.log)
 
 
 @pytest.fixture

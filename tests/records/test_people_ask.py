@@ -16,11 +16,11 @@ from sqlalchemy import select
 from bot.app import App, build_app
 from bot.clock import FrozenClock
 from bot.config import Settings
-from bot.messages import Attachment, InboundMessage, OutboundMessage
 from bot.records.importing import Kind, import_file
 from bot.records.models import OrderLookupAttempt
 from bot.store.db import Database
 from bot.store.models import Conversation, Ticket
+from tests.records.chat import Chat
 
 ROOT = Path(__file__).resolve().parents[2]
 RESIDENTS = """
@@ -39,56 +39,6 @@ SO-2026-1130-006,61234567,,Kettle,processing,,,2026-11-26 10:00,2026-11-30
 """
 RESIDENT_PHONE = "+85291234567"
 SHOPPER_PHONE = "+85261234567"
-
-
-@pytest.fixture(scope="module")
-def interpreter() -> Any:
-    from bot.config import load_settings
-    from bot.nlu import load_interpreter
-
-    return load_interpreter(load_settings(ROOT / "config.yml", environ={}))
-
-
-class Chat:
-    """One person talking to Kefu on the terminal channel."""
-
-    def __init__(self, app: App, user: str) -> None:
-        self.app = app
-        self.user = user
-        self.last: list[OutboundMessage] = []
-        self.log: list[str] = []
-
-    async def say(self, text: str = "", *, phone: str | None = None, photo: bool = False) -> str:
-        attachments = (Attachment(kind="photo", file_id="receipt-1"),) if photo else ()
-        payload = text if text.startswith("/") else None
-        self.last = await self.app.engine.handle(
-            InboundMessage(
-                channel="terminal",
-                user_id=self.user,
-                chat_id=self.user,
-                text=text,
-                payload=payload,
-                contact_phone=phone,
-                attachments=attachments,
-            )
-        )
-        for reply in self.last:
-            if reply.id is not None:
-                await self.app.engine.mark_sent(reply.id)
-        self.log.append(f"> {text or phone or '[photo]'}")
-        self.log.extend(f"< {r.text} {[b.title for b in r.buttons]}" for r in self.last)
-        return "\n".join(r.text for r in self.last)
-
-    def button(self, title: str) -> str:
-        for reply in self.last:
-            for button in reply.buttons:
-                if button.title == title:
-                    return button.payload
-        raise AssertionError(f"no button {title!r} in\n{self.transcript}")
-
-    @property
-    def transcript(self) -> str:
-        return "\n".join(self.log)
 
 
 @pytest.fixture
