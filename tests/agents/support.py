@@ -26,7 +26,9 @@ from bot.app import App, build_app  # noqa: E402
 from bot.channels.telegram import TelegramBot  # noqa: E402
 from bot.clock import FrozenClock  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
-from bot.store.models import Conversation  # noqa: E402
+from bot.followups.deadlines import apply_deadlines  # noqa: E402
+from bot.store.models import Conversation, Ticket  # noqa: E402
+from bot.tickets import open_ticket  # noqa: E402
 from tests.fakes.bot_api import Call, FakeBotAPI, FakeUser  # noqa: E402
 
 GROUP = -1001000000006
@@ -114,6 +116,27 @@ class Harness:
                 select(Conversation).where(Conversation.chat_id == str(chat_id))
             )
             return row.scalar_one()
+
+    async def claimed_repair(
+        self, customer: FakeUser, agent: FakeUser, description: str = "Leak under the sink"
+    ) -> tuple[Ticket, int]:
+        """A customer with a repair ticket, escalated and claimed by ``agent``: ticket, thread."""
+        await self.say(customer, "/lang en")
+        conversation = await self.conversation(customer.id)
+        now = self.clock.now()
+        async with self.app.db.write() as session:
+            ticket = await open_ticket(
+                session, kind="repair", category="water_leak", now=now, actor="user",
+                contact_id=conversation.contact_id, conversation_id=conversation.id,
+                description=description,
+            )  # fmt: skip
+            await apply_deadlines(session, ticket, self.settings, now)
+        await self.say(customer, "/agent")
+        await self.relay()
+        [topic] = [t for t in await self.topics() if t.conversation_id == conversation.id]
+        assert topic.thread_id is not None
+        await self.feed(self.api.group_update(agent, GROUP, "/claim", thread_id=topic.thread_id))
+        return ticket, topic.thread_id
 
     def group_calls(self, thread_id: int | None = None) -> list[Call]:
         """Successful message posts in the agents' group (in one topic if given)."""

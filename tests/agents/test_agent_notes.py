@@ -9,33 +9,10 @@ import json
 from sqlalchemy import select
 
 from bot.agents.models import TopicState
-from bot.followups.deadlines import apply_deadlines
 from bot.store.models import ConversationEvent, Owner, Ticket, TicketEvent, TicketStatus
-from bot.tickets import open_ticket
 from tests.agents.support import GROUP, Harness
-from tests.fakes.bot_api import FakeUser
 
 PRIVATE = "tenant is difficult, landlord pays 50%"
-
-
-async def _claimed(harness: Harness, customer: FakeUser, agent: FakeUser) -> tuple[Ticket, int]:
-    """A customer with a repair ticket, escalated and claimed by ``agent``: ticket, thread."""
-    await harness.say(customer, "/lang en")
-    conversation = await harness.conversation(customer.id)
-    now = harness.clock.now()
-    async with harness.app.db.write() as session:
-        ticket = await open_ticket(
-            session, kind="repair", category="water_leak", now=now, actor="user",
-            contact_id=conversation.contact_id, conversation_id=conversation.id,
-            description="Leak under the sink",
-        )  # fmt: skip
-        await apply_deadlines(session, ticket, harness.settings, now)
-    await harness.say(customer, "/agent")
-    await harness.relay()
-    [topic] = [t for t in await harness.topics() if t.conversation_id == conversation.id]
-    assert topic.thread_id is not None
-    await harness.feed(harness.api.group_update(agent, GROUP, "/claim", thread_id=topic.thread_id))
-    return ticket, topic.thread_id
 
 
 async def _events(harness: Harness, ticket: Ticket, action: str) -> list[dict]:
@@ -59,7 +36,7 @@ async def _notes(harness: Harness) -> list[dict]:
 async def test_resolve_text_is_an_internal_note(harness: Harness) -> None:
     alice = await harness.register(7001, "Alice")
     customer = harness.api.user(590, "Lam", language_code="en")
-    ticket, thread = await _claimed(harness, customer, alice)
+    ticket, thread = await harness.claimed_repair(customer, alice)
     await harness.feed(harness.api.group_update(alice, GROUP, "Valve replaced", thread_id=thread))
     await harness.feed(
         harness.api.group_update(alice, GROUP, f"/resolve {PRIVATE}", thread_id=thread)
@@ -78,7 +55,7 @@ async def test_resolve_text_is_an_internal_note(harness: Harness) -> None:
 async def test_release_text_is_an_internal_note(harness: Harness) -> None:
     alice = await harness.register(7001, "Alice")
     customer = harness.api.user(591, "Ho", language_code="en")
-    ticket, thread = await _claimed(harness, customer, alice)
+    ticket, thread = await harness.claimed_repair(customer, alice)
     await harness.feed(
         harness.api.group_update(alice, GROUP, f"/release {PRIVATE}", thread_id=thread)
     )

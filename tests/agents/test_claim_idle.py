@@ -14,32 +14,12 @@ from sqlalchemy import select
 from bot.agents.models import TopicState
 from bot.clock import FrozenClock
 from bot.followups import FollowupWorker
-from bot.followups.deadlines import apply_deadlines
-from bot.store.models import Owner, Ticket, TicketEvent
-from bot.tickets import open_ticket
+from bot.store.models import Owner, TicketEvent
 from tests.agents.support import GROUP, Harness, agent_settings
 from tests.fakes.bot_api import FakeBotAPI, FakeUser
 
 SORRY = "Sorry to keep you waiting"
-
-
-async def _claimed(harness: Harness, customer: FakeUser, agent: FakeUser) -> tuple[Ticket, int]:
-    await harness.say(customer, "/lang en")
-    conversation = await harness.conversation(customer.id)
-    now = harness.clock.now()
-    async with harness.app.db.write() as session:
-        ticket = await open_ticket(
-            session, kind="repair", category="water_leak", now=now, actor="user",
-            contact_id=conversation.contact_id, conversation_id=conversation.id,
-            description="Water coming through the ceiling",
-        )  # fmt: skip
-        await apply_deadlines(session, ticket, harness.settings, now)
-    await harness.say(customer, "/agent")
-    await harness.relay()
-    [topic] = [t for t in await harness.topics() if t.conversation_id == conversation.id]
-    assert topic.thread_id is not None
-    await harness.feed(harness.api.group_update(agent, GROUP, "/claim", thread_id=topic.thread_id))
-    return ticket, topic.thread_id
+LEAK = "Water coming through the ceiling"
 
 
 def _idle_notices(calls: list[Any]) -> list[Any]:
@@ -69,7 +49,9 @@ async def test_a_silent_claim_goes_back_to_the_queue(harness: Harness) -> None:
     alice = await harness.register(7001, "Alice")
     await harness.register(7009, "Carol", role="supervisor")
     customer = harness.api.user(620, "Leung", language_code="en")
-    ticket, thread = await _claimed(harness, customer, alice)
+    ticket, thread = await harness.claimed_repair(
+        customer, alice, "Water coming through the ceiling"
+    )
     worker = _worker(harness)
     cards_before = len([c for c in harness.group_calls(thread) if "reply_markup" in c.params])
 
@@ -126,7 +108,9 @@ async def test_a_silent_claim_goes_back_to_the_queue(harness: Harness) -> None:
 async def test_an_answered_chat_stays_until_the_customer_waits_again(harness: Harness) -> None:
     alice = await harness.register(7001, "Alice")
     customer = harness.api.user(621, "Mok", language_code="en")
-    _ticket, thread = await _claimed(harness, customer, alice)
+    _ticket, thread = await harness.claimed_repair(
+        customer, alice, "Water coming through the ceiling"
+    )
     worker = _worker(harness)
     harness.clock.advance(minutes=10)
     await harness.feed(harness.api.group_update(alice, GROUP, "Checking now", thread_id=thread))
@@ -152,7 +136,9 @@ async def test_an_answered_chat_stays_until_the_customer_waits_again(harness: Ha
 async def test_an_answer_in_time_keeps_the_claim(harness: Harness) -> None:
     alice = await harness.register(7001, "Alice")
     customer = harness.api.user(622, "Yau", language_code="en")
-    _ticket, thread = await _claimed(harness, customer, alice)
+    _ticket, thread = await harness.claimed_repair(
+        customer, alice, "Water coming through the ceiling"
+    )
     worker = _worker(harness)
     await harness.say(customer, "The water is getting worse")
     harness.clock.advance(minutes=25)
@@ -179,7 +165,7 @@ async def test_the_wait_counts_in_the_agents_working_hours(
     try:
         alice = await harness.register(7001, "Alice")
         customer = harness.api.user(623, "Kan", language_code="en")
-        await _claimed(harness, customer, alice)
+        await harness.claimed_repair(customer, alice, LEAK)
         worker = _worker(harness)
         friday.advance(hours=5)  # 22:45
         await worker.run_until_idle()
