@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -36,15 +37,14 @@ def server_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('actions') / 'kefu.db'}"
 
 
-@pytest.fixture(scope="module")
-def action_server(server_db: str) -> Iterator[str]:
+@contextmanager
+def serving(database_url: str, **env: str) -> Iterator[str]:
+    """A real ``kefu actions serve`` on ``database_url`` with the token (and ``env``); its URL
+    once /health answers. Stopped on leaving."""
     port = _free_port()
-    env = dict(os.environ, KEFU_DATABASE_URL=server_db, KEFU_ACTIONS_TOKEN=TOKEN)
+    environ = dict(os.environ, KEFU_DATABASE_URL=database_url, KEFU_ACTIONS_TOKEN=TOKEN, **env)
     proc = subprocess.Popen(
-        _serve_command(port),
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        _serve_command(port), env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -64,6 +64,12 @@ def action_server(server_db: str) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@pytest.fixture
+def action_server(server_db: str) -> Iterator[str]:
+    with serving(server_db) as url:
+        yield url
 
 
 def _call(

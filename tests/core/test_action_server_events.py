@@ -5,17 +5,13 @@ topic-reopen follow-up (the listeners come from bot.app, handed in by the cli)."
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.core.test_action_server import TOKEN, _call, _free_port, _serve_command
+from tests.core.test_action_server import _call, serving
 
 GROUP = -1001000000006
 
@@ -23,32 +19,8 @@ GROUP = -1001000000006
 @pytest.fixture
 def served(tmp_path: object) -> Iterator[tuple[str, str]]:
     db_url = f"sqlite:///{tmp_path}/kefu.db"  # type: ignore[str-bytes-safe]
-    port = _free_port()
-    env = dict(
-        os.environ,
-        KEFU_DATABASE_URL=db_url,
-        KEFU_ACTIONS_TOKEN=TOKEN,
-        KEFU_AGENTS__DEFAULT_GROUP_ID=str(GROUP),
-    )
-    proc = subprocess.Popen(
-        _serve_command(port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"no action server: {proc.stderr.read() if proc.stderr else ''}")
-            time.sleep(0.2)
+    with serving(db_url, KEFU_AGENTS__DEFAULT_GROUP_ID=str(GROUP)) as url:
         yield url, db_url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 async def _resolve(db_url: str, number: str) -> None:
