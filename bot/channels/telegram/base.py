@@ -1,4 +1,5 @@
-"""What every part of the Telegram channel shares: the engine it talks to and the outage rule.
+"""What every part of the Telegram channel shares: the engine it talks to, the outage rule,
+and :class:`RecentKeys` (what was already pressed, answered, or delivered).
 
 An update the channel cannot finish because the store or Telegram is down must come back:
 :class:`RetryLater` says so to the poller (no acknowledgement) and the webhook (a 5xx).
@@ -6,6 +7,8 @@ An update the channel cannot finish because the store or Telegram is down must c
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Sequence
 from typing import Any, Protocol
 
@@ -68,3 +71,25 @@ def store_outage(db: Database | None, exc: Exception) -> Exception:
     if db is not None and not isinstance(exc, StoreUnavailable):
         exc = db.unavailable(exc)
     return RetryLater(f"store unavailable: {exc}")
+
+
+class RecentKeys:
+    """A bounded set of recently seen keys."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self._items: OrderedDict[Any, float] = OrderedDict()
+        self._size = size
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def add(self, key: Any) -> None:
+        """Remember ``key``; the oldest is forgotten beyond the size."""
+        self._items[key] = time.monotonic()
+        self._items.move_to_end(key)
+        while len(self._items) > self._size:
+            self._items.popitem(last=False)
+
+    def discard(self, key: Any) -> None:
+        """Forget ``key`` (if it was there)."""
+        self._items.pop(key, None)

@@ -15,9 +15,10 @@ from telegram import Bot, Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
-from bot.channels.telegram.base import CHANNEL, RetryLater
+from bot.channels.telegram.base import CHANNEL, RecentKeys, RetryLater
 from bot.channels.telegram.convert import KEY_PREFIX, flat, payload_key
-from bot.channels.telegram.sending import Language, LongPayloads, RecentKeys
+from bot.channels.telegram.languages import Language
+from bot.channels.telegram.sending import LongPayloads
 from bot.channels.telegram.texts import ChannelTexts
 from bot.messages import InboundMessage, OutboundMessage
 from bot.store.db import Database, is_outage

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
 from telegram import Update
@@ -19,6 +20,9 @@ from bot.store.db import Database
 log = logging.getLogger(__name__)
 
 _MAX_HINTS = 50_000
+
+# How the parts of the channel ask for a chat's language: (chat id, client hint) -> language.
+Language = Callable[[int | str, str | None], Awaitable[str]]
 
 
 class ChatLanguages:

@@ -13,7 +13,7 @@ from telegram import Bot, BotCommandScopeChat
 from telegram.error import TelegramError
 
 from bot.channels.telegram.convert import command_menu
-from bot.channels.telegram.sending import Language
+from bot.channels.telegram.languages import Language
 from bot.channels.telegram.texts import ChannelTexts
 from bot.messages import InboundMessage
 

@@ -9,16 +9,15 @@ the channel's own polite answers (:meth:`Sender.say_once`), which are not stored
 from __future__ import annotations
 
 import logging
-import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from telegram import Bot, InputFile, ReplyKeyboardRemove, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot.channels.telegram.base import CHANNEL, EngineLike, RetryLater, engine_call
+from bot.channels.telegram.base import CHANNEL, EngineLike, RecentKeys, RetryLater, engine_call
 from bot.channels.telegram.convert import (
     KEY_PREFIX,
     contact_keyboard,
@@ -26,6 +25,7 @@ from bot.channels.telegram.convert import (
     payload_key,
     split_text,
 )
+from bot.channels.telegram.languages import Language
 from bot.channels.telegram.request import Unconfirmed
 from bot.channels.telegram.texts import ChannelTexts
 from bot.dialogue.claims import Claims as _Claims
@@ -34,30 +34,7 @@ from bot.store.db import is_outage
 
 log = logging.getLogger(__name__)
 
-Language = Callable[[int | str, str | None], Awaitable[str]]
 _MAX_LONG_PAYLOADS = 50_000
-
-
-class RecentKeys:
-    """A bounded set of recently seen keys."""
-
-    def __init__(self, size: int = 20_000) -> None:
-        self._items: OrderedDict[Any, float] = OrderedDict()
-        self._size = size
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._items
-
-    def add(self, key: Any) -> None:
-        """Remember ``key``; the oldest is forgotten beyond the size."""
-        self._items[key] = time.monotonic()
-        self._items.move_to_end(key)
-        while len(self._items) > self._size:
-            self._items.popitem(last=False)
-
-    def discard(self, key: Any) -> None:
-        """Forget ``key`` (if it was there)."""
-        self._items.pop(key, None)
 
 
 class LongPayloads:
