@@ -1,0 +1,96 @@
+"""The report's figures against a hand-computed month (tests/reports/month.py), read from a
+real database: SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.reports import build_report, pareto
+from bot.reports.compute import Report
+from bot.store.db import Database
+from tests.reports.month import END, EXPECTED, NOW, START, seed
+
+
+@pytest.fixture
+async def report(db: Database) -> Report:
+    async with db.write() as session:
+        await seed(session)
+    async with db.session() as session:
+        return await build_report(session, START, END, NOW)
+
+
+def _counts(c: object) -> dict[str, object]:
+    return {k: getattr(c, k) for k in ("met", "missed", "overdue", "pending", "rate")}
+
+
+async def test_volumes_count_tickets_opened_in_the_month(report: Report) -> None:
+    assert report.total == EXPECTED["total"]
+    assert report.by_kind == EXPECTED["by_kind"]
+
+
+async def test_first_response_counts_the_first_contact_by_anyone(report: Report) -> None:
+    assert _counts(report.first_response) == EXPECTED["first_response"]
+    assert _counts(report.resolution) == EXPECTED["resolution"]
+
+
+async def test_call_backs_by_phone_and_after_a_rework_count(report: Report) -> None:
+    assert _counts(report.callback) == EXPECTED["callback"]
+    assert report.callback_by_channel == EXPECTED["callback_by_channel"]
+
+
+async def test_complaints_not_yet_due_and_invalid_ones_are_not_failures(report: Report) -> None:
+    c = report.complaints
+    expected = EXPECTED["complaints"]
+    assert (c.handling.met, c.handling.missed, c.handling.overdue, c.handling.pending) == (
+        expected["met"], expected["missed"], expected["overdue"], expected["pending"]
+    )  # fmt: skip
+    assert c.invalid == expected["invalid"]
+    assert c.rate == pytest.approx(expected["rate"])
+    assert c.target == 0.95 and c.on_target is False
+
+
+async def test_satisfaction_and_its_trend(report: Report) -> None:
+    assert report.surveys == EXPECTED["surveys"]
+    assert report.average_score == pytest.approx(EXPECTED["average_score"])
+    assert report.fixed_rate == pytest.approx(EXPECTED["fixed_rate"])
+    trend = [(p.answers, p.average_score) for p in report.trend]
+    assert [n for n, _ in trend] == [n for n, _ in EXPECTED["trend"]]
+    for (_, got), (_, want) in zip(trend, EXPECTED["trend"], strict=True):
+        assert got == (None if want is None else pytest.approx(want))
+
+
+async def test_per_building_and_per_agent(report: Report) -> None:
+    for rows, expected in ((report.by_building, "by_building"), (report.by_agent, "by_agent")):
+        got = {
+            r.name: (r.tickets, r.complaints, r.first_response.rate, r.callback.rate,
+                     r.average_score)
+            for r in rows
+        }  # fmt: skip
+        assert got.keys() == EXPECTED[expected].keys()
+        for name, values in EXPECTED[expected].items():
+            assert got[name] == pytest.approx(values), name
+
+
+async def test_complaint_causes_pareto_and_fishbone(report: Report) -> None:
+    assert [(r.cause, r.count) for r in report.complaint_pareto] == EXPECTED["pareto"]
+    assert report.fishbone == EXPECTED["fishbone"]
+
+
+async def test_a_new_complaint_does_not_halve_the_handling_rate(db: Database) -> None:
+    """The measured bug: 100 % fell to 50 % an hour after a new complaint came in."""
+    async with db.write() as session:
+        await seed(session)
+    async with db.session() as session:
+        before = await build_report(session, START, END, NOW - timedelta(hours=2))
+        after = await build_report(session, START, END, NOW)
+    assert before.complaints.rate == after.complaints.rate
+    assert after.complaints.handling.pending == before.complaints.handling.pending == 1
+
+
+def test_pareto_marks_the_vital_few() -> None:
+    rows = pareto({"noise": 50, "parking": 25, "sanitation": 15, "staff": 6, "fees": 4})
+    assert [r.cause for r in rows] == ["noise", "parking", "sanitation", "staff", "fees"]
+    assert [r.vital_few for r in rows] == [True, True, True, False, False]
+    assert rows[-1].cumulative == 1.0
