@@ -15,7 +15,6 @@ from collections.abc import Callable
 from datetime import tzinfo
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
@@ -48,7 +47,7 @@ def _system_cjk_fonts() -> list[str]:
 
 def _packaged_cjk_fonts() -> list[str]:
     try:
-        import manimgx_fonts_cjk  # type: ignore[import-not-found, import-untyped, unused-ignore]
+        import manimgx_fonts_cjk
     except ImportError:
         return []
     folder = Path(manimgx_fonts_cjk.__file__).parent
@@ -88,9 +87,8 @@ def _as_every_weight(before: set[str]) -> None:
 
 def _styled(draw: Callable[[Figure], None], width: float, height: float, path: Path) -> Path:
     family = cjk_family()
-    rc: dict[str, Any] = {"font.family": [family, "DejaVu Sans"] if family else ["DejaVu Sans"]}
-    rc["axes.unicode_minus"] = False
-    with plt.rc_context(rc):
+    fonts = [family, "DejaVu Sans"] if family else ["DejaVu Sans"]
+    with plt.rc_context({"font.family": fonts, "axes.unicode_minus": False}):
         fig = plt.figure(figsize=(width, height), dpi=110)
         try:
             draw(fig)

@@ -33,10 +33,10 @@ def summary_rows(report: Report, labels: Labels) -> Iterator[tuple[str, str, Any
     for status, count in report.by_status.items():
         yield f"by_status.{status}", status, count
     for name in ("first_response", "resolution", "callback"):
-        c: Compliance = getattr(report, name)
+        deadline: Compliance = getattr(report, name)
         for field in ("met", "missed", "overdue", "pending", "decided"):
-            yield f"{name}.{field}", f"{labels(name)} {field}", getattr(c, field)
-        yield f"{name}.rate", labels(name), c.rate
+            yield f"{name}.{field}", f"{labels(name)} {field}", getattr(deadline, field)
+        yield f"{name}.rate", labels(name), deadline.rate
     for channel, count in report.callback_by_channel.items():
         yield f"callback.channel.{channel}", f"{labels('callback')} {channel}", count
     c = report.complaints
@@ -122,8 +122,15 @@ def write_workbook(
 
     trend = book.create_sheet(labels("sheet_trend")[:31])
     trend.append(["from", labels("answers"), labels("score"), "fixed"])
-    for p in report.trend:
-        trend.append([p.start.astimezone(tz).date(), p.answers, p.average_score, p.fixed_rate])
+    for point in report.trend:
+        trend.append(
+            [
+                point.start.astimezone(tz).date(),
+                point.answers,
+                point.average_score,
+                point.fixed_rate,
+            ]
+        )
     _percent(trend, "D")
 
     if charts:
