@@ -105,7 +105,7 @@ def pareto_chart(report: Report, labels: Labels, path: Path) -> Path:
     def draw(fig: Figure) -> None:
         ax = fig.add_subplot()
         rows = report.complaint_pareto
-        names = [r.cause for r in rows] or [labels("none")]
+        names = [labels.category("complaint", r.cause) for r in rows] or [labels("none")]
         counts = [r.count for r in rows] or [0]
         colours = ["#c0392b" if r.vital_few else "#7f8c8d" for r in rows] or ["#7f8c8d"]
         ax.bar(names, counts, color=colours)
@@ -152,7 +152,8 @@ def fishbone_chart(report: Report, labels: Labels, path: Path) -> Path:
                 cx = top[0] + (x - top[0]) * frac
                 cy = top[1] * (1 - frac)
                 ax.plot([cx - 1.0, cx], [cy, cy], color="#95a5a6", lw=1)
-                ax.text(cx - 1.05, cy, f"{category} {count}", ha="right", va="center", fontsize=9)
+                name = labels.category("complaint", category)
+                ax.text(cx - 1.05, cy, f"{name} {count}", ha="right", va="center", fontsize=9)
         ax.set_title(labels("fishbone"), y=0.97)
 
     return _styled(draw, 10, 5.5, path)

@@ -3,10 +3,10 @@
 Pure functions: no database, no clock. The rules live here so the text, the workbook and the
 charts all count the same way:
 
-* **first contact** is the earliest of ``Ticket.first_response_at`` and any staff contact in
+* **first contact** is the earliest of ``Ticket.first_response_at``, any staff contact in
   the audit trail (``contacted``, a phone ``callback``, ``opened_by_staff``, ``resolved``,
-  ``closed``), whoever made it: a repair someone phoned about at once is answered then, even
-  if it was marked resolved days later;
+  ``closed``) and an agent's message in the ticket's conversation, whoever made it: a repair
+  someone phoned about at once is answered then, even if it was marked resolved days later;
 * **call-back done** is the first call-back after the last resolution: the chat survey answered
   (``survey_answered`` or ``sla.callback_done_at``) or a phone ``callback`` event. A repair
   reopened and reworked owes a new call-back after it is resolved again;
@@ -114,12 +114,16 @@ def _fixed(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-def facts_of(ticket: Any, events: Sequence[EventLike]) -> TicketFacts:
-    """The facts of one ticket from its row and its audit trail (any order)."""
+def facts_of(
+    ticket: Any, events: Sequence[EventLike], agent_replies: Sequence[datetime] = ()
+) -> TicketFacts:
+    """The facts of one ticket from its row, its audit trail (any order) and the times agents
+    wrote in its conversation."""
     trail = sorted(events, key=lambda e: e.created_at)
     contact = _earliest(
         ticket.first_response_at,
         *(e.created_at for e in trail if e.action in CONTACT_ACTIONS),
+        *(at for at in agent_replies if at >= ticket.created_at),
     )
     resolutions = [e.created_at for e in trail if e.action in ("resolved", "closed")]
     last_resolution = resolutions[-1] if resolutions else (ticket.resolved_at or ticket.closed_at)
@@ -182,7 +186,16 @@ def facts_of(ticket: Any, events: Sequence[EventLike]) -> TicketFacts:
 
 
 def all_facts(
-    tickets: Iterable[Any], events: Mapping[int, Sequence[EventLike]]
+    tickets: Iterable[Any],
+    events: Mapping[int, Sequence[EventLike]],
+    agent_replies: Mapping[int, Sequence[datetime]] | None = None,
 ) -> list[TicketFacts]:
-    """Facts for every ticket; ``events`` maps a ticket id to its audit trail."""
-    return [facts_of(t, events.get(t.id, ())) for t in tickets]
+    """Facts for every ticket; ``events`` maps a ticket id to its audit trail,
+    ``agent_replies`` a conversation id to when agents wrote in it."""
+    replies = agent_replies or {}
+    return [
+        facts_of(
+            t, events.get(t.id, ()), replies.get(t.conversation_id, ()) if t.conversation_id else ()
+        )
+        for t in tickets
+    ]

@@ -7,21 +7,29 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.models import Ticket, TicketEvent
+from bot.store.models import Message, Ticket, TicketEvent
 
 _CHUNK = 500  # ticket ids per IN (...) list
 
 
-async def load_period(
-    session: AsyncSession, start: datetime, end: datetime
-) -> tuple[Sequence[Ticket], dict[int, list[TicketEvent]]]:
-    """Tickets opened in ``[start, end)`` or with a deadline or a change in it, and the audit
-    trail of each (by ticket id)."""
+@dataclass
+class PeriodRows:
+    """What :func:`load_period` read."""
+
+    tickets: Sequence[Ticket]
+    events: dict[int, list[TicketEvent]]
+    agent_replies: dict[int, list[datetime]]  # by conversation id, oldest first
+
+
+async def load_period(session: AsyncSession, start: datetime, end: datetime) -> PeriodRows:
+    """Tickets opened in ``[start, end)``, or with a deadline, a change or an audit event in it;
+    the audit trail of each; and when agents wrote in their conversations."""
     in_period = [
         column.between(start, end)
         for column in (
@@ -32,6 +40,11 @@ async def load_period(
             Ticket.updated_at,
         )
     ]
+    in_period.append(
+        Ticket.id.in_(
+            select(TicketEvent.ticket_id).where(TicketEvent.created_at.between(start, end))
+        )
+    )
     tickets = (
         (
             await session.execute(
@@ -51,4 +64,21 @@ async def load_period(
         )
         for event in rows.scalars():
             events[event.ticket_id].append(event)
-    return tickets, dict(events)
+    replies: dict[int, list[datetime]] = defaultdict(list)
+    conversations = sorted({t.conversation_id for t in tickets if t.conversation_id is not None})
+    since = min((t.created_at for t in tickets), default=start)
+    for at in range(0, len(conversations), _CHUNK):
+        rows = await session.execute(
+            select(Message.conversation_id, Message.created_at)
+            .where(
+                Message.conversation_id.in_(conversations[at : at + _CHUNK]),
+                Message.direction == "out",
+                Message.sender.like("agent:%"),
+                Message.created_at >= since,
+                Message.created_at < end,
+            )
+            .order_by(Message.conversation_id, Message.created_at)
+        )
+        for row in rows:
+            replies[row.conversation_id].append(row.created_at)
+    return PeriodRows(tickets, dict(events), dict(replies))

@@ -23,9 +23,9 @@ async def build_report(
     """The report for ``[start, end)`` as of ``now``, with the complaint target and the cause
     mapping of ``settings`` (the defaults when None)."""
     options = settings or ReportsSettings()
-    tickets, events = await load_period(session, start, end)
+    rows = await load_period(session, start, end)
     return summarise(
-        all_facts(tickets, events),
+        all_facts(rows.tickets, rows.events, rows.agent_replies),
         start,
         end,
         now,

@@ -56,9 +56,9 @@ def render_text(report: Report, tz: tzinfo, labels: Labels) -> str:
         "",
         labels("opened", count=report.total),
     ]
-    lines += [f"  {kind:<12} {count}" for kind, count in report.by_kind.items()]
+    lines += [f"  {labels.kind(kind)}: {count}" for kind, count in report.by_kind.items()]
     lines += ["", labels("by_status") + ":"]
-    lines += [f"  {s:<16} {n}" for s, n in report.by_status.items()]
+    lines += [f"  {labels.status(s)}: {n}" for s, n in report.by_status.items()]
     lines += ["", labels("deadlines") + ":"]
     for name in ("first_response", "resolution", "callback"):
         lines.append(compliance_line(labels, name, getattr(report, name)))
@@ -110,11 +110,12 @@ def render_text(report: Report, tz: tzinfo, labels: Labels) -> str:
         for row in report.complaint_pareto:
             mark = "*" if row.vital_few else " "
             lines.append(
-                f"  {mark} {row.cause:<18} {row.count:>5}  {pct(row.share):>7}"
-                f"  {labels('cumulative')} {pct(row.cumulative):>7}"
+                f"  {mark} {labels.category('complaint', row.cause)}: {row.count}  {pct(row.share)}"
+                f"  {labels('cumulative')} {pct(row.cumulative)}"
             )
         lines += ["", labels("fishbone") + ":"]
         for branch, cats in report.fishbone.items():
-            items = ", ".join(f"{cat} {n}" for cat, n in cats.items()) or labels("none")
+            items = ", ".join(f"{labels.category('complaint', cat)} {n}" for cat, n in cats.items())
+            items = items or labels("none")
             lines.append(f"  {labels.cause(branch)}: {items}")
     return "\n".join(lines)

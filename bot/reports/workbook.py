@@ -29,9 +29,9 @@ def summary_rows(report: Report, labels: Labels) -> Iterator[tuple[str, str, Any
     with the text report."""
     yield "total", labels("opened", count="").rstrip(" ：:"), report.total
     for kind, count in report.by_kind.items():
-        yield f"by_kind.{kind}", kind, count
+        yield f"by_kind.{kind}", labels.kind(kind), count
     for status, count in report.by_status.items():
-        yield f"by_status.{status}", status, count
+        yield f"by_status.{status}", labels.status(status), count
     for name in ("first_response", "resolution", "callback"):
         deadline: Compliance = getattr(report, name)
         for field in ("met", "missed", "overdue", "pending", "decided"):
@@ -110,15 +110,17 @@ def write_workbook(
 
     causes = book.create_sheet(labels("sheet_causes")[:31])
     causes.append([labels("pareto")])
-    causes.append(["cause", labels("count"), "share", labels("cumulative"), "vital few"])
+    causes.append(["cause", "", labels("count"), "share", labels("cumulative"), "vital few"])
     for p in report.complaint_pareto:
-        causes.append([p.cause, p.count, p.share, p.cumulative, p.vital_few])
-    _percent(causes, "CD")
+        name = labels.category("complaint", p.cause)
+        causes.append([p.cause, name, p.count, p.share, p.cumulative, p.vital_few])
+    _percent(causes, "DE")
     causes.append([])
     causes.append([labels("fishbone")])
     for branch, cats in report.fishbone.items():
         for category, count in cats.items() or [("", 0)]:
-            causes.append([labels.cause(branch), category, count])
+            name = labels.category("complaint", category) if category else ""
+            causes.append([labels.cause(branch), name, count])
 
     trend = book.create_sheet(labels("sheet_trend")[:31])
     trend.append(["from", labels("answers"), labels("score"), "fixed"])

@@ -10,7 +10,8 @@ import pytest
 from bot.reports import build_report, pareto
 from bot.reports.compute import Report
 from bot.store.db import Database
-from tests.reports.month import END, EXPECTED, NOW, START, seed
+from bot.store.models import Contact, Conversation, Message, Ticket
+from tests.reports.month import END, EXPECTED, NOW, START, at, seed
 
 
 @pytest.fixture
@@ -94,3 +95,43 @@ def test_pareto_marks_the_vital_few() -> None:
     assert [r.cause for r in rows] == ["noise", "parking", "sanitation", "staff", "fees"]
     assert [r.vital_few for r in rows] == [True, True, True, False, False]
     assert rows[-1].cumulative == 1.0
+
+
+async def test_an_agents_reply_in_the_chat_is_a_first_contact(db: Database) -> None:
+    """R5: an agent answered in the chat at 10:20 (due 10:30), nobody set first_response_at."""
+    async with db.write() as session:
+        await seed(session)
+        contact = Contact(created_at=at(11, 6, 9), updated_at=at(11, 6, 9))
+        session.add(contact)
+        await session.flush()
+        chat = Conversation(contact_id=contact.id, channel="telegram", chat_id="555",
+                            created_at=at(11, 6, 9), updated_at=at(11, 6, 9))  # fmt: skip
+        session.add(chat)
+        await session.flush()
+        session.add(
+            Ticket(
+                number="T-R5",
+                kind="repair",
+                category="lift",
+                status="open",
+                conversation_id=chat.id,
+                created_at=at(11, 6, 10),
+                updated_at=at(11, 6, 10),
+                due_first_response=at(11, 6, 10, 30),
+                sla={},
+            )
+        )
+        for sender, minute in (("bot", 1), ("agent:7", 20), ("agent:7", 50)):
+            session.add(
+                Message(
+                    conversation_id=chat.id,
+                    direction="out",
+                    sender=sender,
+                    text="…",
+                    created_at=at(11, 6, 10, minute),
+                )
+            )
+    async with db.session() as session:
+        report = await build_report(session, START, END, NOW)
+    assert report.first_response.met == EXPECTED["first_response"]["met"] + 1
+    assert report.first_response.overdue == EXPECTED["first_response"]["overdue"]
