@@ -116,3 +116,19 @@ def test_bad_dates_are_a_clear_answer(tmp_path: Path) -> None:
         app, ["report", "-c", str(ROOT / "config.yml"), "--from", "2026-13-01"]
     )
     assert result.exit_code == 2 and "--from and --to take dates" in result.output
+
+
+def test_an_empty_period_still_gives_every_file(tmp_path: Path, sqlite_url: str) -> None:
+    out = tmp_path / "empty"
+    result = CliRunner().invoke(
+        app,
+        ["report", "-c", str(ROOT / "config.yml"), "--from", "2020-01-01", "--to", "2020-01-07",
+         "--xlsx", str(out / "r.xlsx"), "--pdf", str(out / "r.pdf"), "--charts", str(out)],
+        env={"KEFU_DATABASE_URL": sqlite_url, "KEFU_DIALOGUES_DIR": str(ROOT / "dialogues"),
+             "KEFU_REPORTS__COMPLAINT_TARGET": "0.9"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "期內新單：0" in result.stdout and "目標 90.0%" in result.stdout
+    assert summary(out / "r.xlsx")["complaints.rate"] is None
+    assert (out / "pareto.png").read_bytes()[:8] == PNG
+    assert (out / "r.pdf").read_bytes()[:5] == b"%PDF-"
