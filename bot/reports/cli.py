@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
@@ -32,6 +33,14 @@ def _settings(config: Path | None) -> Settings:
     except ConfigError as exc:
         typer.echo(f"kefu: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+async def agent_names(session: AsyncSession) -> dict[str, str]:
+    """Agents by the actor string they leave in the audit trail (``agent:7`` -> "Alice")."""
+    from bot.agents.models import Agent
+
+    rows = await session.execute(select(Agent.id, Agent.name))
+    return {f"agent:{row.id}": row.name for row in rows}
 
 
 def labels_for(settings: Settings, language: str | None = None) -> Labels:
@@ -113,7 +122,9 @@ def report_command(
         db = Database(settings.database.url)
         try:
             async with db.session() as session:
-                return await build_report(session, since, until, clock.now(), settings.reports)
+                return await build_report(
+                    session, since, until, clock.now(), settings.reports, agent_names
+                )
         finally:
             await db.dispose()
 

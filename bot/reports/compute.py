@@ -150,6 +150,7 @@ class Report:
     by_agent: list[GroupRow] = field(default_factory=list)
     complaint_pareto: list[ParetoRow] = field(default_factory=list)
     fishbone: dict[str, dict[str, int]] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # actor -> a person's name
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (``--json``, the workbook): rates included."""
@@ -172,7 +173,9 @@ class Report:
             "fixed_rate": self.fixed_rate,
             "trend": [{**asdict(p), "start": p.start.isoformat()} for p in self.trend],
             "by_building": [row.as_dict() for row in self.by_building],
-            "by_agent": [row.as_dict() for row in self.by_agent],
+            "by_agent": [
+                {**row.as_dict(), "person": self.names.get(row.name)} for row in self.by_agent
+            ],
             "complaint_pareto": [asdict(row) for row in self.complaint_pareto],
             "fishbone": self.fishbone,
         }

@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.followups.models import Followup
 from bot.followups.service import schedule
 from bot.reports.labels import Labels
-from bot.reports.service import build_report
+from bot.reports.service import AgentNames, build_report
 from bot.reports.text import render_text
 from bot.store.db import Database
 
@@ -112,10 +112,13 @@ class ManagerReportHandler:
     """Builds the period's report in the follow-up's transaction and posts it: text, charts as
     photos, the workbook as a document. Then schedules the next one."""
 
-    def __init__(self, settings: Settings, clock: Clock, poster: Poster) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock, poster: Poster, names: AgentNames | None = None
+    ) -> None:
         self.settings = settings
         self.clock = clock
         self.poster = poster
+        self.names = names
 
     async def handle(self, followup: Followup, session: AsyncSession) -> None:
         """Post the report ``followup`` stands for."""
@@ -132,7 +135,7 @@ class ManagerReportHandler:
         if chat_id:
             start = datetime.combine(first, time(0), settings.tz)
             until = datetime.combine(end, time(0), settings.tz)
-            report = await build_report(session, start, until, now, settings.reports)
+            report = await build_report(session, start, until, now, settings.reports, self.names)
             await self._post(report, chat_id, str(payload.get("cadence", "weekly")))
         await ensure_scheduled(session, settings, max(now, followup.due_at))
 
@@ -151,17 +154,26 @@ class ManagerReportHandler:
             await self.poster.post(chat_id, text, list(charts.values()), book)
 
 
-def report_handlers(settings: Settings, clock: Clock, poster: Poster) -> dict[str, Any]:
+def report_handlers(
+    settings: Settings, clock: Clock, poster: Poster, names: AgentNames | None = None
+) -> dict[str, Any]:
     """Handlers for :class:`bot.followups.FollowupWorker`."""
-    return {MANAGER_REPORT: ManagerReportHandler(settings, clock, poster)}
+    return {MANAGER_REPORT: ManagerReportHandler(settings, clock, poster, names)}
 
 
-async def attach_reports(worker: Any, db: Database, settings: Settings, poster: Poster) -> bool:
-    """Make ``kefu run``'s follow-up worker post the scheduled reports, and schedule the next
-    ones. False (nothing done) without ``reports.managers_chat_id``."""
+async def attach_reports(
+    worker: Any,
+    db: Database,
+    settings: Settings,
+    poster: Poster,
+    names: AgentNames | None = None,
+) -> bool:
+    """Make ``kefu run``'s follow-up worker post the scheduled reports (agents named by
+    ``names``), and schedule the next ones. False (nothing done) without
+    ``reports.managers_chat_id``."""
     if settings.reports.managers_chat_id is None:
         return False
-    worker.handlers.update(report_handlers(settings, worker.clock, poster))
+    worker.handlers.update(report_handlers(settings, worker.clock, poster, names))
     async with db.write() as session:
         await ensure_scheduled(session, settings, worker.clock.now())
     return True

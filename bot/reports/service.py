@@ -3,6 +3,7 @@ facts (:mod:`~bot.reports.facts`), count (:mod:`~bot.reports.compute`)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +13,10 @@ from bot.reports.compute import Report, summarise
 from bot.reports.facts import all_facts
 from bot.reports.query import load_period
 
+# Who an actor string is (``agent:7`` -> "Alice"): read by the caller, which may know the agents'
+# table (the reports sit below the agents' package).
+AgentNames = Callable[[AsyncSession], Awaitable[Mapping[str, str]]]
+
 
 async def build_report(
     session: AsyncSession,
@@ -19,12 +24,13 @@ async def build_report(
     end: datetime,
     now: datetime,
     settings: ReportsSettings | None = None,
+    names: AgentNames | None = None,
 ) -> Report:
     """The report for ``[start, end)`` as of ``now``, with the complaint target and the cause
-    mapping of ``settings`` (the defaults when None)."""
+    mapping of ``settings`` (the defaults when None) and the agents' names from ``names``."""
     options = settings or ReportsSettings()
     rows = await load_period(session, start, end)
-    return summarise(
+    report = summarise(
         all_facts(rows.tickets, rows.events, rows.agent_replies),
         start,
         end,
@@ -33,3 +39,6 @@ async def build_report(
         causes=options.causes,
         unmapped_cause=options.unmapped_cause,
     )
+    if names is not None:
+        report.names = dict(await names(session))
+    return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
 
 from bot.reports.compute import Compliance, GroupRow, Report
@@ -13,8 +14,11 @@ def pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.1f}%"
 
 
-def who(actor: str) -> str:
-    """An actor string as a name: ``staff:Wong`` -> ``Wong``, ``agent:12`` -> ``agent 12``."""
+def who(actor: str, names: Mapping[str, str] | None = None) -> str:
+    """An actor string as a name: the agent's name when known (``names``), ``staff:Wong`` ->
+    ``Wong``, else ``agent:12`` -> ``agent 12``."""
+    if names and actor in names:
+        return names[actor]
     kind, _, name = actor.partition(":")
     return name if kind == "staff" and name else actor.replace(":", " ")
 
@@ -36,10 +40,12 @@ def compliance_line(labels: Labels, name: str, c: Compliance) -> str:
     return f"  {labels(name)}: {pct(c.rate)} ({c.met}/{c.decided}; {counts})"
 
 
-def group_lines(labels: Labels, rows: list[GroupRow], building: bool) -> list[str]:
+def group_lines(
+    labels: Labels, rows: list[GroupRow], building: bool, names: Mapping[str, str] | None = None
+) -> list[str]:
     out = [f"  {labels('group_header')}"]
     for row in rows:
-        name = labels.building(row.name) if building else who(row.name)
+        name = labels.building(row.name) if building else who(row.name, names)
         score = f"{row.average_score:.2f}" if row.average_score is not None else "—"
         out.append(
             f"  {name} | {row.tickets} | {row.complaints} | {pct(row.first_response.rate)} | "
@@ -104,7 +110,11 @@ def render_text(report: Report, tz: tzinfo, labels: Labels) -> str:
     if report.by_building:
         lines += ["", labels("by_building") + ":", *group_lines(labels, report.by_building, True)]
     if report.by_agent:
-        lines += ["", labels("by_agent") + ":", *group_lines(labels, report.by_agent, False)]
+        lines += [
+            "",
+            labels("by_agent") + ":",
+            *group_lines(labels, report.by_agent, False, report.names),
+        ]
     if report.complaint_pareto:
         lines += ["", labels("pareto") + ":"]
         for row in report.complaint_pareto:

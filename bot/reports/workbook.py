@@ -59,13 +59,18 @@ def _percent(ws: Worksheet, columns: str) -> None:
 
 
 def _groups(
-    ws: Worksheet, title: str, rows: list[GroupRow], labels: Labels, building: bool
+    ws: Worksheet,
+    title: str,
+    rows: list[GroupRow],
+    labels: Labels,
+    building: bool,
+    names: Mapping[str, str] | None = None,
 ) -> None:
     ws.append([title])
     ws[ws.max_row][0].font = BOLD
     ws.append([h.strip() for h in labels("group_header").split("|")])
     for row in rows:
-        name = labels.building(row.name) if building else who(row.name)
+        name = labels.building(row.name) if building else who(row.name, names)
         ws.append(
             [
                 name,
@@ -106,7 +111,7 @@ def write_workbook(
 
     groups = book.create_sheet(labels("sheet_groups")[:31])
     _groups(groups, labels("by_building"), report.by_building, labels, True)
-    _groups(groups, labels("by_agent"), report.by_agent, labels, False)
+    _groups(groups, labels("by_agent"), report.by_agent, labels, False, report.names)
 
     causes = book.create_sheet(labels("sheet_causes")[:31])
     causes.append([labels("pareto")])

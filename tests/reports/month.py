@@ -28,6 +28,7 @@ X   a repair entirely in October: counts nowhere.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.store.models import Ticket, TicketEvent
 
 HK = ZoneInfo("Asia/Hong_Kong")
+ROOT = Path(__file__).resolve().parents[2] / "dialogues"
 START = datetime(2026, 11, 1, tzinfo=HK)
 END = datetime(2026, 12, 1, tzinfo=HK)
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=HK)

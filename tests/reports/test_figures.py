@@ -10,7 +10,7 @@ import pytest
 from bot.reports import build_report, pareto
 from bot.reports.compute import Report
 from bot.store.db import Database
-from bot.store.models import Contact, Conversation, Message, Ticket
+from bot.store.models import Contact, Conversation, Message, Ticket, TicketEvent
 from tests.reports.month import END, EXPECTED, NOW, START, at, seed
 
 
@@ -135,3 +135,32 @@ async def test_an_agents_reply_in_the_chat_is_a_first_contact(db: Database) -> N
         report = await build_report(session, START, END, NOW)
     assert report.first_response.met == EXPECTED["first_response"]["met"] + 1
     assert report.first_response.overdue == EXPECTED["first_response"]["overdue"]
+
+
+async def test_agents_are_named_in_the_per_agent_rows(db: Database) -> None:
+    from bot.agents.models import Agent
+    from bot.reports.cli import agent_names
+    from bot.reports.labels import Labels
+    from bot.reports.text import render_text
+    from tests.reports.month import HK, ROOT
+
+    async with db.write() as session:
+        tickets = await seed(session)
+        session.add(Agent(id=7, telegram_user_id=7007, name="Alice", role="agent",
+                          created_at=NOW, updated_at=NOW))  # fmt: skip
+        await session.flush()
+        session.add(
+            TicketEvent(
+                ticket_id=tickets["R3"].id,
+                actor="agent:7",
+                action="contacted",
+                data={},
+                created_at=at(11, 20, 11),
+            )
+        )
+    async with db.session() as session:
+        report = await build_report(session, START, END, NOW, names=agent_names)
+    assert report.names["agent:7"] == "Alice"
+    [row] = [r for r in report.by_agent if r.name == "agent:7"]
+    assert (row.tickets, row.first_response.met) == (1, 1)  # R3 answered at 11:00 now
+    assert "Alice | 1 | 0 | 100.0%" in render_text(report, HK, Labels.load(ROOT, "en"))
