@@ -97,3 +97,52 @@ def test_long_texts_are_cut_at_line_ends() -> None:
     pieces = chunks(text)
     assert all(len(p) <= 4096 for p in pieces)
     assert "\n".join(pieces) == text
+
+
+async def test_kefu_run_posts_the_weekly_report_when_it_is_due(
+    api: FakeBotAPI, tmp_path: Path, sqlite_url: str
+) -> None:
+    """``serve_telegram`` (what ``kefu run`` runs), real polling against the fake Bot API: the
+    next reports are scheduled at start, and the weekly one is posted once its time comes."""
+    import asyncio
+
+    from bot.config import load_settings
+    from bot.run import serve_telegram
+    from tests.reports.month import ROOT
+
+    settings = load_settings(
+        ROOT.parent / "config.yml",
+        environ={},
+        database={"url": sqlite_url},
+        var_dir=str(tmp_path / "var"),
+        dialogues_dir=str(ROOT),
+        models_dir=str(ROOT.parent / "models"),
+        telegram={"base_url": api.base_url, "poll_timeout": 1},
+        reports={"managers_chat_id": MANAGERS, "monthly": False},
+    )
+    clock = FrozenClock(datetime(2026, 11, 30, 8, 0, tzinfo=HK))
+    db = Database(sqlite_url)
+
+    async def scheduled() -> list[str]:
+        async with db.session() as session:
+            return list((await session.execute(select(Followup.idempotency_key))).scalars())
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve_telegram(settings, token=api.token, clock=clock, stop=stop))
+    try:
+        for _ in range(300):
+            if await scheduled() or task.done():
+                break
+            await asyncio.sleep(0.1)
+        assert await scheduled() == [f"{MANAGER_REPORT}:weekly:2026-11-23"]
+        assert not api.calls_to("sendDocument", chat_id=MANAGERS)
+        clock.set(datetime(2026, 11, 30, 8, 31, tzinfo=HK))
+        await api.until(lambda: bool(api.calls_to("sendDocument", chat_id=MANAGERS)), 30)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        keys = await scheduled()
+        await db.dispose()
+    assert any(t.startswith("每週服務報告") for t in api.texts(MANAGERS))
+    assert len(api.calls_to("sendPhoto", chat_id=MANAGERS)) == 3
+    assert f"{MANAGER_REPORT}:weekly:2026-11-30" in keys  # the next one
