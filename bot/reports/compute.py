@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 from bot.reports.facts import Answer, TicketFacts
 
@@ -205,7 +205,7 @@ def fishbone(
     return bones
 
 
-def _in(at: datetime | None, start: datetime, end: datetime) -> bool:
+def _in(at: datetime | None, start: datetime, end: datetime) -> TypeGuard[datetime]:
     return at is not None and start <= at < end
 
 
@@ -270,14 +270,17 @@ def summarise(
                 g.complaints += f.kind == "complaint"
             if f.kind == "complaint" and f.valid:
                 complaint_causes[f.category] += 1
-        if _in(f.due_first_response, start, end):
+        due = f.due_first_response
+        if _in(due, start, end) and f.owes(due, f.first_contact):
             for c in (report.first_response, *(g.first_response for g in groups)):
-                c.judge(f.due_first_response, f.first_contact, now)
-        if _in(f.due_resolution, start, end):
-            report.resolution.judge(f.due_resolution, f.done_at, now)
-        if _in(f.due_callback, start, end):
+                c.judge(due, f.first_contact, now)
+        due = f.due_resolution
+        if _in(due, start, end) and f.owes(due, f.done_at):
+            report.resolution.judge(due, f.done_at, now)
+        due = f.due_callback
+        if _in(due, start, end) and f.owes(due, f.callback_at):
             for c in (report.callback, *(g.callback for g in groups)):
-                c.judge(f.due_callback, f.callback_at, now)
+                c.judge(due, f.callback_at, now)
         if f.kind == "complaint" and _in(f.complaint_due, start, end):
             if f.cancelled:
                 report.complaints.cancelled += 1

@@ -72,7 +72,17 @@ class TicketFacts:
     callback_at: datetime | None
     answers: tuple[Answer, ...]
     valid: bool
-    cancelled: bool
+    cancelled_at: datetime | None  # when the customer withdrew it (None: not cancelled)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancelled_at is not None
+
+    def owes(self, due: datetime, done: datetime | None) -> bool:
+        """Whether a deadline at ``due`` still counts: not when the ticket was cancelled
+        before it without having met it (nobody owes a reply to a withdrawn request)."""
+        met = done is not None and done <= due
+        return met or self.cancelled_at is None or self.cancelled_at > due
 
     @property
     def complaint_due(self) -> datetime:
@@ -181,7 +191,15 @@ def facts_of(
         callback_at=callback_at,
         answers=answers,
         valid=valid,
-        cancelled=ticket.status == "cancelled",
+        cancelled_at=(
+            (
+                ticket.closed_at
+                or _earliest(*(e.created_at for e in trail if e.action == "cancelled"))
+                or ticket.updated_at
+            )
+            if ticket.status == "cancelled"
+            else None
+        ),
     )
 
 
