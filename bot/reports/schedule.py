@@ -10,6 +10,7 @@ completion did not commit may be posted again (at least once, never lost).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -146,12 +147,19 @@ class ManagerReportHandler:
         opts = self.settings
         labels = Labels.load(opts.dialogues_dir, opts.reports.language or opts.default_language)
         text = f"{labels(f'scheduled_{cadence}')}\n\n{render_text(report, opts.tz, labels)}"
-        with tempfile.TemporaryDirectory(prefix="kefu-report-") as work:
-            folder = Path(work)
+
+        def render(folder: Path) -> tuple[list[Path], Path]:
             charts = draw_charts(report, labels, opts.tz, folder)
             name = f"kefu-{cadence}-{report.start.astimezone(opts.tz):%Y%m%d}.xlsx"
-            book = write_workbook(report, folder / name, opts.tz, labels, charts)
-            await self.poster.post(chat_id, text, list(charts.values()), book)
+            return list(charts.values()), write_workbook(
+                report, folder / name, opts.tz, labels, charts
+            )
+
+        with tempfile.TemporaryDirectory(prefix="kefu-report-") as work:
+            # Seconds of matplotlib (and loading the CJK font once): off the event loop, so
+            # the bot keeps answering residents meanwhile.
+            photos, book = await asyncio.to_thread(render, Path(work))
+            await self.poster.post(chat_id, text, photos, book)
 
 
 def report_handlers(
