@@ -45,6 +45,7 @@ from bot.config.dialogue import DialogueSettings
 from bot.config.fees import FeesSettings, LateFeeSettings
 from bot.config.nlu import NLUSettings
 from bot.config.orders import OrderHTTPSettings, OrdersSettings
+from bot.config.reports import ReportsSettings
 from bot.config.sla import DeadlineRule, PolicyMatch, SLAPolicy, SLASettings
 from bot.config.sources import (
     CONFIG_ENV,
@@ -82,6 +83,7 @@ __all__ = [
     "OrdersSettings",
     "PolicyMatch",
     "Port",
+    "ReportsSettings",
     "SLAPolicy",
     "SLASettings",
     "Section",
@@ -132,6 +134,7 @@ class Settings(BaseSettings):
     # Business calendars by name; "24x7" is built in. See bot.sla.
     calendars: dict[str, CalendarSettings] = Field(default_factory=_default_calendars)
     sla: SLASettings = SLASettings()
+    reports: ReportsSettings = ReportsSettings()
 
     @classmethod
     def settings_customise_sources(
