@@ -5,10 +5,10 @@ The file gathers the unit's residents (the registry), its tickets with their aud
 survey's answer on the ticket and every phone ``callback`` event, see the audit convention in
 ``bot.tickets.service``), the fee balance on a day and the payments recorded on the ledger.
 
-A unit is matched by its canonical key (``bot.records.units``), so 「3座18樓B室」, 「3座18楼B」 and
-"Flat B, 18/F, Block 3" are one file. A ticket belongs to the unit when its flat is the unit; a
-ticket without a flat (a common area, an anonymous-less complaint) belongs to it when a chat
-linked to one of the unit's residents opened it.
+A unit is matched by its canonical key (``bot.records.units``), so 「3座18樓B室」, 「3座18楼B室」
+and "Flat B, 18/F, Block 3" are one file. A ticket belongs to the unit when its flat is the
+unit; a ticket without a flat (a common area) belongs to it when a chat linked to one of the
+unit's residents opened it, unless it is anonymous.
 
 No words here: :mod:`bot.household.render` puts the file into the office's language.
 """
@@ -171,7 +171,7 @@ async def _tickets(session: AsyncSession, unit: Unit, resident_ids: list[int]) -
         )
     # Narrow in SQL by the room's text (every spelling of the flat shows it), then compare keys.
     room = str(unit.parts.get("room") or "").strip()
-    by_flat = Ticket.unit.contains(room) if room else Ticket.unit.is_not(None)
+    by_flat = Ticket.unit.icontains(room) if room else Ticket.unit.is_not(None)
     clause = or_(by_flat, Ticket.contact_id.in_(contacts)) if contacts else by_flat
     candidates = (
         await session.scalars(
@@ -182,7 +182,9 @@ async def _tickets(session: AsyncSession, unit: Unit, resident_ids: list[int]) -
     out = []
     for ticket in candidates:
         key = _ticket_unit_key(ticket)
-        if key == unit.key or (not key and ticket.contact_id in own):
+        # An anonymous complaint stays anonymous: never filed under the complainant's flat.
+        by_contact = not key and not ticket.anonymous and ticket.contact_id in own
+        if key == unit.key or by_contact:
             out.append(ticket)
     return out
 

@@ -89,6 +89,11 @@ async def _records(db: Database) -> dict[str, str]:
             unit="大堂", details={"unit": {"area": "大堂"}}, contact_id=contact.id,
             description="大堂電梯門關唔埋",
         )  # fmt: skip
+        # An anonymous complaint by the owner's chat is not filed under the owner's flat.
+        await open_ticket(
+            s, kind="complaint", category="staff", now=NOW, actor="customer",
+            contact_id=contact.id, anonymous=True, description="Guard asleep",
+        )  # fmt: skip
         neighbours = await open_ticket(
             s, kind="repair", category="electrical", now=NOW, actor="customer",
             unit="3座18樓C室", details={"unit": other.parts}, description="C室跳掣",
