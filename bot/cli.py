@@ -152,6 +152,7 @@ def _mount_features() -> None:
     from bot.agents.cli import agents_app
     from bot.channels.telegram.updates_cli import updates_app
     from bot.followups.cli import followups_app
+    from bot.household.cli import household_app
     from bot.nlu.cli import nlu_app, train_command
     from bot.records.cli import fees_app, orders_app, residents_app
     from bot.reports.cli import report_command, validity_command
@@ -164,6 +165,7 @@ def _mount_features() -> None:
     app.add_typer(residents_app, name="residents", help="The resident registry.")
     app.add_typer(orders_app, name="orders", help="The built-in orders table.")
     app.add_typer(fees_app, name="fees", help="The fee ledger per unit.")
+    app.add_typer(household_app, name="household", help="One file per household (一戶一檔).")
     app.command("report")(report_command)
     app.command("complaint-validity")(validity_command)
     app.add_typer(tickets_app, name="tickets", help="Tickets: list, show, resolve, reopen.")

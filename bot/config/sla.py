@@ -67,6 +67,12 @@ def _default_policies() -> list[SLAPolicy]:
             first_response=r({"within": "72h", "time": "calendar"}),
         ),
         SLAPolicy(
+            name="feedback",
+            match=PolicyMatch(kind=["feedback"]),
+            first_response=r({"within": "72h", "time": "calendar"}),
+            resolution=r({"within": "7d", "time": "calendar"}),
+        ),
+        SLAPolicy(
             name="repair-safety",
             match=PolicyMatch(kind=["repair"], category=["safety"]),
             callback=r({"within": "2d", "time": "calendar"}),
