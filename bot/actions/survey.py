@@ -15,7 +15,7 @@ from bot.actions import runtime
 from bot.actions.display import when_text
 from bot.actions.forms import slot_text, tracker_now
 from bot.events import SurveyAnswered, publish
-from bot.store.models import Ticket
+from bot.store.models import Ticket, TicketKind
 from bot.tickets import add_event
 from bot.tickets.lifecycle import reopen_ticket
 
@@ -125,6 +125,11 @@ class ActionSubmitSurvey(Action):
             await reopen_ticket(
                 session, ticket, settings=services.settings, now=now, actor=actor, reason="survey"
             )
+            if ticket.kind == TicketKind.COMPLAINT:  # no rework order: a supervisor is told
+                dispatcher.utter_message(
+                    response="utter_complaint_survey_reopened", ticket_number=ticket.number
+                )
+                return [*reset, SlotSet("escalate_reason", f"survey:{ticket.number}")]
             due = await start_rework(session, ticket, services.settings, now, actor=actor)
         dispatcher.utter_message(
             response="utter_survey_rework",
