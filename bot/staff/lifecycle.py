@@ -14,16 +14,17 @@ The listeners run inside the transaction that raised the event (registered in
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.events import SurveyAnswered, TicketReopened, TicketResolved
-from bot.followups.models import Followup, FollowupKind
+from bot.followups.models import Followup, FollowupKind, FollowupStatus
 from bot.followups.service import schedule
-from bot.followups.sla import schedule_callback_survey
+from bot.followups.sla import SURVEY_KINDS, schedule_callback_survey
 from bot.sla.state import SlaState
 from bot.staff.service import is_good
 from bot.store.models import Contact, Ticket, TicketKind, TicketStatus
@@ -60,6 +61,7 @@ def after_resolution(
         if ticket is None:
             return
         await _clear_previous_answer(session, ticket, event.at)
+        await _drop_earlier_callbacks(session, ticket)
         if ticket.kind != TicketKind.COMPLAINT:
             return
         if ticket.conversation_id is not None:
@@ -92,6 +94,22 @@ async def _clear_previous_answer(session: AsyncSession, ticket: Ticket, now: dat
     state.callback_reset()
     state.save(ticket)
     await add_event(session, ticket, actor=SYSTEM, action="callback_cleared", now=now, data=had)
+
+
+async def _drop_earlier_callbacks(session: AsyncSession, ticket: Ticket) -> None:
+    """Call-backs still pending from an earlier resolution (reopened before they were due)
+    would ask about the old work, besides the new one: cancel them."""
+    resolved = ticket.resolved_at.astimezone(UTC).isoformat() if ticket.resolved_at else None
+    rows = await session.execute(
+        select(Followup).where(
+            Followup.ticket_id == ticket.id,
+            Followup.kind.in_(list(SURVEY_KINDS)),
+            Followup.status == FollowupStatus.PENDING,
+        )
+    )
+    for followup in rows.scalars():
+        if (followup.payload or {}).get("resolved_at") != resolved:
+            followup.status = FollowupStatus.CANCELLED
 
 
 def alert_unsatisfied_complainant(
