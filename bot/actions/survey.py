@@ -49,12 +49,17 @@ class ValidateSurveyForm(FormValidationAction):
     def name(self) -> str:
         return "validate_survey_form"
 
-    def validate_survey_score(
+    async def validate_survey_score(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         score = parse_score(value)
         if score is None:
             dispatcher.utter_message(response="utter_invalid_survey_score")
+            return {"survey_score": None}
+        if await _answered_already(tracker):
+            # Staff recorded the call-back by phone meanwhile: end the form at once (the submit
+            # says the survey is complete) instead of asking the other questions.
+            return {"survey_score": score, "survey_fixed": True, "survey_comment": "-"}
         return {"survey_score": score}
 
     def validate_survey_fixed(
@@ -69,6 +74,21 @@ class ValidateSurveyForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         return {"survey_comment": slot_text(value)[:1000] or "-"}
+
+
+async def _answered_already(tracker: Tracker) -> bool:
+    """The survey's ticket has a call-back answer (e.g. staff phoned the customer)."""
+    meta = tracker.latest_message.get("metadata") or {}
+    async with runtime.transaction() as session:
+        score = (
+            await session.execute(
+                select(Ticket.survey_score).where(
+                    Ticket.number == str(tracker.get_slot("survey_ticket") or ""),
+                    Ticket.contact_id == meta.get("contact_id"),
+                )
+            )
+        ).scalar_one_or_none()
+    return score is not None
 
 
 class ActionSubmitSurvey(Action):
