@@ -8,6 +8,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -48,7 +49,7 @@ def _actor(by: str | None) -> str:
     return f"staff:{by.strip()}"[:64]
 
 
-def _run(config: object, work: Callable[[Database, Settings, Clock], Awaitable[None]]) -> None:
+def _run(config: Path | None, work: Callable[[Database, Settings, Clock], Awaitable[None]]) -> None:
     """Run ``work`` with the listeners installed; bad input is one line and exit 1."""
 
     async def with_events(db: Database, settings: Settings, clock: Clock) -> None:
@@ -56,13 +57,13 @@ def _run(config: object, work: Callable[[Database, Settings, Clock], Awaitable[N
         await work(db, settings, clock)
 
     try:
-        run_ticket_command(config, with_events)  # type: ignore[arg-type]
+        run_ticket_command(config, with_events)
     except (StaffError, TechnicianError) as exc:
         fail(str(exc), 1)
 
 
 def _on_ticket(
-    config: object,
+    config: Path | None,
     number: str,
     act: Callable[[AsyncSession, Ticket, Settings, Clock], Awaitable[str]],
 ) -> None:
