@@ -260,3 +260,28 @@ def test_staff_close_and_complaint_callback_alerts_supervisors(cli: Kefu) -> Non
     ticket = cli.ticket(number)
     assert ticket.status == "closed" and ticket.resolved_at == cli.clock.now()
     assert cli.events(number)[-1].data == {"reason": "settled with both owners"}
+
+
+def test_the_kefu_process_mounts_the_commands(cli: Kefu) -> None:
+    """The installed entry point (a real process, its own clock): staff and technicians."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, KEFU_CONFIG=str(cli.config))
+
+    def kefu_process(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *args], cwd=ROOT, env=env, capture_output=True,
+            text=True, timeout=120,
+        )  # fmt: skip
+
+    done = kefu_process("technicians", "add", "Lee", "--phone", "0")
+    assert done.returncode == 1 and done.stderr.strip() == "kefu: '0' is not a phone number"
+    done = kefu_process("staff", "open", "--description", "lift stuck at 3/F", "--by", "Mary")
+    assert done.returncode == 0, done.stderr
+    number = _number(done.stdout)
+    done = kefu_process("staff", "cancel", number, "--by", "Mary")
+    assert done.returncode == 1 and "needs a reason" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert [e.action for e in cli.events(number)] == ["opened", "opened_by_staff"]
