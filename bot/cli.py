@@ -157,6 +157,7 @@ def _mount_features() -> None:
     from bot.records.cli import fees_app, orders_app, residents_app
     from bot.reports.cli import report_command, validity_command
     from bot.sla.cli import sla_app
+    from bot.staff.cli import staff_app, technicians_app
     from bot.tickets.cli import tickets_app
 
     app.add_typer(nlu_app, name="nlu", help="Parse and evaluate with the NLU model.")
@@ -172,6 +173,8 @@ def _mount_features() -> None:
     app.add_typer(sla_app, name="sla", help="SLA deadlines of a ticket.")
     app.add_typer(followups_app, name="followups", help="Scheduled follow-ups and their worker.")
     app.add_typer(updates_app, name="updates", help="Telegram updates set aside (dead letters).")
+    app.add_typer(staff_app, name="staff", help="Staff actions on tickets (audited).")
+    app.add_typer(technicians_app, name="technicians", help="The technician register.")
 
 
 _mount_features()

@@ -65,6 +65,7 @@ def _default_policies() -> list[SLAPolicy]:
             name="complaint",
             match=PolicyMatch(kind=["complaint"]),
             first_response=r({"within": "72h", "time": "calendar"}),
+            callback=r({"within": "3d", "time": "calendar"}),
         ),
         SLAPolicy(
             name="feedback",
