@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from bot.actions import build_executor, runtime
 from bot.agents.order_alerts import OrderLockAlerts
 from bot.agents.reopen import reopen_topic_listener
+from bot.agents.requests import escalation_request_listener
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.dialogue.domain import Domain, load_domain
 from bot.dialogue.engine import ConversationBusy, Engine, Interpreter
-from bot.events import EventBus, TicketReopened, install
+from bot.events import Escalated, EventBus, TicketReopened, install
 from bot.followups import FollowupHandler, FollowupWorker
 from bot.followups.sla import Alerts, LoggingAlerts, sla_handlers
 from bot.followups.survey import survey_handlers
@@ -74,6 +75,8 @@ def build_events(settings: Settings) -> EventBus:
     bus = EventBus()
     # A reopened ticket (kefu tickets reopen, a bad survey) reopens its agents' topic.
     bus.subscribe(TicketReopened, reopen_topic_listener(settings))
+    # A hand-over or a bad survey asked for a person: the agents' desk opens the topic.
+    bus.subscribe(Escalated, escalation_request_listener(settings))
     return bus
 
 
