@@ -24,6 +24,7 @@ _LABELS: dict[str, tuple[str, ...]] = {
     "urgency": ("utter_agents_priority_{value}",),
     "status": ("utter_ticket_status_{value}",),
     "visit_time": ("utter_visit_{value}",),
+    "language": ("utter_agents_language_{value}",),
 }
 
 
