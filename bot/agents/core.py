@@ -35,7 +35,8 @@ from bot.store.models import Conversation, Owner, Ticket, TicketEvent, TicketSta
 
 CLAIM_REMINDER = "agent_claim_reminder"
 CLAIM_SUPERVISOR = "agent_claim_supervisor"
-HIDDEN_SLOTS = {"language", "requested_slot", "pending_text", "attachments"}
+# escalate_reason: the retired "survey:R-…" protocol, still in conversations stored before it.
+HIDDEN_SLOTS = {"language", "requested_slot", "pending_text", "attachments", "escalate_reason"}
 
 
 class EngineLike(Protocol):
