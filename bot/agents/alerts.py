@@ -37,8 +37,9 @@ class ClaimCheck:
         takeover = self.desk.takeover
         now = self.desk.clock.now()
         waiting = max(1, int((now - topic.created_at).total_seconds() // 60))
+        waited = takeover.texts.span(now - topic.created_at)  # 45m, 18h00m
         if followup.kind == CLAIM_REMINDER:
-            text = takeover.text("utter_agents_claim_reminder", minutes=waiting, name=topic.name)
+            text = takeover.text("utter_agents_claim_reminder", waited=waited, name=topic.name)
             ticket = await session.get(Ticket, topic.ticket_id) if topic.ticket_id else None
             if ticket is not None and ticket.due_first_response and not ticket.first_response_at:
                 text += "\n" + takeover.text(
@@ -51,7 +52,7 @@ class ClaimCheck:
             mentions, links = await self.desk.mentions(session)
             text = takeover.text(
                 "utter_agents_claim_supervisor",
-                minutes=waiting,
+                waited=waited,
                 name=topic.name,
                 supervisors=mentions,
             )

@@ -57,11 +57,15 @@ class AgentTexts:
         if due is None:
             return self.text("utter_agents_no_deadline")
         delta = due - now
-        minutes = int(abs(delta) / timedelta(minutes=1))
-        span = f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+        span = self.span(delta)
         if delta < timedelta(0):
             return self.text("utter_agents_overdue", span=span)
         return self.text("utter_agents_time_left", span=span)
+
+    def span(self, delta: timedelta) -> str:
+        """A length of time for agents: ``45m``, ``18h00m``."""
+        minutes = int(abs(delta) / timedelta(minutes=1))
+        return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
 
     def deadline(self, due: datetime | None, now: datetime, *, met: bool = False) -> str:
         """A deadline on the card: when, and how long is left or how overdue it is (just when

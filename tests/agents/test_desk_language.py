@@ -141,7 +141,8 @@ async def test_claim_reminders_at_a_quarter_and_half_of_the_first_response_deadl
     await harness.relay()
     topic = await _topic(harness)
     texts = [str(c.params.get("text")) for c in harness.group_calls(topic.thread_id)]
-    assert any("仍未有人認領" in t and "首次回覆期限" in t for t in texts)
+    waited = harness.desk.takeover.texts.span(span * 0.25)  # hours, not thousands of minutes
+    assert any(f"已等了 {waited}" in t and "首次回覆期限" in t for t in texts)
 
 
 async def test_escalated_and_owner_changed_are_raised_once(harness: Harness) -> None:
