@@ -8,11 +8,19 @@ from dataclasses import dataclass
 from bot.actions import build_executor, runtime
 from bot.agents.order_alerts import OrderLockAlerts
 from bot.agents.reopen import reopen_topic_listener
+from bot.agents.requests import escalation_request_listener
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.dialogue.domain import Domain, load_domain
 from bot.dialogue.engine import ConversationBusy, Engine, Interpreter
-from bot.events import EventBus, SurveyAnswered, TicketReopened, TicketResolved, install
+from bot.events import (
+    Escalated,
+    EventBus,
+    SurveyAnswered,
+    TicketReopened,
+    TicketResolved,
+    install,
+)
 from bot.followups import FollowupHandler, FollowupWorker
 from bot.followups.sla import Alerts, LoggingAlerts, sla_handlers
 from bot.followups.survey import survey_handlers
@@ -84,6 +92,8 @@ def build_events(settings: Settings) -> EventBus:
     bus.subscribe(SurveyAnswered, staff_lifecycle.close_after_good_callback(settings))
     bus.subscribe(TicketResolved, staff_lifecycle.after_resolution(settings))
     bus.subscribe(TicketReopened, staff_lifecycle.alert_unsatisfied_complainant(settings))
+    # A hand-over or a bad survey asked for a person: the agents' desk opens the topic.
+    bus.subscribe(Escalated, escalation_request_listener(settings))
     return bus
 
 

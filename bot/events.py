@@ -40,6 +40,7 @@ class EscalationReason(enum.StrEnum):
     FALLBACK = "fallback"  # Kefu did not understand, repeatedly
     SURVEY = "survey"  # a bad call-back survey
     SLA = "sla"
+    TICKET_KIND = "ticket_kind"  # a ticket of a kind that goes to a person (escalate_intents)
 
 
 @dataclass(frozen=True, slots=True)

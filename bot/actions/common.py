@@ -138,7 +138,26 @@ class ActionHandoff(Action):
             events.append(ActiveLoop(None))
         dispatcher.utter_message(response="utter_handoff")
         events.append(ConversationPaused())
+        await _announce_escalation(tracker)
         return events
+
+
+async def _announce_escalation(tracker: Tracker) -> None:
+    """Raise :class:`~bot.events.Escalated` with why (the customer asked, or Kefu kept
+    misunderstanding): the agents' desk opens the topic for that reason."""
+    from bot.actions import runtime
+    from bot.actions.forms import tracker_now
+    from bot.events import Escalated, EscalationReason, publish
+
+    meta = tracker.latest_message.get("metadata") or {}
+    if not meta.get("conversation_id"):
+        return
+    reason = (
+        EscalationReason.FALLBACK if meta.get("reason") == "fallback" else EscalationReason.HUMAN
+    )
+    async with runtime.transaction() as session:
+        event = Escalated(int(meta["conversation_id"]), reason, tracker_now(tracker))
+        await publish(session, event)
 
 
 class ActionCancel(Action):

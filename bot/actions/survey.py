@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.actions import runtime
 from bot.actions.display import when_text
 from bot.actions.forms import slot_text, tracker_now
-from bot.events import SurveyAnswered, publish
+from bot.events import Escalated, EscalationReason, SurveyAnswered, publish
 from bot.store.models import Ticket, TicketKind
 from bot.tickets import add_event
 from bot.tickets.lifecycle import reopen_ticket
@@ -151,9 +151,16 @@ class ActionSubmitSurvey(Action):
                 )
                 return [*reset, SlotSet("escalate_reason", f"survey:{ticket.number}")]
             due = await start_rework(session, ticket, services.settings, now, actor=actor)
+            if meta.get("conversation_id"):  # a person should look at it (the agents' desk)
+                await publish(
+                    session,
+                    Escalated(
+                        int(meta["conversation_id"]), EscalationReason.SURVEY, now, ticket.id
+                    ),
+                )
         dispatcher.utter_message(
             response="utter_survey_rework",
             ticket_number=ticket.number,
             rework_by=when_text(due.astimezone(services.clock.tz)),
         )
-        return [*reset, SlotSet("escalate_reason", f"survey:{ticket.number}")]
+        return reset

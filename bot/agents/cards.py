@@ -1,8 +1,13 @@
 """The escalation card agents see at the top of a topic: who, what, details, last messages,
-deadlines, state, and the buttons [Claim] [Resolve] [Back to bot]."""
+deadlines, state, and the buttons [Claim] [Resolve] [Back to bot].
+
+Everything on it is in the office's language: codes (kind, category, priority, status, visit
+window, language) are shown by their labels from ``dialogues/``, deadlines say how long is left
+or how overdue they are, and a rework order shows its own deadline."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -11,7 +16,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.agents.models import Agent, AgentTopic, TopicState
 from bot.agents.service import HIDDEN_SLOTS, Takeover
-from bot.store.models import Contact, Conversation, Message, Ticket
+from bot.sla.state import SlaState
+from bot.store.models import Contact, Conversation, Message, Ticket, TicketStatus
 
 CALLBACK_PREFIX = "kefu:ag:"  # kefu:ag:<action>:<topic id>
 ACTIONS = ("claim", "resolve", "release")
@@ -65,12 +71,14 @@ async def render_card(
     contact = await session.get(Contact, conversation.contact_id) if conversation else None
     ticket = await session.get(Ticket, topic.ticket_id) if topic.ticket_id else None
     agent = await session.get(Agent, topic.agent_id) if topic.agent_id else None
+    texts = takeover.texts
+    now = takeover.clock.now()
     values: dict[str, Any] = {
         "title": topic.name,
         "reason": f"@utter_agents_reason_{topic.reason}",
         "customer": (contact.display_name if contact else None) or "—",
         "phone": (contact.phone if contact else None) or "—",
-        "language": (conversation.language if conversation else None) or "—",
+        "language": texts.label("language", conversation.language if conversation else None),
         "status": _status(takeover, topic, agent),
     }
     lines: list[str] = []
@@ -79,10 +87,10 @@ async def render_card(
             takeover.text(
                 "utter_agents_card_ticket",
                 number=ticket.number,
-                kind=f"@utter_ticket_kind_{ticket.kind}",
-                category=ticket.category or "—",
-                priority=ticket.priority,
-                status=ticket.status,
+                kind=texts.label("kind", ticket.kind),
+                category=texts.label("category", ticket.category, kind=ticket.kind),
+                priority=texts.label("priority", ticket.priority),
+                status=texts.label("status", ticket.status),
             )
         )
         if ticket.description:
@@ -90,7 +98,7 @@ async def render_card(
         for key in ("unit", "contact_phone", "visit_time"):
             value = getattr(ticket, key)
             if value:
-                lines.append(f"• {_label(takeover, key)}: {value}")
+                lines.append(f"• {_label(takeover, key)}: {texts.label(key, value)}")
         attachments = (ticket.details or {}).get("attachments") or []
         if attachments:
             lines.append(f"• {_label(takeover, 'attachments')}: {len(attachments)}")
@@ -100,18 +108,35 @@ async def render_card(
             continue
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items() if v)
+        elif isinstance(value, str):
+            value = texts.label(key, value, kind=ticket.kind if ticket else None)
         lines.append(f"• {_label(takeover, key)}: {_cut(str(value), 80)}")
     values["details"] = "\n".join(lines) or "—"
     values["messages"] = await _last_messages(takeover, session, topic)
     if ticket is not None:
-        values["sla"] = takeover.text(
-            "utter_agents_card_sla",
-            first_response=takeover.when(ticket.due_first_response),
-            resolution=takeover.when(ticket.due_resolution),
-        )
+        values["sla"] = _deadlines(takeover, ticket, now)
     else:
         values["sla"] = takeover.text("utter_agents_no_deadline")
     return takeover.text("utter_agents_card", **values), keyboard(takeover, topic)
+
+
+def _deadlines(takeover: Takeover, ticket: Ticket, now: datetime) -> str:
+    """First response and resolution due (or overdue), and a rework order's deadline."""
+    texts = takeover.texts
+    done = ticket.status in TicketStatus.CLOSED_STATES
+    text = takeover.text(
+        "utter_agents_card_sla",
+        first_response=texts.deadline(
+            ticket.due_first_response, now, met=ticket.first_response_at is not None
+        ),
+        resolution=texts.deadline(ticket.due_resolution, now, met=done),
+    )
+    rework = SlaState.of(ticket).rework
+    if rework is not None and not done:
+        text += "\n" + takeover.text(
+            "utter_agents_card_rework", rework=texts.deadline(rework.due, now)
+        )
+    return text
 
 
 def _status(takeover: Takeover, topic: AgentTopic, agent: Agent | None) -> str:

@@ -33,7 +33,7 @@ from bot.followups.models import Followup
 from bot.store.models import Conversation, Message, Owner, TicketEvent
 
 if TYPE_CHECKING:
-    from bot.agents.telegram import AgentDesk
+    from bot.agents.desk import AgentDesk
 
 log = logging.getLogger(__name__)
 

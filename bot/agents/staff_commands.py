@@ -14,6 +14,7 @@ follow-up the service scheduled becomes one post in the desk's outbox, sent once
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,8 @@ from bot.store.models import Ticket
 from bot.tickets.lifecycle import TicketStateError
 
 if TYPE_CHECKING:
-    from bot.agents.telegram import AgentDesk
+    from bot.agents.desk import AgentDesk
+    from bot.agents.group_commands import Command
 
 COMMANDS = frozenset(
     {"contact", "callback", "category", "priority", "technician", "cancel", "close"}
@@ -53,6 +55,29 @@ class _Request:
     def split(self) -> tuple[str, str]:
         head, _, rest = self.arg.partition(" ")
         return head.strip(), rest.strip()
+
+
+def staff_command(name: str) -> Callable[[Command], Awaitable[None]]:
+    """The agents' group handler of staff command ``/name`` (see
+    :func:`bot.agents.telegram.command_handlers`)."""
+
+    async def run(cmd: Command) -> None:
+        await handle_staff_command(
+            cmd.desk, name, cmd.arg, cmd.agent, cmd.topic, cmd.chat_id, cmd.thread_id
+        )
+
+    return run
+
+
+async def assign_agent_or_technician(cmd: Command) -> None:
+    """``/assign NAME``: a technician from the register when NAME is one (and no agent is),
+    else the escalation to another agent (:func:`bot.agents.group_commands.assign`)."""
+    from bot.agents import group_commands
+
+    if not await handle_staff_command(
+        cmd.desk, "assign", cmd.arg, cmd.agent, cmd.topic, cmd.chat_id, cmd.thread_id
+    ):
+        await group_commands.assign(cmd)
 
 
 async def handle_staff_command(

@@ -49,10 +49,14 @@ class AgentsSettings(Section):
     # Agents' working hours (a calendar name); out of hours the customer is told when they
     # are back. Urgent tickets are handled 24x7.
     calendar: str = "office"
-    # Nobody claimed: reminder in the group at the ticket's first-response deadline (or this
-    # long after escalation without a ticket), then the supervisors this much later.
+    # Nobody claimed, no ticket deadline: reminder this long after escalation, then the
+    # supervisors supervisor_after later.
     claim_reminder: timedelta = timedelta(minutes=15)
     supervisor_after: timedelta = timedelta(minutes=15)
+    # With a first-response deadline: reminders at these fractions of the time to it (a
+    # complaint due in 72 h is reminded at 18 h and 36 h), the supervisors supervisor_after
+    # after the last one, at the latest at the deadline.
+    claim_reminders: list[float] = Field(default_factory=lambda: [0.25, 0.5])
     # A claimed chat whose customer has waited this long for an agent's answer goes back to
     # the queue (supervisors told); 0 = never.
     claim_idle_timeout: timedelta = timedelta(minutes=30)
@@ -78,6 +82,13 @@ class AgentsSettings(Section):
     @classmethod
     def _durations(cls, value: Any) -> timedelta:
         return parse_duration(value)
+
+    @field_validator("claim_reminders")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        if any(not 0 < f <= 1 for f in value):
+            raise ValueError("claim_reminders are fractions of the deadline, in (0, 1]")
+        return sorted(set(value))
 
     @field_validator("escalate_intents", mode="before")
     @classmethod

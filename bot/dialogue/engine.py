@@ -62,6 +62,7 @@ from bot.dialogue.text import (
     substantial,
 )
 from bot.dialogue.tworequests import TwoRequests
+from bot.events import OwnerChanged, publish
 from bot.messages import InboundMessage, OutboundMessage
 from bot.store.batching import GroupCommit
 from bot.store.db import Database, StoreUnavailable, is_outage
@@ -377,6 +378,7 @@ class Engine(Outbox):
                 )
             )
             await own.flush()
+            await publish(own, OwnerChanged(conversation.id, str(owner), now, agent_id))
             return conversation
 
         if session is not None:

@@ -338,7 +338,10 @@ class SlaAlertHandler:
                 created_at=self.clock.now(),
             )
         )
-        await self.alerts.alert(level=level, ticket=ticket, title=title, data=payload)
+        # ``alert``: the follow-up kind, so staff-facing alerts can be worded in their language.
+        await self.alerts.alert(
+            level=level, ticket=ticket, title=title, data={**payload, "alert": str(kind)}
+        )
 
 
 def _deadlines_of(payload: dict[str, Any]) -> list[dict[str, Any]]:

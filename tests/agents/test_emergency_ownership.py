@@ -73,7 +73,7 @@ async def test_emergency_in_an_agents_chat_gets_advice_ticket_alert_and_relay(
     assert topic.state == TopicState.CLAIMED and topic.urgent
     texts = _topic_texts(harness, topic.thread_id)
     assert any(TRAPPED in t for t in texts)  # relayed as before
-    assert any("emergency ticket opened" in t and ticket.number in t for t in texts)
+    assert any("緊急工單已開立" in t and ticket.number in t for t in texts)  # office language
 
 
 async def test_emergency_in_a_queued_chat_gets_advice_ticket_alert_and_relay(
@@ -98,6 +98,6 @@ async def test_emergency_in_a_queued_chat_gets_advice_ticket_alert_and_relay(
     [topic] = await harness.topics()
     assert topic.urgent and topic.reason == "emergency" and topic.name.startswith("🚨")
     texts = _topic_texts(harness, topic.thread_id)
-    assert any("emergency ticket opened" in t and ticket.number in t for t in texts)
+    assert any("緊急工單已開立" in t and ticket.number in t for t in texts)  # office language
     assert any(TRAPPED in t for t in texts)  # the report itself, on the card or relayed
     assert any("7座地下大堂1號電梯" in t for t in texts)  # the answer reaches the agents too

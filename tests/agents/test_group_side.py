@@ -332,7 +332,7 @@ async def test_sla_breach_alert_posts_to_the_tickets_topic(harness: Harness) -> 
     [topic] = await harness.topics()
     assert topic.ticket_id == ticket.id and topic.state == TopicState.QUEUED
     texts = [str(c.params.get("text")) for c in harness.group_calls(topic.thread_id)]
-    assert any("deadline breached" in t and "Carol" in t for t in texts)
+    assert any("已逾期：首次回覆" in t and "Carol" in t for t in texts)  # office language
     general = [c for c in harness.group_calls() if not c.params.get("message_thread_id")]
     # 75 % warnings go to the General topic (the order of rows due at once may vary).
     warnings = [str(c.params["text"]) for c in general]

@@ -52,6 +52,7 @@ def test_environment_overrides_nested_keys_and_short_forms(tmp_path: Path) -> No
         ("", {"KEFU_DATABASE__POOL_SIZE": "0"}, "config: database.pool_size"),
         ("", {"KEFU_TELEGRAM__WEBHOOK__PORT": "70000"}, "config: telegram.webhook.port"),
         ("", {"KEFU_AGENTS__ESCALATE_SURVEY_SCORE": "9"}, "config: agents.escalate_survey_score"),
+        ("agents:\n  claim_reminders: [0.5, 2]\n", {}, "config: agents.claim_reminders"),
         # a database Kefu cannot use is named, with what to write instead
         ("", {"KEFU_DATABASE_URL": "mysql://u:pw@h/db"}, "mysql is not supported"),
         ("", {"KEFU_DATABASE_URL": "postgresql+psycopg2://h/db"}, "write postgresql+psycopg://"),

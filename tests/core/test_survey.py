@@ -12,6 +12,7 @@ from sqlalchemy import select
 from bot.app import App, build_app
 from bot.clock import FrozenClock
 from bot.config import Settings
+from bot.events import SESSION_KEY, Escalated, EscalationReason
 from bot.followups import Followup, FollowupStatus
 from bot.messages import InboundMessage, OutboundMessage
 from bot.store.models import Conversation, Ticket, TicketEvent
@@ -111,6 +112,12 @@ async def test_survey_is_sent_once_and_answered(app: App, clock: FrozenClock) ->
 
 
 async def test_low_score_reopens_for_rework(app: App, clock: FrozenClock) -> None:
+    raised: list[Escalated] = []
+
+    async def record(session: Any, event: Escalated) -> None:
+        raised.append(event)
+
+    app.db.sessionmaker.kw["info"][SESSION_KEY].subscribe(Escalated, record)
     chat = await repaired(app, clock)
     clock.advance(app.settings.sla.survey_delay)
     await app.followup_worker().run_until_idle(clock.now())
@@ -131,7 +138,11 @@ async def test_low_score_reopens_for_rework(app: App, clock: FrozenClock) -> Non
             await s.execute(select(Conversation).where(Conversation.chat_id == chat.user))
         ).scalar_one()
     assert {"survey_answered", "reopened", "rework_ordered"} <= set(actions)
-    assert conversation.slots["escalate_reason"] == f"survey:{ticket.number}"
+    # A person should look at it: said with a typed reason, not a "survey:R-..." slot.
+    assert [(e.conversation_id, e.reason, e.ticket_id) for e in raised] == [
+        (conversation.id, EscalationReason.SURVEY, ticket.id)
+    ]
+    assert "escalate_reason" not in conversation.slots
 
 
 async def test_a_new_request_during_the_survey_is_understood(app: App, clock: FrozenClock) -> None:
