@@ -14,9 +14,8 @@ import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from rasa_sdk.executor import ActionExecutor
 from sqlalchemy import (
@@ -61,6 +60,7 @@ from bot.dialogue.text import (
     storable,
     substantial,
 )
+from bot.dialogue.turn import Interpreter, Turn
 from bot.dialogue.tworequests import TwoRequests
 from bot.messages import InboundMessage, OutboundMessage
 from bot.store.batching import GroupCommit
@@ -74,6 +74,8 @@ from bot.store.models import (
     Message,
     Owner,
 )
+
+__all__ = ["ConversationBusy", "Engine", "Interpreter", "Turn"]
 
 log = logging.getLogger(__name__)
 
@@ -236,46 +238,10 @@ class ConversationBusy(Exception):
     """The conversation cannot take a proactive form now (another form, or a person owns it)."""
 
 
-class Interpreter(Protocol):
-    """What the engine needs from the NLU."""
-
-    def parse(self, text: str, *, now: datetime | None = None) -> dict[str, Any]: ...
-
-
 def detect_language_default(text: str) -> str | None:
     from bot.nlu import detect_language
 
     return detect_language(text)
-
-
-@dataclass
-class Turn:
-    """Everything one turn reads and writes."""
-
-    session: AsyncSession
-    conversation: Conversation
-    contact: Contact
-    inbound: Message | None
-    now: datetime
-    channel: str
-    slots: dict[str, Any]
-    state: dict[str, Any]
-    events: list[dict[str, Any]] = field(default_factory=list)
-    replies: list[OutboundMessage] = field(default_factory=list)
-    parse: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def language(self) -> str:
-        return str(self.slots.get("language") or "zh-Hant")
-
-    @property
-    def active_form(self) -> str | None:
-        return self.conversation.active_form
-
-    @property
-    def requested_slot(self) -> str | None:
-        value = self.slots.get("requested_slot")
-        return str(value) if value else None
 
 
 class Engine(Outbox):
