@@ -14,27 +14,14 @@ import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from rasa_sdk.executor import ActionExecutor
 from sqlalchemy import (
-    BigInteger,
-    Table,
-    and_,
-    bindparam,
-    insert,
-    inspect,
     select,
-    text,
-    true,
-    update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.sql.expression import CTE, Insert, Select
 
 from bot.actions import runtime
 from bot.actions.visits import asks_cost, finer_than_button
@@ -42,22 +29,20 @@ from bot.clock import Clock
 from bot.config import LANGUAGES, Settings
 from bot.dialogue import corrections, memory, switch
 from bot.dialogue.choices import ChoiceResolver, press_typed_choice
-from bot.dialogue.claims import SEND_LEASE, claim_token
 from bot.dialogue.domain import Domain
 from bot.dialogue.emergency import EmergencyPolicy
 from bot.dialogue.outbox import Outbox
 from bot.dialogue.payloads import parse_payload, to_entities
 from bot.dialogue.responses import Responses
 from bot.dialogue.slots import extract_slots
+from bot.dialogue.statements import SET_INTENT
+from bot.dialogue.store import TurnStore
 from bot.dialogue.text import (
     clean_text,
     confident_language,
     copy_json,
     hint_language,
-    inbound_data,
-    jsonable,
     mostly_entities,
-    storable,
     substantial,
 )
 from bot.dialogue.turn import Interpreter, Turn
@@ -66,11 +51,8 @@ from bot.messages import InboundMessage, OutboundMessage
 from bot.store.batching import GroupCommit
 from bot.store.db import Database, StoreUnavailable, is_outage
 from bot.store.models import (
-    ChannelIdentity,
-    Contact,
     Conversation,
     ConversationEvent,
-    InboundReceipt,
     Message,
     Owner,
 )
@@ -78,145 +60,6 @@ from bot.store.models import (
 __all__ = ["ConversationBusy", "Engine", "Interpreter", "Turn"]
 
 log = logging.getLogger(__name__)
-
-# The hot path of a turn writes its rows with prebuilt Core statements (no ORM unit of work,
-# no statement construction per turn); the ORM objects of the turn are kept in step by hand.
-_MESSAGES = cast(Table, Message.__table__)
-_INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
-_INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
-_RECEIPTS = cast(Table, InboundReceipt.__table__)
-_INSERT_RECEIPT = insert(_RECEIPTS)
-# PostgreSQL: the inbound message and its receipt in one round trip (a data-modifying CTE).
-# A redelivery still fails on the receipt's unique key, and the message insert with it.
-_INBOUND_CTE = (
-    insert(_MESSAGES)
-    .values({c.key: bindparam(c.key) for c in _MESSAGES.c if c.key != "id"})
-    .returning(_MESSAGES.c.id)
-    .cte("inbound")
-)
-
-
-_SelectT = TypeVar("_SelectT", bound="Select[*tuple[Any, ...]]")
-
-
-def _receipt_insert(inbound: CTE) -> Insert:
-    """The receipt of an inbound message inserted by the ``inbound`` CTE (same statement)."""
-    return (
-        insert(_RECEIPTS)
-        .from_select(
-            ["channel", "delivery_id", "message_id", "created_at"],
-            select(
-                bindparam("r_channel", type_=_RECEIPTS.c.channel.type),
-                bindparam("r_delivery_id", type_=_RECEIPTS.c.delivery_id.type),
-                inbound.c.id,
-                bindparam("r_created_at", type_=_RECEIPTS.c.created_at.type),
-            ),
-        )
-        .returning(_RECEIPTS.c.message_id)
-    )
-
-
-_INSERT_INBOUND_WITH_RECEIPT = _receipt_insert(_INBOUND_CTE)
-_INSERT_EVENTS = insert(cast(Table, ConversationEvent.__table__))
-_SET_INTENT = (
-    update(_MESSAGES)
-    .where(_MESSAGES.c.id == bindparam("b_message_id"))
-    .values(intent=bindparam("b_intent"), confidence=bindparam("b_confidence"))
-)
-_UPDATE_ROW = {
-    model: update(table).where(table.c.id == bindparam("b_id"))
-    for model, table in (
-        (Conversation, cast(Table, Conversation.__table__)),
-        (Contact, cast(Table, Contact.__table__)),
-    )
-}
-# PostgreSQL: a turn's events (as one JSON array, kept in order) ride along with its reply.
-_EVENTS_FROM_JSON = text(
-    "INSERT INTO conversation_events (conversation_id, event, data, created_at) "
-    "SELECT :e_conversation_id, e.value ->> 'event', e.value -> 'data', :e_created_at "
-    "FROM jsonb_array_elements(:e_events) WITH ORDINALITY AS e(value, n) ORDER BY e.n"
-).bindparams(
-    bindparam("e_conversation_id", type_=BigInteger()),
-    bindparam("e_events", type_=JSONB()),
-    bindparam("e_created_at", type_=ConversationEvent.__table__.c.created_at.type),
-)
-_INSERT_MESSAGE_AND_EVENTS = _INSERT_MESSAGE.add_cte(_EVENTS_FROM_JSON.columns().cte("events"))
-# PostgreSQL: the inbound message's intent rides along with the conversation's update.
-_UPDATE_CONVERSATION_AND_INTENT = _UPDATE_ROW[Conversation].add_cte(_SET_INTENT.cte("intent"))
-# PostgreSQL, the usual turn (one reply, only the columns every turn writes changed): the
-# conversation, the inbound message's intent, the events and the reply in one statement.
-_CONVERSATIONS = cast(Table, Conversation.__table__)
-_TURN_COLUMNS = ("slots", "state", "language", "updated_at", "version")
-# Every parameter is prefixed: column-named keys would be added to the CTEs' SET clauses.
-_WRITE_TURN = (
-    insert(_MESSAGES)
-    .values({c.key: bindparam(f"m_{c.key}", type_=c.type) for c in _MESSAGES.c if c.key != "id"})
-    .returning(_MESSAGES.c.id)
-    .add_cte(_EVENTS_FROM_JSON.columns().cte("events"))
-    .add_cte(
-        update(_CONVERSATIONS)
-        .where(_CONVERSATIONS.c.id == bindparam("b_id"))
-        .values({c: bindparam(f"c_{c}", type_=_CONVERSATIONS.c[c].type) for c in _TURN_COLUMNS})
-        .cte("conversation")
-    )
-    .add_cte(_SET_INTENT.cte("intent"))
-)
-
-
-def _known_chat(stmt: _SelectT) -> _SelectT:
-    """A select from channel identities, narrowed to the user (``user_id``) and joined to the
-    conversation of the chat (``channel``, ``chat_id``)."""
-    return stmt.join(
-        Conversation,
-        and_(
-            Conversation.channel == bindparam("channel"),
-            Conversation.chat_id == bindparam("chat_id"),
-        ),
-    ).where(
-        ChannelIdentity.channel == bindparam("channel"),
-        ChannelIdentity.external_id == bindparam("user_id"),
-    )
-
-
-# Contact and conversation of a known user in a known chat, in one statement.
-_LOAD = _known_chat(
-    select(Contact, Conversation)
-    .select_from(ChannelIdentity)
-    .join(Contact, Contact.id == ChannelIdentity.contact_id)
-)
-_LOAD_LOCKED = _LOAD.with_for_update(of=Conversation)
-# PostgreSQL, a known user with a delivery id (every Telegram update): load and lock, store the
-# inbound message and its receipt, in one statement. The insert reads the same join as the
-# load (one snapshot), so they find the same conversation or, for a newcomer, both nothing.
-# Parameters are prefixed (i_) so that none is taken for a column of the inserted tables.
-_INBOUND_KNOWN = (
-    insert(_MESSAGES)
-    .from_select(
-        [c.key for c in _MESSAGES.c if c.key != "id"],
-        _known_chat(
-            select(
-                Conversation.id,
-                *(
-                    bindparam(f"i_{c.key}", type_=c.type)
-                    for c in _MESSAGES.c
-                    if c.key not in ("id", "conversation_id")
-                ),
-            ).select_from(ChannelIdentity)
-        ),
-    )
-    .returning(_MESSAGES.c.id)
-    .cte("inbound")
-)
-_RECEIPT_KNOWN = _receipt_insert(_INBOUND_KNOWN).cte("receipt")
-_LOAD_AND_STORE = (
-    _known_chat(
-        select(Contact, Conversation, _RECEIPT_KNOWN.c.message_id)
-        .select_from(ChannelIdentity)
-        .join(Contact, Contact.id == ChannelIdentity.contact_id)
-    )
-    .join(_RECEIPT_KNOWN, true())
-    .with_for_update(of=Conversation)
-)
 
 # Intents the engine itself understands (commands and buttons), besides the NLU's.
 ENGINE_INTENTS = {
@@ -276,6 +119,7 @@ class Engine(Outbox):
         self._domain_dict = domain.as_rasa_dict()
         self._locks: OrderedDict[tuple[str, str], asyncio.Lock] = OrderedDict()
         self._sent_batcher = GroupCommit(self.mark_sent_many)
+        self.store = TurnStore(db, self)
         self.observers: list[Callable[[Turn], Any]] = []
         self.emergency = EmergencyPolicy(self)
         self.two_requests = TwoRequests(self)
@@ -293,7 +137,7 @@ class Engine(Outbox):
                 # The delivery (or the channel's message id) is known: this is a redelivery,
                 # perhaps racing the first one in another process. Its turn rolled back; send
                 # what the first delivery has not sent yet.
-                replay = await self._replay(message) if message.delivery_id else None
+                replay = await self.store.replay(message) if message.delivery_id else None
                 if replay is not None:
                     return replay
                 raise
@@ -301,7 +145,9 @@ class Engine(Outbox):
                 if is_outage(exc):  # e.g. a serialization failure: the delivery comes back
                     raise
                 log.exception("turn failed for %s:%s", message.channel, message.chat_id)
-                return await self._store_after_failure(message)
+                return await self.store.store_after_failure(
+                    message, self.clock.now(), self._apology
+                )
 
     async def set_owner(
         self,
@@ -428,47 +274,16 @@ class Engine(Outbox):
         async with lock:
             yield
 
-    async def _replay(self, message: InboundMessage) -> list[OutboundMessage] | None:
-        async with self.db.session() as session:
-            receipt = (
-                await session.execute(
-                    select(InboundReceipt).where(
-                        InboundReceipt.channel == message.channel,
-                        InboundReceipt.delivery_id == message.delivery_id,
-                    )
-                )
-            ).scalar_one_or_none()
-            if receipt is None:
-                return None
-            rows = await session.execute(
-                select(Message)
-                .where(
-                    Message.reply_to_id == receipt.message_id,
-                    Message.direction == "out",
-                    Message.sent_at.is_(None),
-                )
-                .order_by(Message.id)
-            )
-            unsent = list(rows.scalars())
-        # Only what nobody else is sending (the first delivery may still be at it).
-        token, mine = await self.claim([m.id for m in unsent])
-        return [
-            OutboundMessage.from_dict(
-                m.data, id=m.id, chat_id=message.chat_id, meta={"claim": token}
-            )
-            for m in unsent
-            if m.id in mine
-        ]
-
     async def _handle_locked(self, message: InboundMessage) -> list[OutboundMessage]:
+        """One turn in one write transaction: load and store, decide, save, observe."""
         now = self.clock.now()
         async with self.db.write() as session:
-            loaded = await self._load_and_store(session, message, now)
+            loaded = await self.store.load_and_store(session, message, now)
             if loaded is not None:
                 contact, conversation, inbound = loaded
             else:
-                contact, conversation = await self._load(session, message, now)
-                inbound = await self._store_inbound(session, message, conversation, now)
+                contact, conversation = await self.store.load(session, message, now)
+                inbound = await self.store.store_inbound(session, message, conversation, now)
             text = clean_text(message.text)
             turn = Turn(
                 session=session,
@@ -504,278 +319,19 @@ class Engine(Outbox):
                     "b_confidence": inbound.confidence,
                 }
                 if self.db.is_sqlite:
-                    await (await session.connection()).execute(_SET_INTENT, also)
+                    await (await session.connection()).execute(SET_INTENT, also)
                     also = {}
-            return await self._save(turn, intent=also)
+            replies = await self.store.save(turn, intent=also)
+            for observer in self.observers:
+                result = observer(turn)
+                if asyncio.iscoroutine(result):
+                    await result
+            return replies
 
-    async def _load_and_store(
-        self, session: AsyncSession, message: InboundMessage, now: datetime
-    ) -> tuple[Contact, Conversation, Message] | None:
-        """PostgreSQL, a known user in a known chat: :meth:`_load` and :meth:`_store_inbound`
-        in one statement. None when it does not apply (nothing was written then)."""
-        if self.db.is_sqlite or not message.delivery_id:
-            return None
-        values = _inbound_values(message, now)
-        params = {
-            "channel": message.channel,
-            "chat_id": message.chat_id,
-            "user_id": message.user_id,
-            "r_channel": message.channel,
-            "r_delivery_id": message.delivery_id,
-            "r_created_at": now,
-        } | {f"i_{key}": value for key, value in values.items()}
-        row = (await session.execute(_LOAD_AND_STORE, params)).one_or_none()
-        if row is None:
-            return None
-        contact, conversation, message_id = row
-        # A detached copy for observers; the row itself was written above.
-        return (
-            contact,
-            conversation,
-            Message(id=message_id, conversation_id=conversation.id, **values),
-        )
-
-    async def _load(
-        self, session: AsyncSession, message: InboundMessage, now: datetime
-    ) -> tuple[Contact, Conversation]:
-        known = (
-            await session.execute(
-                _LOAD if self.db.is_sqlite else _LOAD_LOCKED,
-                {
-                    "channel": message.channel,
-                    "chat_id": message.chat_id,
-                    "user_id": message.user_id,
-                },
-            )
-        ).one_or_none()
-        if known is not None:
-            return known[0], known[1]
-        found = (
-            await session.execute(
-                select(ChannelIdentity, Contact)
-                .join(Contact, Contact.id == ChannelIdentity.contact_id)
-                .where(
-                    ChannelIdentity.channel == message.channel,
-                    ChannelIdentity.external_id == message.user_id,
-                )
-            )
-        ).one_or_none()
-        if found is None:
-            contact = Contact(display_name=message.user_name, created_at=now, updated_at=now)
-            session.add(contact)
-            await session.flush()
-            identity = ChannelIdentity(
-                contact_id=contact.id,
-                channel=message.channel,
-                external_id=message.user_id,
-                username=message.user_name,
-                created_at=now,
-            )
-            session.add(identity)
-            await session.flush()
-        else:
-            contact = found[1]
-        conversation = await self._find_conversation(
-            session, message.channel, message.chat_id, lock=True
-        )
-        if conversation is None:
-            conversation = Conversation(
-                contact_id=contact.id,
-                channel=message.channel,
-                chat_id=message.chat_id,
-                slots={},
-                state={},
-                owner=Owner.BOT,
-                version=0,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(conversation)
-            await session.flush()
-        return contact, conversation
-
-    async def _store_inbound(
-        self,
-        session: AsyncSession,
-        message: InboundMessage,
-        conversation: Conversation,
-        now: datetime,
-        *,
-        failed: bool = False,
-    ) -> Message:
-        """Keep what the user sent and the delivery it came in (a redelivery fails here, on
-        the receipt's unique key, before anything else happens)."""
-        values = {"conversation_id": conversation.id} | _inbound_values(message, now, failed)
-        connection = await session.connection()
-        receipt = {
-            "channel": message.channel,
-            "delivery_id": message.delivery_id,
-            "created_at": now,
-        }
-        if message.delivery_id and not self.db.is_sqlite:
-            params = values | {f"r_{k}": v for k, v in receipt.items()}
-            result = await connection.execute(_INSERT_INBOUND_WITH_RECEIPT, params)
-            message_id = result.scalar_one()
-        else:
-            message_id = (await connection.execute(_INSERT_MESSAGE, values)).scalar_one()
-            if message.delivery_id:
-                await connection.execute(_INSERT_RECEIPT, receipt | {"message_id": message_id})
-        # A detached copy for observers; the row itself was written above.
-        return Message(id=message_id, **values)
-
-    async def _save(self, turn: Turn, *, intent: dict[str, Any]) -> list[OutboundMessage]:
-        conversation = turn.conversation
-        session = turn.session
-        token = claim_token()
-        turn_values = {
-            "slots": turn.slots,
-            "state": turn.state,
-            "language": turn.language,
-            "updated_at": turn.now,
-            "version": (conversation.version or 0) + 1,
-        }
-        rows: list[dict[str, Any]] = [
-            {
-                "conversation_id": conversation.id,
-                "direction": "out",
-                "channel_message_id": None,
-                "reply_to_id": turn.inbound.id if turn.inbound else None,
-                "text": reply.text,
-                "data": reply.to_dict(),
-                "intent": None,
-                "confidence": None,
-                "sender": "bot",
-                "created_at": turn.now,
-                "sent_at": None,
-                # Claimed for the channel that will deliver them, in the same statement.
-                "claimed_by": token,
-                "claimed_until": turn.now + SEND_LEASE,
-            }
-            for reply in turn.replies
-        ]
-        one_statement = (
-            not self.db.is_sqlite
-            and len(rows) == 1
-            and bool(turn.events)
-            and bool(intent)
-            and set(_changes(conversation, turn_values)) <= set(_TURN_COLUMNS)
-        )
-        if not one_statement:
-            await self._write_row(session, conversation, turn_values, intent=intent)
-        await self._write_row(
-            session,
-            turn.contact,
-            {"language": turn.language, "updated_at": turn.now}
-            if turn.contact.language != turn.language
-            else {},
-        )
-        connection = await session.connection()
-        ids: list[int] = []
-        if turn.events and len(rows) == 1 and not self.db.is_sqlite:
-            # The usual turn on PostgreSQL: its events and its one reply in one statement,
-            # with the conversation and the intent too when nothing unusual changed.
-            events = {
-                "e_conversation_id": conversation.id,
-                "e_events": [
-                    {"event": str(event.get("event")), "data": jsonable(event)}
-                    for event in turn.events
-                ],
-                "e_created_at": turn.now,
-            }
-            if one_statement:
-                params = {f"m_{key}": value for key, value in rows[0].items()}
-                params |= {f"c_{key}": value for key, value in turn_values.items()}
-                params |= events | intent | {"b_id": conversation.id}
-                result = await connection.execute(_WRITE_TURN, params)
-                for key, value in turn_values.items():
-                    set_committed_value(conversation, key, value)
-            else:
-                result = await connection.execute(_INSERT_MESSAGE_AND_EVENTS, rows[0] | events)
-            ids = [result.scalar_one()]
-            rows_left: list[dict[str, Any]] = []
-        else:
-            rows_left = rows
-            if turn.events:
-                # One executemany for the whole turn's events (no ids needed back).
-                await connection.execute(
-                    _INSERT_EVENTS,
-                    [
-                        {
-                            "conversation_id": conversation.id,
-                            "event": str(event.get("event")),
-                            "data": jsonable(event),
-                            "created_at": turn.now,
-                        }
-                        for event in turn.events
-                    ],
-                )
-        if len(rows_left) == 1:
-            ids = [(await connection.execute(_INSERT_MESSAGE, rows_left[0])).scalar_one()]
-        elif rows_left:
-            ids = list((await connection.execute(_INSERT_MESSAGES, rows_left)).scalars())
-        for observer in self.observers:
-            result = observer(turn)
-            if asyncio.iscoroutine(result):
-                await result
-        return [
-            OutboundMessage.from_dict(
-                row["data"], id=row_id, chat_id=conversation.chat_id, meta={"claim": token}
-            )
-            for row, row_id in zip(rows, ids, strict=True)
-        ]
-
-    @staticmethod
-    async def _write_row(
-        session: AsyncSession,
-        obj: Any,
-        values: dict[str, Any],
-        *,
-        intent: dict[str, Any] | None = None,
-    ) -> None:
-        """Write ``values`` and the object's other changed columns with one Core UPDATE,
-        skipping what did not change, and leave the ORM object clean as a flush would.
-        ``intent``: parameters of the inbound message's intent update, done in the same
-        statement (a conversation on PostgreSQL)."""
-        changes = _changes(obj, values)
-        connection = await session.connection()
-        if changes and intent:
-            await connection.execute(
-                _UPDATE_CONVERSATION_AND_INTENT, {"b_id": obj.id, **changes, **intent}
-            )
-        elif changes:
-            await connection.execute(_UPDATE_ROW[type(obj)], {"b_id": obj.id, **changes})
-        elif intent:
-            await connection.execute(_SET_INTENT, intent)
-        for key, value in (values | changes).items():
-            set_committed_value(obj, key, value)
-
-    async def _store_after_failure(self, message: InboundMessage) -> list[OutboundMessage]:
-        """A bug must not lose what the user sent: store it and apologise."""
-        now = self.clock.now()
-        async with self.db.write() as session:
-            _contact, conversation = await self._load(session, message, now)
-            inbound = await self._store_inbound(session, message, conversation, now, failed=True)
-            language = conversation.language or self.settings.default_language
-            reply = OutboundMessage(text=self.responses.text("utter_internal_error", language))
-            token = claim_token()
-            row = Message(
-                conversation_id=conversation.id,
-                direction="out",
-                reply_to_id=inbound.id,
-                text=reply.text,
-                data=reply.to_dict(),
-                sender="bot",
-                created_at=now,
-                claimed_by=token,
-                claimed_until=now + SEND_LEASE,
-            )
-            session.add(row)
-            await session.flush()
-            return [
-                OutboundMessage.from_dict(
-                    row.data, id=row.id, chat_id=conversation.chat_id, meta={"claim": token}
-                )
-            ]
+    def _apology(self, language: str | None) -> OutboundMessage:
+        """What a user hears when their turn failed on a bug."""
+        language = language or self.settings.default_language
+        return OutboundMessage(text=self.responses.text("utter_internal_error", language))
 
     # ------------------------------------------------------------------ deciding
 
@@ -1372,37 +928,3 @@ _MESSAGE_KEYS = {
     "image",
     "attachment",
 }
-
-
-def _changes(obj: Any, values: dict[str, Any]) -> dict[str, Any]:
-    """The columns to write for an ORM object: ``values`` that differ from what is stored,
-    plus attributes changed on the object itself (e.g. by an action)."""
-    state = inspect(obj)
-    committed = state.committed_state
-    columns = state.mapper.column_attrs
-    changes = {key: getattr(obj, key) for key in committed if key in columns}
-    loaded = state.dict
-    for key, value in values.items():
-        if value != committed.get(key, loaded.get(key)):
-            changes[key] = value
-        else:
-            changes.pop(key, None)
-    return changes
-
-
-def _inbound_values(message: InboundMessage, now: datetime, failed: bool = False) -> dict[str, Any]:
-    """The columns of an inbound message's row, but its conversation."""
-    return {
-        "direction": "in",
-        "channel_message_id": message.message_id,
-        "reply_to_id": None,
-        "text": storable(message.text),
-        "data": inbound_data(message) | ({"failed": True} if failed else {}),
-        "intent": None,
-        "confidence": None,
-        "sender": "user",
-        "created_at": now,
-        "sent_at": now,
-        "claimed_by": None,
-        "claimed_until": None,
-    }
