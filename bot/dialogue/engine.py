@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -43,13 +43,12 @@ from bot.dialogue.forms import FormLoop
 from bot.dialogue.outbox import Outbox
 from bot.dialogue.policy import ENGINE_INTENTS, Policy
 from bot.dialogue.responses import Responses
-from bot.dialogue.statements import SET_INTENT
+from bot.dialogue.statements import SET_INTENT, find_conversation
 from bot.dialogue.store import TurnStore
 from bot.dialogue.text import clean_text, copy_json, hint_language
 from bot.dialogue.turn import Interpreter, Knowledge, Turn, TurnRunner
 from bot.dialogue.tworequests import TwoRequests
-from bot.messages import InboundMessage, OutboundMessage
-from bot.store.batching import GroupCommit
+from bot.messages import Attachment, InboundMessage, OutboundMessage
 from bot.store.db import Database, StoreUnavailable, is_outage
 from bot.store.models import Conversation, ConversationEvent, Message, Owner
 
@@ -69,7 +68,7 @@ def detect_language_default(text: str) -> str | None:
     return detect_language(text)
 
 
-class Engine(Outbox):
+class Engine:
     """The channel-neutral dialogue engine. Create one per process and share it."""
 
     def __init__(
@@ -106,8 +105,8 @@ class Engine(Outbox):
         )
         self._locks: OrderedDict[tuple[str, str], asyncio.Lock] = OrderedDict()
         self.observers: list[Callable[[Turn], Any]] = []
-        self._sent_batcher = GroupCommit(self.mark_sent_many)
-        self.store = TurnStore(db, self)
+        self.outbox = Outbox(db=db, clock=clock, settings=settings, responses=self.responses)
+        self.store = TurnStore(db, self.outbox)
         # The parts call one another through this engine (a TurnRunner), never directly.
         runner: TurnRunner = self
         self.bridge = ActionBridge(runner, self.known, executor)
@@ -234,12 +233,14 @@ class Engine(Outbox):
                 created_at=self.clock.now(),
             )
         )
-        return await self._notify(session, conversation_id, response, values or {}, "bot")
+        return await self.outbox.notify(conversation_id, response, values, session=session)
 
     async def resume(self, channel: str, chat_id: str) -> list[OutboundMessage]:
         """What to show a returning user who left in the middle of a form (not stored)."""
         async with self.db.session() as session:
-            conversation = await self._find_conversation(session, channel, chat_id)
+            conversation = await find_conversation(
+                session, channel, chat_id, is_sqlite=self.db.is_sqlite
+            )
             if conversation is None or not conversation.active_form:
                 return []
             language = conversation.language or self.settings.default_language
@@ -363,3 +364,63 @@ class Engine(Outbox):
     def deactivate_form(self, turn: Turn) -> None:
         """Leave the active form, forgetting what it had collected."""
         self.forms.deactivate(turn)
+
+    # ------------------------------------------------------------------ outbox
+
+    async def mark_sent(self, outbound_id: int, channel_message_id: str | None = None) -> None:
+        """Record that the channel delivered an outbound message (so it is never resent)."""
+        await self.outbox.mark_sent(outbound_id, channel_message_id)
+
+    async def mark_sent_many(self, sent: Sequence[tuple[int, str | None]]) -> None:
+        """:meth:`mark_sent` for several messages in one transaction."""
+        await self.outbox.mark_sent_many(sent)
+
+    async def claim(self, ids: Sequence[int]) -> tuple[str, set[int]]:
+        """Claim outbound rows for sending (:meth:`bot.dialogue.outbox.Outbox.claim`)."""
+        return await self.outbox.claim(ids)
+
+    async def renew(self, token: str, ids: Sequence[int]) -> set[int]:
+        """Extend the lease of rows ``token`` still holds; returns them."""
+        return await self.outbox.renew(token, ids)
+
+    async def release(self, token: str, ids: Sequence[int]) -> None:
+        """Give back rows ``token`` holds and did not send."""
+        await self.outbox.release(token, ids)
+
+    async def unsent(
+        self, channel: str, *, chat_id: str | None = None, limit: int = 500
+    ) -> list[OutboundMessage]:
+        """Outbox rows of ``channel`` (or of one chat) not delivered and not being sent."""
+        return await self.outbox.unsent(channel, chat_id=chat_id, limit=limit)
+
+    async def mark_unreachable(self, channel: str, chat_id: str) -> None:
+        """The user blocked the bot (or similar): stop trying to reach them."""
+        await self.outbox.mark_unreachable(channel, chat_id)
+
+    async def notify(
+        self,
+        conversation_id: int,
+        response: str,
+        values: dict[str, Any] | None = None,
+        *,
+        session: AsyncSession | None = None,
+        sender: str = "bot",
+    ) -> list[OutboundMessage]:
+        """Store a proactive message (survey, reminder, agent reply) in the outbox."""
+        return await self.outbox.notify(
+            conversation_id, response, values, session=session, sender=sender
+        )
+
+    async def send_text(
+        self,
+        conversation_id: int,
+        text: str,
+        *,
+        sender: str,
+        images: Sequence[Attachment] = (),
+        session: AsyncSession | None = None,
+    ) -> list[OutboundMessage]:
+        """Store a message a person wrote (an agent's reply) in the outbox of a conversation."""
+        return await self.outbox.send_text(
+            conversation_id, text, sender=sender, images=images, session=session
+        )
