@@ -107,7 +107,9 @@ class Engine:
         self.observers: list[Callable[[Turn], Any]] = []
         self.outbox = Outbox(db=db, clock=clock, settings=settings, responses=self.responses)
         self.store = TurnStore(db, self.outbox)
-        # The parts call one another through this engine (a TurnRunner), never directly.
+        # Calls down go straight to the part below (policy -> forms -> bridge); calls back up
+        # (an action's event opening a form, an expired form handing the message to the
+        # rules, the emergency path running an action) go through this engine, a TurnRunner.
         runner: TurnRunner = self
         self.bridge = ActionBridge(runner, self.known, executor)
         self.forms = FormLoop(runner, self.known, self.bridge)

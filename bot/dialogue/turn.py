@@ -4,10 +4,11 @@ A turn is split across several objects (bot/dialogue/engine.py wires them): the 
 writes it, the policy (bot/dialogue/policy.py) decides it, the form loop (bot/dialogue/forms.py)
 runs forms, the rasa_sdk bridge (bot/dialogue/bridge.py) runs actions, and the emergency and
 two-request policies step in first. They call one another back and forth (a rule opens a form,
-an action's event closes it, an expired form hands the message back to the rules), so none of
-them imports another's class to do so: each is handed a :class:`TurnRunner`, the engine, and
-a :class:`Knowledge`. This module imports none of them, which keeps the package's import graph
-one way.
+an action's event closes it, an expired form hands the message back to the rules). Calls down
+(policy -> forms -> bridge) are direct; calls back up go through a :class:`TurnRunner` (the
+engine), so no part imports one above it, and the emergency and two-request paths import no
+part at all. Each part also gets the same :class:`Knowledge`. This module imports none of
+them, which keeps the package's import graph one way.
 """
 
 from __future__ import annotations
