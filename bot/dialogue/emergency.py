@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.actions.forms import meaningful
+from bot.config import Settings
+from bot.dialogue.turn import Turn, TurnRunner
 from bot.messages import InboundMessage
 from bot.store.models import Owner
-
-if TYPE_CHECKING:
-    from bot.dialogue.engine import Engine, Turn
 
 HAZARDS = ("gas", "trapped", "burst_pipe", "fire", "power_cut", "flooding")
 # Emergency numbers by ``default_region`` (data, not wording: the texts are in dialogues/).
@@ -87,9 +86,11 @@ def _surface(parse: dict[str, Any], name: str) -> str | None:
 class EmergencyPolicy:
     """Decides a turn when it is about an emergency; the engine asks it first."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.lines = LINES.get(engine.settings.default_region.upper(), DEFAULT_LINES)
+    def __init__(self, runner: TurnRunner, settings: Settings) -> None:
+        # The engine, seen only through the moves a turn may make.
+        self.runner = runner
+        self.settings = settings
+        self.lines = LINES.get(settings.default_region.upper(), DEFAULT_LINES)
 
     async def turn(self, turn: Turn, message: InboundMessage) -> bool:
         """Handle the turn if it reports an emergency or answers an emergency's question;
@@ -118,7 +119,7 @@ class EmergencyPolicy:
             return False
         if turn.conversation.owner == Owner.AGENT:
             return False  # the agent asked for it and sees it
-        await self.engine.run_action(turn, "action_emergency_detail", phone=turn.contact.phone)
+        await self.runner.run_action(turn, "action_emergency_detail", phone=turn.contact.phone)
         self._done(turn, pending, "utter_emergency_details_added")
         return True
 
@@ -135,8 +136,8 @@ class EmergencyPolicy:
         files = list(turn.slots.get("attachments") or [])
         files.extend(a.to_dict() for a in message.attachments)
         turn.slots["attachments"] = files
-        await self.engine.run_action(turn, "action_emergency_detail")
-        self.engine.utter(turn, "utter_emergency_files_added", ticket_number=state["ticket"])
+        await self.runner.run_action(turn, "action_emergency_detail")
+        self.runner.utter(turn, "utter_emergency_files_added", ticket_number=state["ticket"])
         if state.get("asking"):
             await self._ask(turn, state)
         return True
@@ -144,8 +145,8 @@ class EmergencyPolicy:
     # ------------------------------------------------------------------ reporting
 
     async def _report(self, turn: Turn, hazard: str, pending: dict[str, Any] | None) -> None:
-        engine = self.engine
-        engine.utter(turn, f"utter_emergency_advice_{hazard}", **self.lines)
+        runner = self.runner
+        runner.utter(turn, f"utter_emergency_advice_{hazard}", **self.lines)
         owner = turn.conversation.owner
         set_aside = owner == Owner.BOT and turn.active_form is not None
         if set_aside:
@@ -154,11 +155,11 @@ class EmergencyPolicy:
             turn.events.append(
                 {"event": "form_set_aside", "name": turn.active_form, "reason": "emergency"}
             )
-            engine.deactivate_form(turn)
+            runner.deactivate_form(turn)
         location, unit = self._place(turn, first=True)
         phone = _entity(turn.parse, "phone") or turn.contact.phone
         before = turn.slots.get("emergency_ticket")
-        await engine.run_action(
+        await runner.run_action(
             turn,
             "action_open_emergency",
             hazard=hazard,
@@ -168,7 +169,7 @@ class EmergencyPolicy:
             phone=phone,
         )
         if set_aside:
-            engine.utter(turn, "utter_form_set_aside_for_emergency")
+            runner.utter(turn, "utter_form_set_aside_for_emergency")
         number = turn.slots.get("emergency_ticket")
         if not number:
             return  # the action failed and said so
@@ -198,7 +199,7 @@ class EmergencyPolicy:
         from bot.nlu.entities import format_unit
 
         unit = _entity(turn.parse, "unit")
-        office = self.engine.settings.default_language
+        office = self.settings.default_language
         if isinstance(unit, dict) and unit.get("room"):
             flat = {k: v for k, v in unit.items() if v is not None}
             return format_unit(flat, office), flat
@@ -228,22 +229,20 @@ class EmergencyPolicy:
         asking = state.get("asking")
         if asking == "location":
             if int(state.get("tries") or 0) > 0:
-                self.engine.utter(turn, "utter_ask_emergency_location_again")
+                self.runner.utter(turn, "utter_ask_emergency_location_again")
             elif turn.contact.unit:
                 # Kefu knows their flat: one press if it is there (a gas smell usually is).
-                self.engine.utter(turn, "utter_ask_emergency_location_home", home=turn.contact.unit)
+                self.runner.utter(turn, "utter_ask_emergency_location_home", home=turn.contact.unit)
             else:
-                self.engine.utter(turn, "utter_ask_emergency_location")
+                self.runner.utter(turn, "utter_ask_emergency_location")
         elif asking == "phone":
             again = int(state.get("tries") or 0) > 0
-            self.engine.utter(turn, "utter_invalid_phone" if again else "utter_ask_emergency_phone")
+            self.runner.utter(turn, "utter_invalid_phone" if again else "utter_ask_emergency_phone")
 
     async def _answer(self, turn: Turn, message: InboundMessage, state: dict[str, Any]) -> bool:
         parse = turn.parse
         intent = str(parse["intent"]["name"])
-        confident = (
-            float(parse["intent"].get("confidence", 0)) >= self.engine.settings.nlu.threshold
-        )
+        confident = float(parse["intent"].get("confidence", 0)) >= self.settings.nlu.threshold
         if turn.conversation.owner == Owner.AGENT:
             state["asking"] = None  # an agent took over: they ask from here
             return False
@@ -272,7 +271,7 @@ class EmergencyPolicy:
         phone = _entity(parse, "phone")
         if confident and intent in PASS_THROUGH and not has_unit and not phone:
             return False
-        engine = self.engine
+        runner = self.runner
         asking = state.get("asking")
         if asking == "location":
             text = str(parse.get("text") or "")
@@ -289,9 +288,9 @@ class EmergencyPolicy:
         if phone is None:
             from bot.nlu.entities import parse_phone
 
-            phone = parse_phone(str(parse.get("text") or ""), engine.settings.default_region)
+            phone = parse_phone(str(parse.get("text") or ""), self.settings.default_region)
         if phone:
-            await engine.run_action(turn, "action_emergency_detail", phone=phone)
+            await runner.run_action(turn, "action_emergency_detail", phone=phone)
             self._done(turn, state, "utter_emergency_details_added")
             return True
         if not int(state.get("tries") or 0):
@@ -311,7 +310,7 @@ class EmergencyPolicy:
     ) -> bool:
         """The place question answered (or given up): add it, then ask the phone if needed."""
         if location or phone:
-            await self.engine.run_action(
+            await self.runner.run_action(
                 turn, "action_emergency_detail", location=location, unit=unit, phone=phone
             )
         if phone or "phone" not in (state.get("needs") or []):
@@ -334,9 +333,9 @@ class EmergencyPolicy:
         parsed = parse_unit(known)
         if parsed and parsed.get("room"):
             flat = {k: v for k, v in parsed.items() if v is not None}
-            return format_unit(flat, self.engine.settings.default_language), flat
+            return format_unit(flat, self.settings.default_language), flat
         return known, None
 
     def _done(self, turn: Turn, state: dict[str, Any], response: str) -> None:
         state["asking"] = None
-        self.engine.utter(turn, response, ticket_number=state.get("ticket"))
+        self.runner.utter(turn, response, ticket_number=state.get("ticket"))

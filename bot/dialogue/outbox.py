@@ -24,6 +24,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.dialogue.claims import SEND_LEASE, claim_token
 from bot.dialogue.responses import Responses
+from bot.dialogue.statements import find_conversation
 from bot.messages import Attachment, OutboundMessage
 from bot.store.batching import GroupCommit
 from bot.store.db import Database
@@ -59,13 +60,19 @@ def _claimable(now: Any) -> Any:
 
 
 class Outbox:
-    """Part of :class:`bot.dialogue.engine.Engine`: storing and confirming outbound messages."""
+    """Storing and confirming outbound messages, for the engine and for whoever else writes
+    to a chat (surveys, agents). One per process, composed into
+    :class:`bot.dialogue.engine.Engine`, which hands its methods on to the channels."""
 
-    db: Database
-    clock: Clock
-    settings: Settings
-    responses: Responses
-    _sent_batcher: GroupCommit[tuple[int, str | None]]
+    def __init__(
+        self, *, db: Database, clock: Clock, settings: Settings, responses: Responses
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.settings = settings
+        self.responses = responses
+        # Delivery confirmations that arrive together share one transaction.
+        self._sent_batcher: GroupCommit[tuple[int, str | None]] = GroupCommit(self.mark_sent_many)
 
     async def mark_sent(self, outbound_id: int, channel_message_id: str | None = None) -> None:
         """Record that the channel delivered an outbound message (so it is never resent).
@@ -201,7 +208,9 @@ class Outbox:
     async def mark_unreachable(self, channel: str, chat_id: str) -> None:
         """The user blocked the bot (or similar): stop trying to reach them."""
         async with self.db.session() as session:
-            conversation = await self._find_conversation(session, channel, chat_id)
+            conversation = await find_conversation(
+                session, channel, chat_id, is_sqlite=self.db.is_sqlite
+            )
             if conversation is None:
                 return
             await session.execute(
@@ -293,13 +302,3 @@ class Outbox:
         session.add(row)
         await session.flush()
         return [OutboundMessage.from_dict(row.data, id=row.id, chat_id=conversation.chat_id)]
-
-    async def _find_conversation(
-        self, session: AsyncSession, channel: str, chat_id: str, *, lock: bool = False
-    ) -> Conversation | None:
-        stmt = select(Conversation).where(
-            Conversation.channel == channel, Conversation.chat_id == chat_id
-        )
-        if lock and not self.db.is_sqlite:
-            stmt = stmt.with_for_update()
-        return (await session.execute(stmt)).scalar_one_or_none()

@@ -21,16 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.dialogue.choices import press_typed_choice
 from bot.dialogue.clauses import split_clauses
-from bot.dialogue.emergency import hazard_of
+from bot.dialogue.emergency import EmergencyPolicy, hazard_of
+from bot.dialogue.turn import Knowledge, Turn, TurnRunner
 from bot.messages import InboundMessage
 from bot.store.models import Owner
-
-if TYPE_CHECKING:
-    from bot.dialogue.engine import Engine, Turn
 
 # Requests served from a clause, besides FAQ questions (their rules say what happens next).
 REQUESTS = frozenset({"repair", "complaint", "order", "payment", "my_tickets"})
@@ -52,21 +50,26 @@ class Clause:
 class TwoRequests:
     """The engine's policy for a message that holds more than one request."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, runner: TurnRunner, known: Knowledge, emergency: EmergencyPolicy) -> None:
+        # The engine, seen only through the moves a turn may make: each clause is served by
+        # the same rules and form loop as a whole message.
+        self.runner = runner
+        self.known = known
+        # A hazard found in one clause only (the whole message hid it) still goes there.
+        self.emergency = emergency
 
     async def turn(self, turn: Turn, message: InboundMessage, text: str) -> bool:
         """Serve every request of a message holding several; ``False`` if it holds one."""
         clauses = split_clauses(text)
         if len(clauses) < 2 or hazard_of(turn.parse) is not None:
             return False
-        parses = [self.engine.interpreter.parse(t, now=turn.now) for t in clauses]
+        parses = [self.known.interpreter.parse(t, now=turn.now) for t in clauses]
         hazard = next((e for p in parses for e in _hazards(p)), None)
         if hazard is not None:
             # 「冷氣滴水，另外有人困咗喺部𨋢入面」: the whole message read as a repair, the clause
             # as someone trapped. The emergency wins, told in the whole message's words.
             turn.parse["entities"] = [*(turn.parse.get("entities") or []), hazard]
-            return await self.engine.emergency.turn(turn, message)
+            return await self.emergency.turn(turn, message)
         found = [c for c in map(self._clause, clauses, parses) if c is not None]
         distinct: list[Clause] = []
         for clause in found:
@@ -86,7 +89,7 @@ class TwoRequests:
             if requests:
                 # One form at a time: the next request waits for this one to end.
                 turn.state[QUEUE_KEY] = {"text": requests[0].text, "at": turn.now.isoformat()}
-                self.engine.utter(turn, "utter_second_request_queued", request=requests[0].text)
+                self.runner.utter(turn, "utter_second_request_queued", request=requests[0].text)
         finally:
             turn.parse = whole
         return True
@@ -100,15 +103,15 @@ class TwoRequests:
         if not ended or hazard_of(turn.parse) is not None:
             return
         turn.state.pop(QUEUE_KEY, None)
-        timeout = self.engine.settings.dialogue.form_timeout
+        timeout = self.known.settings.dialogue.form_timeout
         if turn.now - datetime.fromisoformat(str(queued["at"])) > timeout:
             return  # asked for long ago: not started out of the blue
         text = str(queued["text"])
         whole = turn.parse
         try:
-            turn.parse = self.engine.interpreter.parse(text, now=turn.now)
-            self.engine.utter(turn, "utter_second_request_next", request=text)
-            await self.engine._run_rule(turn, turn.parse["intent"]["name"])
+            turn.parse = self.known.interpreter.parse(text, now=turn.now)
+            self.runner.utter(turn, "utter_second_request_next", request=text)
+            await self.runner.run_rule(turn, turn.parse["intent"]["name"])
         finally:
             turn.parse = whole
 
@@ -127,42 +130,42 @@ class TwoRequests:
         rest = [t for t in clauses if t != question.text]
         if not rest or any(c.key == question.key for c in found if c.text in rest):
             return False
-        engine = self.engine
+        known, runner = self.known, self.runner
         answer = " ".join(rest)
         # One clause left: its parse is at hand; several are read again as one answer.
         parse = parses[clauses.index(answer)] if len(rest) == 1 else None
-        parse = parse or engine.interpreter.parse(answer, now=turn.now)
+        parse = parse or known.interpreter.parse(answer, now=turn.now)
         # 「不用匿名，另外想問…」: the typed label still presses its button.
-        asked = engine.choices.question(form, turn.requested_slot)
-        press_typed_choice(parse, engine.choices.resolve(asked, answer), engine._known_intents)
+        asked = known.choices.question(form, turn.requested_slot)
+        press_typed_choice(parse, known.choices.resolve(asked, answer), known.known_intents)
         whole = turn.parse
         try:
             await self._serve(turn, question)
             turn.parse = parse
-            await engine._form_turn(turn, form, parse, answer)
+            await runner.form_turn(turn, form, parse, answer)
         finally:
             turn.parse = whole
         return True
 
     async def _serve(self, turn: Turn, clause: Clause) -> None:
         turn.parse = clause.parse
-        await self.engine._run_rule(turn, clause.intent)
+        await self.runner.run_rule(turn, clause.intent)
 
     def _clause(self, text: str, parse: dict[str, Any]) -> Clause | None:
         """What the clause asks for; ``None`` if it asks for nothing served here."""
-        engine = self.engine
+        known = self.known
         intent = str(parse["intent"]["name"])
-        if float(parse["intent"].get("confidence") or 0) < engine.settings.nlu.threshold:
+        if float(parse["intent"].get("confidence") or 0) < known.settings.nlu.threshold:
             return None
         if intent == "inquiry":
-            key = _faq_key(parse, engine.settings.nlu.faq_threshold)
-            if key is None or f"utter_{key}" not in engine.responses:
+            key = _faq_key(parse, known.settings.nlu.faq_threshold)
+            if key is None or f"utter_{key}" not in known.responses:
                 return None
             return Clause(text, parse, intent, key, opens_form=False)
         if intent not in REQUESTS:
             return None
-        actions = engine._rules.get(intent) or []
-        opens_form = any(a in engine.domain.forms for a in actions)
+        actions = known.rules.get(intent) or []
+        opens_form = any(a in known.domain.forms for a in actions)
         return Clause(text, parse, intent, intent, opens_form)
 
 

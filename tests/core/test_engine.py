@@ -117,7 +117,7 @@ async def test_a_failing_action_still_keeps_the_message(
     async def boom(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(app.engine, "_turn", boom)
+    monkeypatch.setattr(app.engine.policy, "decide", boom)
     replies = await app.engine.handle(msg("我要報修"))
     assert len(replies) == 1 and "系統" in replies[0].text
     stored = await stored_inbound(app)
