@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.dialogue.domain import Domain, load_domain
 from bot.dialogue.engine import ConversationBusy, Engine, Interpreter
 from bot.events import EventBus, TicketReopened, install
+from bot.fees.sending import attach_fee_collection
 from bot.followups import FollowupHandler, FollowupWorker
 from bot.followups.sla import Alerts, LoggingAlerts, sla_handlers
 from bot.followups.survey import survey_handlers
@@ -40,7 +41,7 @@ class App:
         handlers: dict[str, FollowupHandler] = {}
         handlers.update(sla_handlers(alerts or LoggingAlerts(), self.clock))
         handlers.update(self._survey_handlers())
-        return FollowupWorker(self.db, self.settings, self.clock, handlers)
+        return self._with_campaigns(FollowupWorker(self.db, self.settings, self.clock, handlers))
 
     def standalone_followup_worker(self) -> FollowupWorker:
         """``kefu followups work``: a worker that claims only what it can fully handle without
@@ -61,7 +62,12 @@ class App:
         handlers: dict[str, FollowupHandler] = dict(self._survey_handlers())
         if not self.settings.agents.all_groups():
             handlers.update(sla_handlers(LoggingAlerts(), self.clock))
-        return FollowupWorker(self.db, self.settings, self.clock, handlers)
+        return self._with_campaigns(FollowupWorker(self.db, self.settings, self.clock, handlers))
+
+    def _with_campaigns(self, worker: FollowupWorker) -> FollowupWorker:
+        # Fee reminders (and the thanks after a confirmed payment) only write to the outbox.
+        attach_fee_collection(worker, self.engine, self.settings, self.clock)
+        return worker
 
     def _survey_handlers(self) -> dict[str, FollowupHandler]:
         # The engine asks the survey; follow-ups know it only as a FormStarter.

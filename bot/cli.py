@@ -151,6 +151,7 @@ def _mount_features() -> None:
     """Sub-commands that live beside their features."""
     from bot.agents.cli import agents_app
     from bot.channels.telegram.updates_cli import updates_app
+    from bot.fees.cli import add_fee_commands
     from bot.followups.cli import followups_app
     from bot.nlu.cli import nlu_app, train_command
     from bot.records.cli import fees_app, orders_app, residents_app
@@ -163,6 +164,7 @@ def _mount_features() -> None:
     app.add_typer(agents_app, name="agents", help="Agents who answer escalated chats.")
     app.add_typer(residents_app, name="residents", help="The resident registry.")
     app.add_typer(orders_app, name="orders", help="The built-in orders table.")
+    add_fee_commands(fees_app)  # confirm, arrears, collection, arrange
     app.add_typer(fees_app, name="fees", help="The fee ledger per unit.")
     app.command("report")(report_command)
     app.add_typer(tickets_app, name="tickets", help="Tickets: list, show, resolve, reopen.")

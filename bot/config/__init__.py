@@ -42,7 +42,8 @@ from bot.config.base import (
 from bot.config.calendars import CalendarSettings, _default_calendars
 from bot.config.database import DatabaseSettings
 from bot.config.dialogue import DialogueSettings
-from bot.config.fees import FeesSettings, LateFeeSettings
+from bot.config.evaluation import EvaluationSettings
+from bot.config.fees import FeeRemindersSettings, FeesSettings, LateFeeSettings
 from bot.config.nlu import NLUSettings
 from bot.config.orders import OrderHTTPSettings, OrdersSettings
 from bot.config.sla import DeadlineRule, PolicyMatch, SLAPolicy, SLASettings
@@ -73,6 +74,8 @@ __all__ = [
     "DatabaseSettings",
     "DeadlineRule",
     "DialogueSettings",
+    "EvaluationSettings",
+    "FeeRemindersSettings",
     "FeesSettings",
     "Fraction",
     "Language",
@@ -127,6 +130,7 @@ class Settings(BaseSettings):
     agents: AgentsSettings = AgentsSettings()
     orders: OrdersSettings = OrdersSettings()
     fees: FeesSettings = FeesSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
     actions: ActionsSettings = ActionsSettings()
     log_level: str = "INFO"
     # Business calendars by name; "24x7" is built in. See bot.sla.
