@@ -12,6 +12,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.dialogue.domain import Domain, load_domain
 from bot.dialogue.engine import ConversationBusy, Engine, Interpreter
+from bot.evaluation.sending import attach_evaluation
 from bot.events import EventBus, TicketReopened, install
 from bot.fees.sending import attach_fee_collection
 from bot.followups import FollowupHandler, FollowupWorker
@@ -65,8 +66,11 @@ class App:
         return self._with_campaigns(FollowupWorker(self.db, self.settings, self.clock, handlers))
 
     def _with_campaigns(self, worker: FollowupWorker) -> FollowupWorker:
-        # Fee reminders (and the thanks after a confirmed payment) only write to the outbox.
+        # Fee reminders, the thanks after a confirmed payment and the owner evaluation only
+        # write to the outbox (the evaluation opens its form there).
         attach_fee_collection(worker, self.engine, self.settings, self.clock)
+        # The quarterly owner evaluation opens its form through the engine, like the survey.
+        attach_evaluation(worker, self.engine, (ConversationBusy,), self.settings, self.clock)
         return worker
 
     def _survey_handlers(self) -> dict[str, FollowupHandler]:

@@ -6,6 +6,7 @@ imports this module. Features that add tables add their module here.
 """
 
 from bot.agents import models as agents_models
+from bot.evaluation import models as evaluation_models
 from bot.fees import models as fees_models
 from bot.followups import models as followups_models
 from bot.records import models as records_models
@@ -17,6 +18,7 @@ metadata = store_models.Base.metadata
 __all__ = [
     "agents_models",
     "deadletters",
+    "evaluation_models",
     "fees_models",
     "followups_models",
     "metadata",
