@@ -56,6 +56,7 @@ class ValidateEvaluationForm(FormValidationAction):
             return {"evaluation_score": score}
         return {
             "evaluation_score": None,
+            "requested_slot": "evaluation_score",  # the next area: asked again on purpose
             "evaluation_area": following,
             "evaluation_area_label": area_label(following),
         }

@@ -24,7 +24,8 @@ def sample(
     households: Mapping[str, str], recent: Collection[str], share: float, seed: int
 ) -> Sample:
     """Stratified by building: ``ceil(share x households)`` per building, so the whole is at
-    least ``share`` too, drawn from units not in ``recent``. ``households`` maps unit key ->
+    least ``share`` too, drawn from units not in ``recent`` (topped up from other buildings
+    when one has too few left). ``households`` maps unit key ->
     building. Reproducible: sorted inputs and a generator per building seeded with ``seed``."""
     buildings: dict[str, list[str]] = defaultdict(list)
     for unit, building in households.items():
@@ -41,4 +42,12 @@ def sample(
         result.wanted[building] = wanted
         if take < wanted:
             result.shortfall[building] = wanted - take
+    # A building too small to skip a year (fewer than 4 x its share) falls short: the whole
+    # still gets its share, topped up from the other buildings' eligible households.
+    missing = math.ceil(share * len(households) - 1e-9) - len(result.units)
+    if missing > 0:
+        chosen = set(result.units)
+        rest = sorted(u for u in households if u not in excluded and u not in chosen)
+        extra = random.Random(f"{seed}:top-up").sample(rest, min(missing, len(rest)))
+        result.units = sorted(chosen | set(extra))
     return result

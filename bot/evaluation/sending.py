@@ -4,6 +4,7 @@ by the app as a form starter), in the follow-up's transaction."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -20,12 +21,14 @@ from bot.evaluation.campaign import (
     start_campaign,
 )
 from bot.evaluation.models import EvaluationCampaign, EvaluationTarget, TargetStatus
+from bot.evaluation.quarters import quarter_of
 from bot.evaluation.questionnaire import Open, area_label
 from bot.followups.models import Followup
 from bot.followups.survey import BUSY_RETRY, FormStarter
 from bot.followups.worker import RetryLater
 
 FORM = "evaluation_form"
+log = logging.getLogger(__name__)
 
 
 class StartHandler:
@@ -40,7 +43,11 @@ class StartHandler:
     async def handle(self, followup: Followup, session: AsyncSession) -> None:
         """Start the campaign of the follow-up's quarter (idempotent)."""
         quarter = str((followup.payload or {})["quarter"])
-        await start_campaign(session, quarter, settings=self.settings, now=self.clock_now())
+        now = self.clock_now()
+        if quarter_of(now.astimezone(self.settings.tz).date()) != quarter:
+            log.warning("owner evaluation %s not started: the quarter is over", quarter)
+            return
+        await start_campaign(session, quarter, settings=self.settings, now=now)
 
 
 class AskHandler:
