@@ -43,6 +43,7 @@ from bot.agents.service import CLAIM_REMINDER, CLAIM_SUPERVISOR, EngineLike, Out
 from bot.channels.telegram.channel import RETRYABLE, RetryLater
 from bot.clock import Clock
 from bot.config import Settings
+from bot.fees.group import confirm_from_group
 from bot.followups.models import Followup
 from bot.messages import Attachment, OutboundMessage
 from bot.store.db import Database, StoreUnavailable, is_outage, log_failure
@@ -532,6 +533,12 @@ class AgentDesk:
         arg = arg.strip()
         if name in ("queue", "mine"):
             await self._list(chat_id, thread_id, agent, mine=name == "mine")
+            return
+        if name == "confirm":  # finance confirms a payment proof (bot/fees/group.py)
+            reply = await confirm_from_group(
+                self.db, self.settings, self.clock, arg, f"agent:{agent.id}", self.takeover.text
+            )
+            await self._notice(chat_id, thread_id, reply, topic)
             return
         if name not in COMMANDS or name == "help":
             await self._notice(chat_id, thread_id, self.takeover.text("utter_agents_help"), topic)
