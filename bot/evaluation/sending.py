@@ -115,8 +115,19 @@ class CloseHandler:
     async def handle(self, followup: Followup, session: AsyncSession) -> None:
         """Close (idempotent)."""
         campaign = await session.get(EvaluationCampaign, int((followup.payload or {})["campaign"]))
-        if campaign is not None:
-            await close_campaign(session, campaign, self.clock_now())
+        if campaign is None or campaign.closed_at is not None:
+            return
+        await close_campaign(session, campaign, self.clock_now())
+        summary = campaign.summary or {}
+        rate = summary.get("response_rate")
+        log.info(
+            "owner evaluation %s closed: %s of %s answered (%s); `kefu evaluation summary %s`",
+            campaign.quarter,
+            summary.get("answered"),
+            summary.get("sampled"),
+            "-" if rate is None else f"{rate * 100:.1f}%",
+            campaign.quarter,
+        )
 
 
 def attach_evaluation(
