@@ -38,8 +38,3 @@ def send_time(quarter: str, settings: Settings) -> datetime:
         hour=config.send_at.hour, minute=config.send_at.minute
     )
 
-
-def summary_due(quarter: str, settings: Settings) -> datetime:
-    """The summary is due by ``summary_day`` of the month after the quarter."""
-    year, q = parse_quarter(shift(quarter, 1))
-    return datetime(year, q * 3 - 2, settings.evaluation.summary_day, tzinfo=settings.tz)
