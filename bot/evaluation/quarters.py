@@ -37,4 +37,3 @@ def send_time(quarter: str, settings: Settings) -> datetime:
     return datetime(year, q * 3, config.send_day, tzinfo=settings.tz).replace(
         hour=config.send_at.hour, minute=config.send_at.minute
     )
-
