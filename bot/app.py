@@ -13,6 +13,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.dialogue.domain import Domain, load_domain
 from bot.dialogue.engine import ConversationBusy, Engine, Interpreter
+from bot.evaluation.sending import attach_evaluation
 from bot.events import (
     Escalated,
     EventBus,
@@ -21,6 +22,7 @@ from bot.events import (
     TicketResolved,
     install,
 )
+from bot.fees.sending import attach_fee_collection
 from bot.followups import FollowupHandler, FollowupWorker
 from bot.followups.sla import Alerts, LoggingAlerts, sla_handlers
 from bot.followups.survey import survey_handlers
@@ -49,7 +51,7 @@ class App:
         handlers: dict[str, FollowupHandler] = {}
         handlers.update(sla_handlers(alerts or LoggingAlerts(), self.clock))
         handlers.update(self._survey_handlers())
-        return FollowupWorker(self.db, self.settings, self.clock, handlers)
+        return self._with_campaigns(FollowupWorker(self.db, self.settings, self.clock, handlers))
 
     def standalone_followup_worker(self) -> FollowupWorker:
         """``kefu followups work``: a worker that claims only what it can fully handle without
@@ -70,7 +72,15 @@ class App:
         handlers: dict[str, FollowupHandler] = dict(self._survey_handlers())
         if not self.settings.agents.all_groups():
             handlers.update(sla_handlers(LoggingAlerts(), self.clock))
-        return FollowupWorker(self.db, self.settings, self.clock, handlers)
+        return self._with_campaigns(FollowupWorker(self.db, self.settings, self.clock, handlers))
+
+    def _with_campaigns(self, worker: FollowupWorker) -> FollowupWorker:
+        # Fee reminders, the thanks after a confirmed payment and the owner evaluation only
+        # write to the outbox (the evaluation opens its form there).
+        attach_fee_collection(worker, self.engine, self.settings, self.clock)
+        # The quarterly owner evaluation opens its form through the engine, like the survey.
+        attach_evaluation(worker, self.engine, (ConversationBusy,), self.settings, self.clock)
+        return worker
 
     def _survey_handlers(self) -> dict[str, FollowupHandler]:
         # The engine asks the survey; follow-ups know it only as a FormStarter.

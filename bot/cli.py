@@ -151,6 +151,8 @@ def _mount_features() -> None:
     """Sub-commands that live beside their features."""
     from bot.agents.cli import agents_app
     from bot.channels.telegram.updates_cli import updates_app
+    from bot.evaluation.cli import evaluation_app
+    from bot.fees.cli import add_fee_commands
     from bot.followups.cli import followups_app
     from bot.household.cli import household_app
     from bot.nlu.cli import nlu_app, train_command
@@ -165,10 +167,12 @@ def _mount_features() -> None:
     app.add_typer(agents_app, name="agents", help="Agents who answer escalated chats.")
     app.add_typer(residents_app, name="residents", help="The resident registry.")
     app.add_typer(orders_app, name="orders", help="The built-in orders table.")
+    add_fee_commands(fees_app)  # confirm, arrears, collection, arrange
     app.add_typer(fees_app, name="fees", help="The fee ledger per unit.")
     app.add_typer(household_app, name="household", help="One file per household (一戶一檔).")
     app.command("report")(report_command)
     app.command("complaint-validity")(validity_command)
+    app.add_typer(evaluation_app, name="evaluation", help="The quarterly owner evaluation.")
     app.add_typer(tickets_app, name="tickets", help="Tickets: list, show, resolve, reopen.")
     app.add_typer(sla_app, name="sla", help="SLA deadlines of a ticket.")
     app.add_typer(followups_app, name="followups", help="Scheduled follow-ups and their worker.")

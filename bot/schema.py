@@ -6,6 +6,8 @@ imports this module. Features that add tables add their module here.
 """
 
 from bot.agents import models as agents_models
+from bot.evaluation import models as evaluation_models
+from bot.fees import models as fees_models
 from bot.followups import models as followups_models
 from bot.records import models as records_models
 from bot.staff import models as staff_models
@@ -17,6 +19,8 @@ metadata = store_models.Base.metadata
 __all__ = [
     "agents_models",
     "deadletters",
+    "evaluation_models",
+    "fees_models",
     "followups_models",
     "metadata",
     "records_models",

@@ -1,4 +1,5 @@
-"""The agents' group commands: ``/claim /note /resolve /release /assign /queue /mine /help``.
+"""The agents' group commands: ``/claim /note /resolve /release /assign /queue /mine /help``
+and ``/confirm`` (a payment proof).
 
 Each command is a small async function of a :class:`Command`; which name runs which function
 is listed once, in :func:`bot.agents.telegram.command_handlers` (the desk is built with it), so
@@ -15,6 +16,7 @@ from telegram import Message
 
 from bot.agents.models import OPEN_STATES, Agent, AgentTopic, TopicState
 from bot.agents.registry import find_agent
+from bot.fees.group import confirm_from_group
 from bot.store.models import ConversationEvent, TicketEvent
 
 if TYPE_CHECKING:
@@ -160,6 +162,15 @@ async def note(cmd: Command) -> None:
                     created_at=now,
                 )
             )
+
+
+async def confirm_payment(cmd: Command) -> None:
+    """``/confirm P-… [amount]``: finance confirms a payment proof (:mod:`bot.fees.group`)."""
+    desk = cmd.desk
+    reply = await confirm_from_group(
+        desk.db, desk.settings, desk.clock, cmd.arg, f"agent:{cmd.agent.id}", desk.takeover.text
+    )
+    await cmd.say(reply)
 
 
 async def _list(cmd: Command, *, mine: bool) -> None:

@@ -49,6 +49,7 @@ def command_handlers() -> dict[str, CommandHandler]:
         "queue": cmd.show_queue,
         "mine": cmd.show_mine,
         "help": cmd.show_help,
+        "confirm": cmd.confirm_payment,  # finance confirms a payment proof (issue 15)
         # Staff actions on the topic's ticket, the same as `kefu staff` (issue 14).
         **{name: staff.staff_command(name) for name in sorted(staff.COMMANDS)},
     }

@@ -42,7 +42,8 @@ from bot.config.base import (
 from bot.config.calendars import CalendarSettings, _default_calendars
 from bot.config.database import DatabaseSettings
 from bot.config.dialogue import DialogueSettings
-from bot.config.fees import FeesSettings, LateFeeSettings
+from bot.config.evaluation import EvaluationSettings
+from bot.config.fees import FeeRemindersSettings, FeesSettings, LateFeeSettings
 from bot.config.nlu import NLUSettings
 from bot.config.office import OfficeSettings
 from bot.config.orders import OrderHTTPSettings, OrdersSettings
@@ -75,6 +76,8 @@ __all__ = [
     "DatabaseSettings",
     "DeadlineRule",
     "DialogueSettings",
+    "EvaluationSettings",
+    "FeeRemindersSettings",
     "FeesSettings",
     "Fraction",
     "Language",
@@ -131,6 +134,7 @@ class Settings(BaseSettings):
     agents: AgentsSettings = AgentsSettings()
     orders: OrdersSettings = OrdersSettings()
     fees: FeesSettings = FeesSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
     actions: ActionsSettings = ActionsSettings()
     log_level: str = "INFO"
     # Business calendars by name; "24x7" is built in. See bot.sla.

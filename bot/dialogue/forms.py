@@ -253,7 +253,11 @@ class FormLoop:
             )
         retries: dict[str, int] = turn.state.setdefault("retries", {})
         uttered = turn.state.pop("validation_uttered", False)
-        if attempted and requested and next_slot == requested:
+        # A validator that names the requested slot again without a word of its own asks it on
+        # purpose (the next item of a series, e.g. the owner evaluation's next area): an
+        # answer, not a failed one.
+        again = validated.get("requested_slot") == requested and not uttered
+        if attempted and requested and next_slot == requested and not again:
             # A "no" at a summary is a wish to edit, not a failed answer.
             if not requested.endswith("_confirmed"):
                 retries[requested] = retries.get(requested, 0) + 1

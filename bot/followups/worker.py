@@ -55,6 +55,13 @@ class FollowupHandler(Protocol):
         ...
 
 
+class Seed(Protocol):
+    """Schedules a recurring follow-up (a daily run, a quarterly campaign) once per day,
+    idempotently (its own key), in the session given: :meth:`FollowupWorker.add_seed`."""
+
+    async def __call__(self, session: AsyncSession, now: datetime) -> None: ...
+
+
 def default_worker_id() -> str:
     """``host:pid:random`` — unique per worker instance."""
     return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -192,6 +199,23 @@ class FollowupWorker:
         self.claim_all = claim_all
         self._busy = asyncio.Lock()
         self._background: asyncio.Task[int] | None = None
+        self.seeds: list[Seed] = []
+        self._seeded: Any = None  # the local day the seeds last ran in this process
+
+    def add_seed(self, seed: Seed) -> None:
+        """Run ``seed`` once per local day in this process, before claiming: recurring work
+        (daily fee reminders, quarterly evaluations) lives in the follow-ups table like
+        everything else, and a seed's idempotency key makes many workers schedule it once."""
+        self.seeds.append(seed)
+
+    async def _run_seeds(self, now: datetime) -> None:
+        day = now.astimezone(self.settings.tz).date()
+        if not self.seeds or self._seeded == day:
+            return
+        async with self.db.write() as session:
+            for seed in self.seeds:
+                await seed(session, now)
+        self._seeded = day
 
     @property
     def kinds(self) -> list[str] | None:
@@ -206,6 +230,7 @@ class FollowupWorker:
     async def run_once(self, now: datetime | None = None) -> int:
         """Claim one batch of due follow-ups and run them; return how many were claimed."""
         now = now or self.clock.now()
+        await self._run_seeds(now)
         rows = await claim_due(
             self.db, self.worker_id, now, self.batch_size, self.lease, kinds=self.kinds
         )

@@ -1,0 +1,216 @@
+"""Fee reminders (#15 part 2) with real `kefu run` processes against the fake Bot API: held
+through quiet hours, exactly once across a crash and a restart, exactly once with two webhook
+workers on one PostgreSQL database, and none for a unit whose payment finance confirmed
+(`kefu fees confirm`, a real CLI process)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.fees.models import FeeReminder
+from bot.followups.models import Followup
+from bot.store.db import Database
+from bot.store.models import Conversation, Message
+from bot.tickets.service import open_ticket
+from tests.fakes.bot_api import FakeBotAPI
+from tests.fees.support import fee, household
+from tests.telegram.processes import KefuRun, free_port
+from tests.telegram.support import ROOT
+
+TZ = ZoneInfo("Asia/Hong_Kong")
+ALWAYS = {"KEFU_FEES__REMINDERS__SEND_AT": "00:00", "KEFU_SLA__POLL_INTERVAL": "0.2"}
+
+
+@pytest.fixture
+def runs() -> Iterator[list[KefuRun]]:
+    started: list[KefuRun] = []
+    yield started
+    for run in started:
+        run.kill()
+
+
+async def _units(db_url: str, chats: list[int], *, proofs: int = 0) -> list[str]:
+    """A household per chat with a fee due today; the first ``proofs`` chats also sent a
+    payment proof (ticket P-…) for it. Returns the proofs' numbers."""
+    db = Database(db_url)
+    now = datetime.now(TZ)
+    numbers = []
+    try:
+        async with db.write() as s:
+            for i, chat in enumerate(chats):
+                unit, conversation_id = await household(
+                    s,
+                    f"9座{100 + i}室",
+                    now=now,
+                    phone=f"+85293{chat:06d}",
+                    chat_id=str(chat),
+                    channel="telegram",
+                )
+                await fee(s, unit, "2026-12", "management", "1800", now.date(), now=now)
+                if i < proofs:
+                    conversation = await s.get_one(Conversation, conversation_id)
+                    ticket = await open_ticket(
+                        s,
+                        kind="payment",
+                        category="payment_proof",
+                        now=now,
+                        actor="customer",
+                        contact_id=conversation.contact_id,
+                        conversation_id=conversation_id,
+                        details={"amount": "1800.00"},
+                    )
+                    numbers.append(ticket.number)
+    finally:
+        await db.dispose()
+    return numbers
+
+
+def _confirm(db_url: str, number: str) -> str:
+    """`kefu fees confirm` as finance runs it."""
+    env = {**os.environ, "KEFU_CONFIG": str(ROOT / "config.yml"), "KEFU_DATABASE_URL": db_url}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "fees", "confirm", number, "--by", "finance"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+async def _count(db_url: str, stmt: object) -> int:
+    db = Database(db_url)
+    try:
+        async with db.session() as s:
+            return int((await s.execute(stmt)).scalar_one())  # type: ignore[call-overload]
+    finally:
+        await db.dispose()
+
+
+def _reminders(api: FakeBotAPI, chat: int) -> list[str]:
+    return [t for t in api.texts(chat) if "due today" in t]
+
+
+def _thanks(api: FakeBotAPI, chat: int) -> list[str]:
+    return [t for t in api.texts(chat) if "Finance has confirmed" in t]
+
+
+async def test_quiet_hours_hold_the_reminder_until_they_end(
+    fake_api: FakeBotAPI, sqlite_url: str, tmp_path: Path, runs: list[KefuRun]
+) -> None:
+    now = datetime.now(TZ)
+    end = (now + timedelta(seconds=85)).replace(second=0, microsecond=0)
+    if end.date() != now.date() or (end - now).total_seconds() < 25:
+        pytest.skip("too close to a minute boundary or midnight for a short quiet window")
+    start = now - timedelta(hours=1) if now.hour >= 1 else now.replace(hour=0, minute=0)
+    quiet = f"{start:%H:%M}-{end:%H:%M}"
+    user = fake_api.user(5301, language_code="en")
+    await _units(sqlite_url, [user.id])
+    run = KefuRun(fake_api, sqlite_url, tmp_path, KEFU_SLA__QUIET_HOURS=quiet, **ALWAYS)
+    runs.append(run)
+
+    held = (
+        select(func.count())
+        .select_from(Followup)
+        .where(
+            Followup.kind == "fee_reminder", Followup.status == "pending", Followup.due_at == end
+        )
+    )
+    for _ in range(600):
+        if await _count(sqlite_url, held) == 1:
+            break
+        await asyncio.sleep(0.1)
+    assert await _count(sqlite_url, held) == 1, run.log()
+    assert fake_api.texts(user.id) == []  # held, while the quiet hours last
+    await fake_api.until(lambda: len(_reminders(fake_api, user.id)) == 1, 150)
+    assert datetime.now(TZ) >= end
+    assert run.stop() == 0
+    assert len(fake_api.texts(user.id)) == 1
+
+
+async def test_once_across_a_crash_and_a_restart_and_none_after_payment(
+    fake_api: FakeBotAPI, sqlite_url: str, tmp_path: Path, runs: list[KefuRun]
+) -> None:
+    users = [fake_api.user(5401 + i, language_code="en").id for i in range(4)]
+    paid_first, paid_later = await _units(sqlite_url, users, proofs=2)
+    _confirm(sqlite_url, paid_first)  # before any run: that unit is never reminded
+    quiet = {"KEFU_SLA__QUIET_HOURS": "", **ALWAYS}
+
+    first = KefuRun(fake_api, sqlite_url, tmp_path, **quiet)
+    runs.append(first)
+    await fake_api.until(
+        lambda: (
+            all(len(_reminders(fake_api, u)) == 1 for u in users[1:])
+            and len(_thanks(fake_api, users[0])) == 1
+        ),
+        120,
+    )
+    first.kill()  # a crash: no orderly stop
+
+    _confirm(sqlite_url, paid_later)  # finance confirms the second unit meanwhile
+    second = KefuRun(fake_api, sqlite_url, tmp_path, **quiet)
+    runs.append(second)
+    await fake_api.until(lambda: len(_thanks(fake_api, users[1])) == 1, 120)
+    assert second.stop() == 0
+
+    assert fake_api.texts(users[0]) == _thanks(fake_api, users[0])  # thanked, never reminded
+    assert len(_reminders(fake_api, users[1])) == 1
+    for user in users[1:]:
+        assert len(_reminders(fake_api, user)) == 1, fake_api.texts(user)
+    sent = select(func.count()).select_from(FeeReminder).where(FeeReminder.status == "sent")
+    assert await _count(sqlite_url, sent) == 3
+
+
+@pytest.mark.postgres
+async def test_two_webhook_workers_send_each_unit_one_reminder(
+    fake_api: FakeBotAPI, pg_url: str, tmp_path: Path, runs: list[KefuRun]
+) -> None:
+    users = [fake_api.user(5501 + i, language_code="en").id for i in range(25)]
+    await _units(pg_url, users)
+    common = {
+        "KEFU_SLA__QUIET_HOURS": "",
+        "KEFU_TELEGRAM__MODE": "webhook",
+        "KEFU_TELEGRAM__WEBHOOK__LISTEN": "127.0.0.1",
+        "KEFU_TELEGRAM__WEBHOOK__PATH": "/hook",
+        "TELEGRAM_WEBHOOK_SECRET": "fees-secret",
+        "KEFU_SLA__BATCH_SIZE": "2",
+        **ALWAYS,
+    }
+    for _ in range(2):
+        workdir = tmp_path / f"w{len(runs)}"
+        workdir.mkdir()
+        runs.append(
+            KefuRun(
+                fake_api, pg_url, workdir, KEFU_TELEGRAM__WEBHOOK__PORT=str(free_port()), **common
+            )
+        )
+    await fake_api.until(lambda: all(_reminders(fake_api, u) for u in users), 150)
+    unsent = (
+        select(func.count())
+        .select_from(Message)
+        .where(Message.direction == "out", Message.sent_at.is_(None))
+    )
+    for _ in range(300):
+        if await _count(pg_url, unsent) == 0:
+            break
+        await asyncio.sleep(0.1)
+    for run in runs:
+        assert run.stop() == 0
+    assert {u: len(fake_api.texts(u)) for u in users} == {u: 1 for u in users}
+    logs = "".join(run.log() for run in runs)
+    assert "Traceback" not in logs
+    # Both workers seeded the day's run: one follow-up for it.
+    plans = select(func.count()).select_from(Followup).where(Followup.kind == "fee_plan")
+    assert await _count(pg_url, plans) == 1
