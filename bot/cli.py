@@ -157,6 +157,7 @@ def _mount_features() -> None:
     from bot.reports.cli import report_command
     from bot.sla.cli import sla_app
     from bot.tickets.cli import tickets_app
+    from bot.web.cli import staff_accounts_app, web_app
 
     app.add_typer(nlu_app, name="nlu", help="Parse and evaluate with the NLU model.")
     app.command("train", help="Train the NLU model from dialogues/.")(train_command)
@@ -169,6 +170,8 @@ def _mount_features() -> None:
     app.add_typer(sla_app, name="sla", help="SLA deadlines of a ticket.")
     app.add_typer(followups_app, name="followups", help="Scheduled follow-ups and their worker.")
     app.add_typer(updates_app, name="updates", help="Telegram updates set aside (dead letters).")
+    app.add_typer(web_app, name="web", help="Serve the office's web console.")
+    app.add_typer(staff_accounts_app, name="staff", help="Staff of the office.")
 
 
 _mount_features()

@@ -10,6 +10,7 @@ from bot.followups import models as followups_models
 from bot.records import models as records_models
 from bot.store import deadletters
 from bot.store import models as store_models
+from bot.web import models as web_models
 
 metadata = store_models.Base.metadata
 
@@ -20,4 +21,5 @@ __all__ = [
     "metadata",
     "records_models",
     "store_models",
+    "web_models",
 ]

@@ -59,6 +59,7 @@ from bot.config.telegram import (
     TelegramSettings,
     TelegramWebhookSettings,
 )
+from bot.config.web import WebSettings
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -89,6 +90,7 @@ __all__ = [
     "TelegramRateLimitSettings",
     "TelegramSettings",
     "TelegramWebhookSettings",
+    "WebSettings",
     "load_settings",
     "parse_duration",
 ]
@@ -132,6 +134,7 @@ class Settings(BaseSettings):
     # Business calendars by name; "24x7" is built in. See bot.sla.
     calendars: dict[str, CalendarSettings] = Field(default_factory=_default_calendars)
     sla: SLASettings = SLASettings()
+    web: WebSettings = WebSettings()
 
     @classmethod
     def settings_customise_sources(

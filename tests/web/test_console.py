@@ -1,0 +1,163 @@
+"""The web console over HTTP on real SQLite and PostgreSQL: sessions, CSRF, the login rate
+limit, roles, the inbox order and the ticket actions with their audit trail."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.store.db import Database
+from bot.store.models import Ticket, TicketEvent, TicketStatus
+from bot.web.models import StaffAudit, StaffRole
+from tests.web.support import add_staff, client, console, csrf_of, log_in, ticket
+
+HTML = {"accept": "text/html"}
+
+
+async def test_no_page_or_api_without_a_session(
+    settings: Settings, db: Database, clock: FrozenClock
+) -> None:
+    number = await ticket(db, settings, clock.now())
+    async with client(console(settings, db, clock)) as http:
+        page = await http.get("/", headers=HTML)
+        assert page.status_code == 303 and page.headers["location"] == "/login"
+        for path in ("/api/inbox", "/events", "/inbox/rows", f"/tickets/{number}"):
+            assert (await http.get(path)).status_code == 401, path
+        login = await http.get("/login")
+        posted = await http.post(
+            f"/tickets/{number}/resolve", data={"csrf": csrf_of(login.text), "text": "x"}
+        )
+        assert posted.status_code == 401
+    async with db.session() as session:
+        assert (await session.scalar(select(Ticket.status))) == TicketStatus.OPEN
+
+
+async def test_wrong_password_then_rate_limit_even_for_the_right_one(
+    settings: Settings, db: Database, clock: FrozenClock
+) -> None:
+    await add_staff(db, clock, "amy@office.hk")
+    async with client(console(settings, db, clock)) as http:
+        for _ in range(settings.web.login_attempts):
+            assert (await log_in(http, "amy@office.hk", "wrong password!")).status_code == 401
+        refused = await log_in(http, "amy@office.hk")
+        assert refused.status_code == 429
+        assert (await http.get("/api/inbox")).status_code == 401
+        clock.advance(settings.web.login_window + timedelta(seconds=1))
+        assert (await log_in(http, "AMY@office.hk ")).status_code == 303
+        assert (await http.get("/api/inbox")).status_code == 200
+    async with db.session() as session:
+        actions = list(await session.scalars(select(StaffAudit.action).order_by(StaffAudit.id)))
+    assert actions.count("login_failed") == settings.web.login_attempts
+    assert actions[-2:] == ["login_refused", "login"]
+
+
+async def test_inbox_is_sorted_by_the_next_deadline_and_counts_overdue(
+    settings: Settings, db: Database, clock: FrozenClock
+) -> None:
+    now = clock.now()
+    complaint = await ticket(db, settings, now - timedelta(days=5), kind="complaint")
+    repair = await ticket(db, settings, now, category="water_leak", unit="B座12樓A室")
+    older = await ticket(db, settings, now - timedelta(hours=1), category="lift")
+    await add_staff(db, clock, "amy@office.hk")
+    async with client(console(settings, db, clock)) as http:
+        assert (await log_in(http, "amy@office.hk")).status_code == 303
+        data = (await http.get("/api/inbox")).json()
+        order = [r["number"] for r in data["rows"]]
+        assert order[0] == complaint and data["overdue"] >= 1
+        assert set(order) == {complaint, repair, older}
+        dues = [r["next_due"] for r in data["rows"]]
+        assert dues == sorted(dues)
+        filtered = (await http.get("/api/inbox", params={"building": "B座"})).json()
+        assert [r["number"] for r in filtered["rows"]] == [repair]
+        page = await http.get("/", headers=HTML)
+        assert page.status_code == 200
+        assert f'id="ticket-{complaint}" class="overdue' in page.text
+
+
+async def test_resolve_needs_the_csrf_token_and_is_audited(
+    settings: Settings, db: Database, clock: FrozenClock
+) -> None:
+    number = await ticket(db, settings, clock.now(), category="lift")
+    await add_staff(db, clock, "amy@office.hk")
+    async with client(console(settings, db, clock)) as http:
+        await log_in(http, "amy@office.hk")
+        page = await http.get(f"/tickets/{number}", headers=HTML)
+        assert page.status_code == 200 and number in page.text
+        forged = await http.post(f"/tickets/{number}/resolve", data={"text": "done"})
+        assert forged.status_code == 403
+        wrong = await http.post(f"/tickets/{number}/resolve", data={"csrf": "x" * 43})
+        assert wrong.status_code == 403
+        async with db.session() as session:
+            assert (await session.scalar(select(Ticket.status))) == TicketStatus.OPEN
+        token = csrf_of(page.text)
+        done = await http.post(
+            f"/tickets/{number}/resolve", data={"csrf": token, "text": "換咗燈膽"}
+        )
+        assert done.status_code == 303
+        note = await http.post(
+            f"/tickets/{number}/note", data={"csrf": token, "text": "已致電住戶"}
+        )
+        assert note.status_code == 303
+        again = await http.post(f"/tickets/{number}/resolve", data={"csrf": token})
+        assert again.status_code == 303  # refused with a message, not a crash
+        shown = await http.get(f"/tickets/{number}", headers=HTML)
+        assert "已致電住戶" in shown.text
+    async with db.session() as session:
+        t = await session.scalar(select(Ticket))
+        assert t is not None and t.status == TicketStatus.RESOLVED
+        events = list(await session.scalars(select(TicketEvent).order_by(TicketEvent.id)))
+        audit = list(
+            await session.scalars(select(StaffAudit.action).where(StaffAudit.target == number))
+        )
+    assert [(e.actor, e.action) for e in events[-2:]] == [
+        ("staff:amy@office.hk", "resolved"),
+        ("staff:amy@office.hk", "note"),
+    ]
+    assert audit == ["resolve", "note"]
+
+
+async def test_an_agent_cannot_see_the_supervisors_audit_page(
+    settings: Settings, db: Database, clock: FrozenClock
+) -> None:
+    await add_staff(db, clock, "amy@office.hk")
+    await add_staff(db, clock, "sam@office.hk", StaffRole.SUPERVISOR)
+    app = console(settings, db, clock)
+    async with client(app) as agent, client(app) as supervisor:
+        await log_in(agent, "amy@office.hk")
+        await log_in(supervisor, "sam@office.hk")
+        assert (await agent.get("/audit", headers=HTML)).status_code == 403
+        page = await supervisor.get("/audit", headers=HTML)
+        assert page.status_code == 200 and "amy@office.hk" in page.text
+
+
+async def test_pages_carry_security_headers_and_a_deactivated_account_is_out(
+    settings: Settings, db: Database, clock: FrozenClock
+) -> None:
+    from bot.web.models import StaffAccount
+
+    await add_staff(db, clock, "amy@office.hk")
+    async with client(console(settings, db, clock)) as http:
+        await log_in(http, "amy@office.hk")
+        page = await http.get("/", headers=HTML)
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        assert page.headers["x-frame-options"] == "DENY"
+        assert "httponly" in (await log_in(http, "amy@office.hk")).headers["set-cookie"].lower()
+        async with db.write() as session:
+            account = await session.scalar(select(StaffAccount))
+            assert account is not None
+            account.active = False
+        assert (await http.get("/api/inbox")).status_code == 401
+
+
+@pytest.mark.parametrize("language,word", [("zh-Hant", "工作清單"), ("en", "Inbox")])
+async def test_the_console_speaks_the_staff_members_language(
+    settings: Settings, db: Database, clock: FrozenClock, language: str, word: str
+) -> None:
+    await add_staff(db, clock, "amy@office.hk", language=language)
+    async with client(console(settings, db, clock)) as http:
+        await log_in(http, "amy@office.hk")
+        assert word in (await http.get("/", headers=HTML)).text
