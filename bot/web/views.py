@@ -27,12 +27,12 @@ from starlette.responses import (
 from bot.config import LANGUAGES
 from bot.sla.explain import explain_sla
 from bot.store.models import Ticket, TicketStatus
-from bot.tickets.lifecycle import TicketStateError, reopen_ticket, resolve_ticket
-from bot.tickets.service import add_event
+from bot.tickets.lifecycle import TicketStateError
 from bot.web import accounts
 from bot.web.console import Console
 from bot.web.models import StaffAccount, StaffAudit, StaffRole
 from bot.web.queries import FILTERS, inbox, ticket_page
+from bot.web.replies import NoConversation
 from bot.web.security import (
     client_address,
     csrf_ok,
@@ -40,9 +40,9 @@ from bot.web.security import (
     session_staff_id,
     start_session,
 )
+from bot.web.ticket_actions import ACTIONS, DONE, Act, EmptyText
 
-NOTE_LIMIT = 4000
-DONE = {"note": "done_note", "resolve": "done_resolved", "reopen": "done_reopened"}
+TEXT_LIMIT = 4000
 
 
 @dataclass(frozen=True)
@@ -279,64 +279,47 @@ async def ticket_view(request: Request) -> Response:
 
 
 async def ticket_action(request: Request) -> Response:
-    """``note``, ``resolve`` or ``reopen`` a ticket, audited under the staff member's name."""
+    """An action on a ticket (:data:`bot.web.ticket_actions.ACTIONS`), audited under the staff
+    member's name; the page comes back with a line saying what happened."""
     staff = await _staff(request)
     if staff is None:
         return _unauthenticated(request)
     console = _console(request)
     form = await request.form()
     if not csrf_ok(request, form):
-        return _render(
-            request, "error.html", staff, 403, message=console.text("csrf", staff.language)
-        )
+        return _error(request, staff, 403, "csrf")
     number, action = request.path_params["number"], request.path_params["action"]
-    if action not in ("note", "resolve", "reopen"):
-        return _render(
-            request, "error.html", staff, 404, message=console.text("not_found", staff.language)
-        )
-    text = str(form.get("text") or "").strip()[:NOTE_LIMIT]
-    if action == "note" and not text:
-        request.session["flash"] = console.text("empty_note", staff.language)
-        return RedirectResponse(f"/tickets/{number}", status_code=303)
+    work = ACTIONS.get(action)
+    if work is None:
+        return _error(request, staff, 404, "not_found")
+    text = str(form.get("text") or "").strip()[:TEXT_LIMIT]
     now = console.clock.now()
-    actor = f"staff:{staff.email}"
     try:
         async with console.db.write() as session:
             ticket = await session.scalar(select(Ticket).where(Ticket.number == number))
             if ticket is None:
-                return _render(
-                    request,
-                    "error.html",
-                    staff,
-                    404,
-                    message=console.text("not_found", staff.language),
-                )
-            if action == "note":
-                await add_event(
-                    session, ticket, actor=actor, action="note", now=now, data={"text": text}
-                )
-            elif action == "resolve":
-                await resolve_ticket(
-                    session, ticket, settings=console.settings, now=now, actor=actor, note=text
-                )
-            else:
-                await reopen_ticket(
-                    session, ticket, settings=console.settings, now=now, actor=actor, reason=text
-                )
+                return _error(request, staff, 404, "not_found")
+            actor = f"staff:{staff.email}"
+            await work(Act(session, ticket, text, actor, now, console.settings))
             await accounts.audit(
-                session,
-                _account_ref(staff),
-                action,
-                now,
-                target=number,
-                client=client_address(request),
-                data={"text": text} if text else {},
-            )
+                session, _account_ref(staff), action, now, target=number,
+                client=client_address(request), data={"text": text} if text else {},
+            )  # fmt: skip
+    except EmptyText:
+        flash = console.text("empty_note", staff.language)
+    except NoConversation:
+        flash = console.text("no_conversation", staff.language)
     except TicketStateError as exc:
-        request.session["flash"] = console.text("cannot", staff.language, reason=str(exc))
+        flash = console.text("cannot", staff.language, reason=str(exc))
     else:
-        request.session["flash"] = console.text(DONE[action], staff.language)
+        flash = console.text(DONE[action], staff.language)
+    request.session["flash"] = flash
     return RedirectResponse(f"/tickets/{number}", status_code=303)
+
+
+def _error(request: Request, staff: Staff, status: int, key: str) -> Response:
+    message = _console(request).text(key, staff.language)
+    return _render(request, "error.html", staff, status, message=message)
 
 
 def _account_ref(staff: Staff) -> StaffAccount:

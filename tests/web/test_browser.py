@@ -76,7 +76,7 @@ async def test_a_repair_reported_on_telegram_appears_live_and_is_worked_in_the_c
     run = KefuRun(
         fake_api, sqlite_url, tmp_path,
         KEFU_WEB__ENABLED="true", KEFU_WEB__PORT=str(port), KEFU_WEB__POLL_INTERVAL="0.3s",
-        KEFU_WEB_SECRET=SECRET,
+        KEFU_WEB_SECRET=SECRET, KEFU_SLA__POLL_INTERVAL="1s",
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
@@ -113,6 +113,9 @@ async def test_a_repair_reported_on_telegram_appears_live_and_is_worked_in_the_c
         browser.find_element(By.ID, "note-text").send_keys("已通知技工，下午到")
         browser.find_element(By.ID, "add-note").click()
         wait_for(browser, lambda d: "已通知技工" in d.find_element(By.ID, "audit").text)
+        browser.find_element(By.ID, "reply-text").send_keys("技工今日下午三點到")
+        browser.find_element(By.ID, "send-reply").click()
+        await fake_api.until(lambda: "技工今日下午三點到" in fake_api.texts(user.id), 30)
         browser.save_screenshot(str(SCREENSHOTS / "ticket.png"))
         browser.find_element(By.ID, "resolve").click()
         wait_for(browser, lambda d: d.find_elements(By.ID, "reopen"))
@@ -124,6 +127,7 @@ async def test_a_repair_reported_on_telegram_appears_live_and_is_worked_in_the_c
         run.stop()
         await db.dispose()
     assert f"web console on {base}" in run.log()
+    assert fake_api.texts(user.id).count("技工今日下午三點到") == 1
     async with Database(sqlite_url).session() as session:
         actions = list(await session.scalars(select(TicketEvent.action).order_by(TicketEvent.id)))
-    assert actions[-2:] == ["note", "resolved"]
+    assert actions[-3:] == ["note", "replied", "resolved"]

@@ -161,3 +161,43 @@ async def test_the_console_speaks_the_staff_members_language(
     async with client(console(settings, db, clock)) as http:
         await log_in(http, "amy@office.hk")
         assert word in (await http.get("/", headers=HTML)).text
+
+
+async def test_a_reply_is_queued_once_in_the_customers_conversation(
+    settings: Settings, db: Database, clock: FrozenClock
+) -> None:
+    from bot.store.models import Contact, Conversation, Message
+
+    now = clock.now()
+    async with db.write() as session:
+        contact = Contact(created_at=now, updated_at=now)
+        session.add(contact)
+        await session.flush()
+        chat = Conversation(contact_id=contact.id, channel="telegram", chat_id="42",
+                            created_at=now, updated_at=now)  # fmt: skip
+        session.add(chat)
+        await session.flush()
+        chat_id = chat.id
+    number = await ticket(db, settings, now, conversation_id=chat_id)
+    phone = await ticket(db, settings, now)
+    await add_staff(db, clock, "amy@office.hk")
+    async with client(console(settings, db, clock)) as http:
+        await log_in(http, "amy@office.hk")
+        token = csrf_of((await http.get(f"/tickets/{number}", headers=HTML)).text)
+        empty = await http.post(f"/tickets/{number}/reply", data={"csrf": token, "text": " "})
+        assert empty.status_code == 303
+        sent = await http.post(f"/tickets/{number}/reply", data={"csrf": token, "text": "下午到"})
+        assert sent.status_code == 303
+        nobody = await http.post(f"/tickets/{phone}/reply", data={"csrf": token, "text": "hi"})
+        assert nobody.status_code == 303
+        page = await http.get(f"/tickets/{phone}", headers=HTML)
+        assert 'id="reply-text"' not in page.text
+    async with db.session() as session:
+        rows = list(
+            await session.scalars(select(Message).where(Message.conversation_id == chat_id))
+        )
+        t = await session.scalar(select(Ticket).where(Ticket.number == number))
+    assert [(m.direction, m.text, m.sender, m.sent_at) for m in rows] == [
+        ("out", "下午到", "staff:amy@office.hk", None)
+    ]
+    assert t is not None and t.first_response_at == now
