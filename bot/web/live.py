@@ -29,6 +29,7 @@ class LiveFeed:
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.version = 0
+        self.closed = False
 
     def _ensure_polling(self) -> None:
         if self._task is None or self._task.done():
@@ -52,6 +53,8 @@ class LiveFeed:
 
     async def next_change(self, seen: int, timeout: float) -> int:
         """Wait until the version differs from ``seen`` (or ``timeout`` passes); the version."""
+        if self.closed:
+            return self.version
         self._ensure_polling()
         if self.version != seen:
             return self.version
@@ -60,7 +63,10 @@ class LiveFeed:
         return self.version
 
     async def close(self) -> None:
-        """Stop polling (at shutdown)."""
+        """Stop polling and release every waiting stream (at shutdown: open event streams
+        would otherwise keep the server waiting for them)."""
+        self.closed = True
+        self._changed.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

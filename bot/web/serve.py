@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 
@@ -13,6 +12,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.store.db import Database
 from bot.web.app import create_app
+from bot.web.console import Console
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ class ConsoleServer:
 
     def __init__(self, settings: Settings, db: Database, clock: Clock, *, secret: str) -> None:
         app = create_app(settings, db, clock, secret=secret)
+        self._console: Console = app.state.console
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
         self._server = uvicorn.Server(config)
         self._socket = socket.create_server((settings.web.listen, settings.web.port))
@@ -58,9 +59,11 @@ class ConsoleServer:
 
     async def stop(self) -> None:
         """Finish open requests and stop (live streams are closed)."""
+        await self._console.live.close()  # ends the event streams, which would hold us up
         self._server.should_exit = True
-        self._server.force_exit = True
         if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self._task, 5)
+            try:
+                await asyncio.wait_for(self._task, 10)
+            except (TimeoutError, asyncio.CancelledError):
+                log.warning("web console did not stop within 10 s")
         self._socket.close()

@@ -246,7 +246,7 @@ async def events(request: Request) -> Response:
     async def stream() -> AsyncIterator[str]:
         seen = live.version
         yield "retry: 3000\n\n"
-        while not await request.is_disconnected():
+        while not live.closed and not await request.is_disconnected():
             version = await live.next_change(seen, timeout=15.0)
             if version != seen:
                 seen = version
