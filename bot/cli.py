@@ -154,7 +154,7 @@ def _mount_features() -> None:
     from bot.followups.cli import followups_app
     from bot.nlu.cli import nlu_app, train_command
     from bot.records.cli import fees_app, orders_app, residents_app
-    from bot.reports.cli import report_command
+    from bot.reports.cli import report_command, validity_command
     from bot.sla.cli import sla_app
     from bot.tickets.cli import tickets_app
     from bot.web.cli import staff_accounts_app, web_app
@@ -166,6 +166,7 @@ def _mount_features() -> None:
     app.add_typer(orders_app, name="orders", help="The built-in orders table.")
     app.add_typer(fees_app, name="fees", help="The fee ledger per unit.")
     app.command("report")(report_command)
+    app.command("complaint-validity")(validity_command)
     app.add_typer(tickets_app, name="tickets", help="Tickets: list, show, resolve, reopen.")
     app.add_typer(sla_app, name="sla", help="SLA deadlines of a ticket.")
     app.add_typer(followups_app, name="followups", help="Scheduled follow-ups and their worker.")

@@ -27,6 +27,9 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.dialogue.domain import DomainError
 from bot.nlu import ModelError
+from bot.reports.cli import agent_names
+from bot.reports.schedule import attach_reports
+from bot.reports.telegram import TelegramPoster
 from bot.store.db import StoreUnavailable, redact_url
 from bot.web.serve import ConsoleServer, NoSecret, web_secret
 
@@ -101,6 +104,8 @@ async def serve_telegram(
         worker = app.followup_worker()
         if desk is not None:
             desk.attach_followups(worker)  # SLA alerts and claim reminders go to the agents
+        # Weekly and monthly reports to reports.managers_chat_id (none without one).
+        await attach_reports(worker, app.db, settings, TelegramPoster(bot.bot), agent_names)
         bot.run_background(worker, settings.sla.poll_interval)
         await stop.wait()
     finally:

@@ -45,6 +45,7 @@ from bot.config.dialogue import DialogueSettings
 from bot.config.fees import FeesSettings, LateFeeSettings
 from bot.config.nlu import NLUSettings
 from bot.config.orders import OrderHTTPSettings, OrdersSettings
+from bot.config.reports import ReportsSettings
 from bot.config.sla import DeadlineRule, PolicyMatch, SLAPolicy, SLASettings
 from bot.config.sources import (
     CONFIG_ENV,
@@ -83,6 +84,7 @@ __all__ = [
     "OrdersSettings",
     "PolicyMatch",
     "Port",
+    "ReportsSettings",
     "SLAPolicy",
     "SLASettings",
     "Section",
@@ -135,6 +137,7 @@ class Settings(BaseSettings):
     calendars: dict[str, CalendarSettings] = Field(default_factory=_default_calendars)
     sla: SLASettings = SLASettings()
     web: WebSettings = WebSettings()
+    reports: ReportsSettings = ReportsSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -3,7 +3,7 @@
 Kept apart from order numbers because each means something else to the dialogue: a ticket
 number (``R-20261202-0002``) is one of Kefu's own tickets, a tracking number is the carrier's,
 and neither may be looked up as an order. Both outrank an order number read from the same
-characters (lower priority value wins a tie in :func:`bot.nlu.entities._resolve`).
+characters (lower priority value wins a tie in :func:`bot.nlu.entities.extract._resolve`).
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ class PoisonUpdates:
             return
         self._apologised = {c: t for c, t in self._apologised.items() if now - t < _APOLOGY_EVERY}
         self._apologised[chat_id] = now
-        language = await self.channel._language(chat_id, hint)
+        language = await self.channel.language(chat_id, hint)
         text = self.channel.texts.text(APOLOGY, language)
         if not text:
             return
