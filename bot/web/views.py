@@ -28,7 +28,7 @@ from bot.config import LANGUAGES
 from bot.sla.explain import explain_sla
 from bot.store.models import Ticket, TicketStatus
 from bot.tickets.lifecycle import TicketStateError
-from bot.web import accounts
+from bot.web import accounts, reports
 from bot.web.console import Console
 from bot.web.models import StaffAccount, StaffAudit, StaffRole
 from bot.web.queries import FILTERS, inbox, ticket_page
@@ -361,3 +361,72 @@ def may_role(staff: Staff, role: StaffRole) -> bool:
         return StaffRole(staff.role).at_least(role)
     except ValueError:
         return False
+
+
+# --- reports (managers) ------------------------------------------------------------------------
+
+
+async def _manager(request: Request) -> tuple[Staff | None, Response | None]:
+    staff = await _staff(request)
+    if staff is None:
+        return None, _unauthenticated(request)
+    if not may_role(staff, StaffRole.MANAGER):
+        return staff, _error(request, staff, 403, "forbidden")
+    return staff, None
+
+
+async def reports_page(request: Request) -> Response:
+    """The figures of ``kefu report`` for a period, with charts and downloads."""
+    staff, refused = await _manager(request)
+    if refused is not None or staff is None:
+        return refused or _unauthenticated(request)
+    console = _console(request)
+    try:
+        first, last = reports.period(request, console.settings, console.clock.now().date())
+    except reports.BadPeriod:
+        return _error(request, staff, 400, "bad_period")
+    report = await reports.report_for(console, first, last)
+    body = reports.as_text(console, report, staff.language)
+    query = f"from={first.isoformat()}&to={last.isoformat()}"
+    return _render(request, "reports.html", staff, text=body, first=first, last=last,
+                   query=query, charts=reports.CHARTS)  # fmt: skip
+
+
+async def report_chart(request: Request) -> Response:
+    """One chart of the period as PNG."""
+    staff, refused = await _manager(request)
+    if refused is not None or staff is None:
+        return refused or _unauthenticated(request)
+    name = request.path_params["name"]
+    console = _console(request)
+    if name not in reports.CHARTS:
+        return _error(request, staff, 404, "not_found")
+    try:
+        first, last = reports.period(request, console.settings, console.clock.now().date())
+    except reports.BadPeriod:
+        return _error(request, staff, 400, "bad_period")
+    report = await reports.report_for(console, first, last)
+    png = await reports.chart_png(console, report, staff.language, name)
+    return Response(png, media_type="image/png", headers={"cache-control": "no-store"})
+
+
+async def report_download(request: Request) -> Response:
+    """The period's workbook or PDF (audited: exports leave the building)."""
+    staff, refused = await _manager(request)
+    if refused is not None or staff is None:
+        return refused or _unauthenticated(request)
+    kind = request.path_params["kind"]
+    console = _console(request)
+    if kind not in reports.DOWNLOADS:
+        return _error(request, staff, 404, "not_found")
+    try:
+        first, last = reports.period(request, console.settings, console.clock.now().date())
+    except reports.BadPeriod:
+        return _error(request, staff, 400, "bad_period")
+    report = await reports.report_for(console, first, last)
+    data = await reports.download(console, report, staff.language, kind)
+    async with console.db.write() as session:
+        await accounts.audit(session, _account_ref(staff), f"export_{kind}", console.clock.now(),
+                             client=client_address(request),
+                             data={"from": first.isoformat(), "to": last.isoformat()})  # fmt: skip
+    return reports.file_response(data, kind, first, last)

@@ -4,6 +4,7 @@ limit, roles, the inbox order and the ticket actions with their audit trail."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -201,3 +202,42 @@ async def test_a_reply_is_queued_once_in_the_customers_conversation(
         ("out", "下午到", "staff:amy@office.hk", None)
     ]
     assert t is not None and t.first_response_at == now
+
+
+async def test_a_manager_sees_the_report_and_downloads_the_same_numbers_as_xlsx(
+    settings: Settings, db: Database, clock: FrozenClock, tmp_path: Path
+) -> None:
+    from openpyxl import load_workbook
+
+    now = clock.now()
+    await ticket(db, settings, now - timedelta(days=2), kind="complaint", category="noise")
+    await ticket(db, settings, now - timedelta(days=1), category="lift", unit="A座3樓B室")
+    await add_staff(db, clock, "amy@office.hk")
+    await add_staff(db, clock, "boss@office.hk", StaffRole.MANAGER, language="en")
+    app = console(settings, db, clock)
+    async with client(app) as agent, client(app) as manager:
+        await log_in(agent, "amy@office.hk")
+        await log_in(manager, "boss@office.hk")
+        for path in ("/reports", "/reports/download.xlsx", "/reports/chart/pareto.png"):
+            assert (await agent.get(path, headers=HTML)).status_code == 403, path
+        page = await manager.get("/reports", headers=HTML)
+        assert page.status_code == 200 and 'id="chart-fishbone"' in page.text
+        assert (await manager.get("/reports?from=2026-13-01", headers=HTML)).status_code == 400
+        chart = await manager.get("/reports/chart/pareto.png")
+        assert chart.headers["content-type"] == "image/png"
+        assert chart.content.startswith(b"\x89PNG")
+        xlsx = await manager.get("/reports/download.xlsx")
+        assert xlsx.status_code == 200
+        assert "attachment" in xlsx.headers["content-disposition"]
+        pdf = await manager.get("/reports/download.pdf")
+        assert pdf.content.startswith(b"%PDF")
+    (tmp_path / "r.xlsx").write_bytes(xlsx.content)
+    book = load_workbook(tmp_path / "r.xlsx")
+    assert book.sheetnames and book[book.sheetnames[0]].max_row > 1
+    async with db.session() as session:
+        exports = list(
+            await session.scalars(
+                select(StaffAudit.action).where(StaffAudit.email == "boss@office.hk")
+            )
+        )
+    assert "export_xlsx" in exports and "export_pdf" in exports
