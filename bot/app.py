@@ -12,10 +12,11 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.dialogue.domain import Domain, load_domain
 from bot.dialogue.engine import ConversationBusy, Engine, Interpreter
-from bot.events import EventBus, TicketReopened, install
+from bot.events import EventBus, SurveyAnswered, TicketReopened, TicketResolved, install
 from bot.followups import FollowupHandler, FollowupWorker
 from bot.followups.sla import Alerts, LoggingAlerts, sla_handlers
 from bot.followups.survey import survey_handlers
+from bot.staff import lifecycle as staff_lifecycle
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,11 @@ class App:
 
     def _survey_handlers(self) -> dict[str, FollowupHandler]:
         # The engine asks the survey; follow-ups know it only as a FormStarter.
-        return dict(survey_handlers(self.engine, busy=(ConversationBusy,)))
+        handlers: dict[str, FollowupHandler] = dict(
+            survey_handlers(self.engine, busy=(ConversationBusy,))
+        )
+        handlers.update(staff_lifecycle.complaint_handlers(self.engine))  # complaint outcomes
+        return handlers
 
 
 def build_events(settings: Settings) -> EventBus:
@@ -74,6 +79,11 @@ def build_events(settings: Settings) -> EventBus:
     bus = EventBus()
     # A reopened ticket (kefu tickets reopen, a bad survey) reopens its agents' topic.
     bus.subscribe(TicketReopened, reopen_topic_listener(settings))
+    # Issue 14: a good call-back closes; a new resolution clears the old answer; a resolved
+    # complaint tells the complainant and asks them back; an unsatisfied one alerts supervisors.
+    bus.subscribe(SurveyAnswered, staff_lifecycle.close_after_good_callback(settings))
+    bus.subscribe(TicketResolved, staff_lifecycle.after_resolution(settings))
+    bus.subscribe(TicketReopened, staff_lifecycle.alert_unsatisfied_complainant(settings))
     return bus
 
 

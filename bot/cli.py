@@ -152,12 +152,14 @@ def _mount_features() -> None:
     from bot.agents.cli import agents_app
     from bot.channels.telegram.updates_cli import updates_app
     from bot.followups.cli import followups_app
+    from bot.household.cli import household_app
     from bot.nlu.cli import nlu_app, train_command
     from bot.records.cli import fees_app, orders_app, residents_app
     from bot.reports.cli import report_command, validity_command
     from bot.sla.cli import sla_app
+    from bot.staff.cli import staff_app, technicians_app
     from bot.tickets.cli import tickets_app
-    from bot.web.cli import staff_accounts_app, web_app
+    from bot.web.cli import staff_add, web_app
 
     app.add_typer(nlu_app, name="nlu", help="Parse and evaluate with the NLU model.")
     app.command("train", help="Train the NLU model from dialogues/.")(train_command)
@@ -165,6 +167,7 @@ def _mount_features() -> None:
     app.add_typer(residents_app, name="residents", help="The resident registry.")
     app.add_typer(orders_app, name="orders", help="The built-in orders table.")
     app.add_typer(fees_app, name="fees", help="The fee ledger per unit.")
+    app.add_typer(household_app, name="household", help="One file per household (一戶一檔).")
     app.command("report")(report_command)
     app.command("complaint-validity")(validity_command)
     app.add_typer(tickets_app, name="tickets", help="Tickets: list, show, resolve, reopen.")
@@ -172,7 +175,10 @@ def _mount_features() -> None:
     app.add_typer(followups_app, name="followups", help="Scheduled follow-ups and their worker.")
     app.add_typer(updates_app, name="updates", help="Telegram updates set aside (dead letters).")
     app.add_typer(web_app, name="web", help="Serve the office's web console.")
-    app.add_typer(staff_accounts_app, name="staff", help="Staff of the office.")
+    # `kefu staff add` (a console account) beside the staff actions on tickets.
+    staff_app.command("add")(staff_add)
+    app.add_typer(staff_app, name="staff", help="Staff actions on tickets (audited).")
+    app.add_typer(technicians_app, name="technicians", help="The technician register.")
 
 
 _mount_features()

@@ -8,7 +8,9 @@ Each package keeps its commands in its own ``cli.py`` (``bot/tickets/cli.py``, .
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
@@ -27,6 +29,25 @@ ConfigOption = Annotated[
 ]
 
 
+# Settings and clock handed in by a program that runs commands inside itself (see `injected`).
+_INJECTED: ContextVar[tuple[Settings | None, Clock | None]] = ContextVar(
+    "kefu_cli_injected", default=(None, None)
+)
+
+
+@contextlib.contextmanager
+def injected(*, settings: Settings | None = None, clock: Clock | None = None) -> Iterator[None]:
+    """Run commands with these settings and this clock instead of the configured ones and the
+    wall clock: for a program that runs ``kefu`` commands inside itself (a transcript on a
+    frozen clock, a console). Commands run in another thread see them too
+    (``asyncio.to_thread`` copies the context)."""
+    token = _INJECTED.set((settings, clock))
+    try:
+        yield
+    finally:
+        _INJECTED.reset(token)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``kefu: message`` on stderr and exit with ``code``."""
     typer.echo(f"kefu: {message}", err=True)
@@ -35,6 +56,9 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def settings_of(config: Path | None) -> Settings:
     """The settings, or a one-line error (exit 2)."""
+    given, _clock = _INJECTED.get()
+    if given is not None:
+        return given
     try:
         return load_settings(config)
     except ConfigError as exc:
@@ -50,7 +74,8 @@ def with_db(config: Path | None, work: Callable[[Database, Settings, Clock], Awa
         try:
             if db.is_sqlite or settings.database.auto_migrate:
                 await asyncio.to_thread(db.upgrade)
-            return await work(db, settings, SystemClock(settings.tz))
+            clock = _INJECTED.get()[1] or SystemClock(settings.tz)
+            return await work(db, settings, clock)
         finally:
             await db.dispose()
 

@@ -53,10 +53,13 @@ class TicketOpened:
 
 @dataclass(frozen=True, slots=True)
 class TicketResolved:
+    """The work is done. ``outcome``: what the customer is told (a complaint's result)."""
+
     ticket_id: int
     number: str
     at: datetime
     actor: str
+    outcome: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +75,13 @@ class TicketReopened:
 
 @dataclass(frozen=True, slots=True)
 class TicketClosed:
+    """Finished for good: a good call-back, or staff closed it (``reason`` says which)."""
+
     ticket_id: int
     number: str
     at: datetime
     actor: str
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

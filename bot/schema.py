@@ -8,6 +8,7 @@ imports this module. Features that add tables add their module here.
 from bot.agents import models as agents_models
 from bot.followups import models as followups_models
 from bot.records import models as records_models
+from bot.staff import models as staff_models
 from bot.store import deadletters
 from bot.store import models as store_models
 from bot.web import models as web_models
@@ -20,6 +21,7 @@ __all__ = [
     "followups_models",
     "metadata",
     "records_models",
+    "staff_models",
     "store_models",
     "web_models",
 ]

@@ -1,7 +1,9 @@
 """YAML conversation transcripts (tests/conversations/*.yml), played through the real engine.
 
 Each step is ``user: TEXT`` (or ``press: BUTTON TITLE`` / ``press: N`` / ``press: [TITLE, ...]``
-for the first of several titles that is offered, ``restart: true``, ``advance: 2h``) with
+for the first of several titles that is offered, ``restart: true``, ``advance: 2h``,
+``staff: KEFU ARGS`` for a command staff run, ``wait: 2h`` for time to pass with the follow-up
+worker running) with
 expectations on Kefu's replies (``bot`` fragments that must appear, ``bot_not`` fragments that
 must not, ``bot_any`` fragments of which one must, ``first`` fragments the first reply must hold,
 ``buttons`` titles that must be offered).
@@ -21,6 +23,8 @@ REASON}`` does that on one backend only. On PostgreSQL every transcript starts o
 
 from __future__ import annotations
 
+import asyncio
+import shlex
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -83,6 +87,36 @@ class Player:
             self.buttons = offered
         return replies
 
+    async def staff(self, user: str, command: str) -> list[OutboundMessage]:
+        """``kefu COMMAND`` as staff run it (the real CLI, its own database connection, this
+        transcript's settings and clock), then what the customer is sent because of it."""
+        from typer.testing import CliRunner
+
+        from bot.cli import app as kefu
+        from bot.clitools import injected
+
+        def run() -> Any:
+            with injected(settings=self.settings, clock=self.clock):
+                return CliRunner().invoke(kefu, shlex.split(command))
+
+        result = await asyncio.to_thread(run)
+        self.transcript.append(f"$ kefu {command}\n{result.output}")
+        assert result.exit_code == 0, result.output
+        return [OutboundMessage(text=result.output), *await self.delivered(user)]
+
+    async def delivered(self, user: str) -> list[OutboundMessage]:
+        """Run the follow-up worker now; what it put in ``user``'s outbox is sent to them."""
+        await self.app.followup_worker().run_until_idle(self.clock.now())
+        sent = await self.app.engine.unsent("terminal", chat_id=user)
+        for message in sent:
+            assert message.id is not None
+            await self.app.engine.mark_sent(message.id)
+        self.transcript.extend(f"< {m.text} {[b.title for b in m.buttons]}" for m in sent)
+        offered = [b for m in sent for b in m.buttons]
+        if offered:
+            self.buttons = offered
+        return sent
+
     def press(self, which: Any) -> tuple[str, str]:
         if isinstance(which, int):
             button = self.buttons[which - 1]
@@ -127,6 +161,13 @@ async def test_conversation(
                 continue
             if "advance" in step:
                 clock.advance(parse_duration(step["advance"]))
+                continue
+            if "staff" in step:
+                _check(step, await player.staff(speaker, str(step["staff"])), where, player)
+                continue
+            if "wait" in step:
+                clock.advance(parse_duration(step["wait"]))
+                _check(step, await player.delivered(speaker), where, player)
                 continue
             extra: dict[str, Any] = {}
             if step.get("phone"):

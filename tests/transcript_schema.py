@@ -2,7 +2,8 @@
 
 A transcript is a specification: a misspelt key (``bto:`` for ``bot:``) used to make its step
 check nothing, and the transcript passed. Every mapping here forbids unknown keys, a step does
-exactly one thing (``user``, ``press``, ``restart`` or ``advance``), and expectations name
+exactly one thing (``user``, ``press``, ``restart``, ``advance``, ``staff`` or ``wait``), and
+expectations name
 fields that exist, so a mistake fails the transcript with the file, the step and the key.
 """
 
@@ -34,6 +35,11 @@ class Step(_Strict):
     press: int | str | list[str] | None = None
     restart: Literal[True] | None = None
     advance: str | None = None
+    # A ``kefu`` command line a member of staff runs (``staff resolve C-… --outcome …``); its
+    # output and what the customer is then sent are the step's replies.
+    staff: str | None = None
+    # Time passes and the follow-up worker runs (surveys, outcomes): what it sends are replies.
+    wait: str | None = None
     speaker: Scalar | None = Field(default=None, alias="as")
     phone: str | None = None
     bot: Fragments | None = None
@@ -43,7 +49,7 @@ class Step(_Strict):
     buttons: Fragments | None = None
     replies: int | None = None
 
-    @field_validator("advance")
+    @field_validator("advance", "wait")
     @classmethod
     def _duration(cls, value: str | None) -> str | None:
         if value is not None:
@@ -53,10 +59,15 @@ class Step(_Strict):
     @model_validator(mode="after")
     def _one_action(self) -> Step:
         given = self.model_fields_set
-        actions = [name for name in ("user", "press", "restart", "advance") if name in given]
+        actions = [
+            name
+            for name in ("user", "press", "restart", "advance", "staff", "wait")
+            if name in given
+        ]
         if len(actions) != 1:
             raise ValueError(
-                f"a step does exactly one of user/press/restart/advance, not {actions or 'none'}"
+                "a step does exactly one of user/press/restart/advance/staff/wait, "
+                f"not {actions or 'none'}"
             )
         if actions == ["advance"]:
             extra = sorted(

@@ -14,6 +14,7 @@ ACTION_MODULES = (
     "bot.actions.repair",
     "bot.actions.emergency",
     "bot.actions.complaint",
+    "bot.actions.feedback",
     "bot.actions.tickets",
     "bot.actions.ticket_status",
     "bot.actions.orders",

@@ -19,18 +19,8 @@ from bot.actions.forms import (
 )
 from bot.actions.known import contact_unit
 from bot.actions.tickets import open_ticket_from_form, submitted_message
+from bot.tickets.categories import COMPLAINT_CATEGORIES
 
-COMPLAINT_CATEGORIES = (
-    "noise",
-    "sanitation",
-    "security",
-    "parking",
-    "staff",
-    "facilities",
-    "fees",
-    "product_delivery",
-    "other",
-)
 COMPLAINT_SLOTS = [
     "complaint_details",
     "complaint_category",

@@ -8,6 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions import runtime
+from bot.actions.facts import office_values
 
 
 def best_faq(tracker: Tracker, threshold: float) -> str | None:
@@ -29,11 +30,13 @@ class ActionAnswerFaq(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        threshold = runtime.services().settings.nlu.faq_threshold
+        settings = runtime.services().settings
+        threshold = settings.nlu.faq_threshold
         response = best_faq(tracker, threshold)
         interrupting = bool((tracker.latest_message.get("metadata") or {}).get("interrupt"))
         if response and response in (domain.get("responses") or {}):
-            dispatcher.utter_message(response=response)
+            # Answers quote the office's hours and hotline from config (bot.actions.facts).
+            dispatcher.utter_message(response=response, **office_values(settings))
             return []
         if interrupting:
             # Inside a form: let the engine treat the message as an answer instead.

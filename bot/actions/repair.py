@@ -22,17 +22,8 @@ from bot.actions.forms import (
     validate_unit,
 )
 from bot.actions.tickets import open_ticket_from_form, submitted_message
+from bot.tickets.categories import REPAIR_CATEGORIES
 
-REPAIR_CATEGORIES = (
-    "water_leak",
-    "electrical",
-    "lift",
-    "doors_locks",
-    "safety",
-    "appliance",
-    "public_area",
-    "other",
-)
 REPAIR_SLOTS = ["description", "repair_category", "unit", "visit_time", "phone", "repair_confirmed"]
 
 

@@ -15,7 +15,7 @@ from bot.actions import runtime
 from bot.actions.display import when_text
 from bot.actions.forms import slot_text, tracker_now
 from bot.events import SurveyAnswered, publish
-from bot.store.models import Ticket
+from bot.store.models import Ticket, TicketKind
 from bot.tickets import add_event
 from bot.tickets.lifecycle import reopen_ticket
 
@@ -49,12 +49,17 @@ class ValidateSurveyForm(FormValidationAction):
     def name(self) -> str:
         return "validate_survey_form"
 
-    def validate_survey_score(
+    async def validate_survey_score(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         score = parse_score(value)
         if score is None:
             dispatcher.utter_message(response="utter_invalid_survey_score")
+            return {"survey_score": None}
+        if await _answered_already(tracker):
+            # Staff recorded the call-back by phone meanwhile: end the form at once (the submit
+            # says the survey is complete) instead of asking the other questions.
+            return {"survey_score": score, "survey_fixed": True, "survey_comment": "-"}
         return {"survey_score": score}
 
     def validate_survey_fixed(
@@ -69,6 +74,21 @@ class ValidateSurveyForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         return {"survey_comment": slot_text(value)[:1000] or "-"}
+
+
+async def _answered_already(tracker: Tracker) -> bool:
+    """The survey's ticket has a call-back answer (e.g. staff phoned the customer)."""
+    meta = tracker.latest_message.get("metadata") or {}
+    async with runtime.transaction() as session:
+        score = (
+            await session.execute(
+                select(Ticket.survey_score).where(
+                    Ticket.number == str(tracker.get_slot("survey_ticket") or ""),
+                    Ticket.contact_id == meta.get("contact_id"),
+                )
+            )
+        ).scalar_one_or_none()
+    return score is not None
 
 
 class ActionSubmitSurvey(Action):
@@ -125,6 +145,11 @@ class ActionSubmitSurvey(Action):
             await reopen_ticket(
                 session, ticket, settings=services.settings, now=now, actor=actor, reason="survey"
             )
+            if ticket.kind == TicketKind.COMPLAINT:  # no rework order: a supervisor is told
+                dispatcher.utter_message(
+                    response="utter_complaint_survey_reopened", ticket_number=ticket.number
+                )
+                return [*reset, SlotSet("escalate_reason", f"survey:{ticket.number}")]
             due = await start_rework(session, ticket, services.settings, now, actor=actor)
         dispatcher.utter_message(
             response="utter_survey_rework",

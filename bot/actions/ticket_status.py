@@ -87,7 +87,7 @@ def ticket_values(ticket: Ticket) -> dict[str, Any]:
         "number": ticket.number,
         "kind": f"@utter_ticket_kind_{ticket.kind}",
         "category": f"@utter_{ticket.kind}_category_{ticket.category or 'other'}"
-        if ticket.kind in ("repair", "complaint")
+        if ticket.kind in ("repair", "complaint", "feedback")
         else "",
         "status": f"@utter_ticket_status_{ticket.status}",
         "date": when_text(ticket.created_at.astimezone(tz)),

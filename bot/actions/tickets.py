@@ -143,7 +143,7 @@ class ActionMyTickets(Action):
                     "number": t.number,
                     "kind": f"@utter_ticket_kind_{t.kind}",
                     "category": f"@utter_{t.kind}_category_{t.category or 'other'}"
-                    if t.kind in ("repair", "complaint")
+                    if t.kind in ("repair", "complaint", "feedback")
                     else "",
                     "status": f"@utter_ticket_status_{t.status}",
                     "date": when_text(t.created_at.astimezone(tz)),

@@ -18,7 +18,24 @@ from bot.dialogue.responses import Responses
 
 log = logging.getLogger(__name__)
 
-AGENT_MENU = ("claim", "note", "resolve", "release", "assign", "queue", "mine", "help")
+AGENT_MENU = (
+    "claim",
+    "note",
+    "resolve",
+    "release",
+    "assign",
+    "queue",
+    "mine",
+    # staff actions on the topic's ticket (bot.agents.staff_commands)
+    "contact",
+    "callback",
+    "category",
+    "priority",
+    "technician",
+    "cancel",
+    "close",
+    "help",
+)
 
 
 def agent_command_menu(responses: Responses, language: str) -> list[BotCommand]:

@@ -40,6 +40,7 @@ from bot.agents.registry import by_telegram_id, find_agent, supervisors
 from bot.agents.relay import GroupRelay, close_topic, refresh_card
 from bot.agents.reopen import TOPIC_REOPEN, TopicReopen
 from bot.agents.service import CLAIM_REMINDER, CLAIM_SUPERVISOR, EngineLike, Outcome, Takeover
+from bot.agents.staff_commands import handle_staff_command, staff_followup_handlers
 from bot.channels.telegram.channel import RETRYABLE, RetryLater
 from bot.clock import Clock
 from bot.config import Settings
@@ -533,6 +534,8 @@ class AgentDesk:
         if name in ("queue", "mine"):
             await self._list(chat_id, thread_id, agent, mine=name == "mine")
             return
+        if await handle_staff_command(self, name, arg, agent, topic, chat_id, thread_id):
+            return  # /contact /callback /category /priority /technician /cancel /close
         if name not in COMMANDS or name == "help":
             await self._notice(chat_id, thread_id, self.takeover.text("utter_agents_help"), topic)
             return
@@ -632,6 +635,7 @@ class AgentDesk:
             CLAIM_SUPERVISOR: handler,
             CLAIM_IDLE: ClaimIdle(self),
             TOPIC_REOPEN: TopicReopen(self.takeover),  # a reopened ticket: its topic again
+            **staff_followup_handlers(self),  # an assigned technician told in Telegram
         }
 
     def attach_followups(self, worker: Any) -> None:

@@ -44,6 +44,7 @@ from bot.config.database import DatabaseSettings
 from bot.config.dialogue import DialogueSettings
 from bot.config.fees import FeesSettings, LateFeeSettings
 from bot.config.nlu import NLUSettings
+from bot.config.office import OfficeSettings
 from bot.config.orders import OrderHTTPSettings, OrdersSettings
 from bot.config.reports import ReportsSettings
 from bot.config.sla import DeadlineRule, PolicyMatch, SLAPolicy, SLASettings
@@ -80,6 +81,7 @@ __all__ = [
     "Language",
     "LateFeeSettings",
     "NLUSettings",
+    "OfficeSettings",
     "OrderHTTPSettings",
     "OrdersSettings",
     "PolicyMatch",
@@ -138,6 +140,8 @@ class Settings(BaseSettings):
     sla: SLASettings = SLASettings()
     web: WebSettings = WebSettings()
     reports: ReportsSettings = ReportsSettings()
+    # The office's hours (a calendar above) and hotline, quoted by the FAQ.
+    office: OfficeSettings = OfficeSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -186,6 +190,12 @@ class Settings(BaseSettings):
     def _agents_calendar_exists(self) -> Settings:
         if self.agents.calendar not in set(self.calendars) | {"24x7"}:
             raise ValueError(f"agents.calendar: unknown calendar {self.agents.calendar!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _office_calendar_exists(self) -> Settings:
+        if self.office.calendar not in set(self.calendars) | {"24x7"}:
+            raise ValueError(f"office.calendar: unknown calendar {self.office.calendar!r}")
         return self
 
     @property

@@ -65,6 +65,13 @@ def _default_policies() -> list[SLAPolicy]:
             name="complaint",
             match=PolicyMatch(kind=["complaint"]),
             first_response=r({"within": "72h", "time": "calendar"}),
+            callback=r({"within": "3d", "time": "calendar"}),
+        ),
+        SLAPolicy(
+            name="feedback",
+            match=PolicyMatch(kind=["feedback"]),
+            first_response=r({"within": "72h", "time": "calendar"}),
+            resolution=r({"within": "7d", "time": "calendar"}),
         ),
         SLAPolicy(
             name="repair-safety",

@@ -34,10 +34,14 @@ class FollowupKind(enum.StrEnum):
     SLA_BREACH = "sla_breach"
     EMERGENCY_ALERT = "emergency_alert"
     REWORK_DEADLINE = "rework_deadline"
+    COMPLAINT_OUTCOME = "complaint_outcome"  # a resolved complaint's result, to the complainant
+    COMPLAINT_UNSATISFIED = "complaint_unsatisfied"  # staff alert: reopened at call-back
 
 
 # Messages to residents: these wait for the end of quiet hours unless urgent.
-CUSTOMER_FACING: frozenset[str] = frozenset({FollowupKind.SURVEY, FollowupKind.SURVEY_REMINDER})
+CUSTOMER_FACING: frozenset[str] = frozenset(
+    {FollowupKind.SURVEY, FollowupKind.SURVEY_REMINDER, FollowupKind.COMPLAINT_OUTCOME}
+)
 
 
 class Followup(Base):

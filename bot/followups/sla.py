@@ -363,6 +363,10 @@ _ALERT: dict[str, tuple[str, str]] = {
     FollowupKind.EMERGENCY_ALERT: ("critical", "emergency ticket opened"),
     FollowupKind.REWORK_DEADLINE: ("critical", "rework deadline reached"),
     FollowupKind.PHONE_CALLBACK: ("info", "no survey answer: call the resident back"),
+    FollowupKind.COMPLAINT_UNSATISFIED: (
+        "critical",
+        "complainant not satisfied with the handling: complaint reopened",
+    ),
 }
 
 

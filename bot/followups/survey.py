@@ -69,6 +69,8 @@ class SurveyHandler:
         if contact is None or contact.unreachable:
             return
         response = "utter_survey_reminder" if self.reminder else "utter_ask_survey_score"
+        if ticket.kind == "complaint":  # asks about the handling, not a repair
+            response = response.replace("survey", "complaint_survey")
         try:
             await self.engine.start_form(
                 session,

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol
 
-# bot.store.models.TICKET_PREFIX (repair, complaint, inquiry, order, payment); not imported so
-# that the NLU stays free of the database layer.
-_TICKET_LETTERS = "rcqop"
+# bot.store.models.TICKET_PREFIX (repair, complaint, inquiry, order, payment, feedback); not
+# imported so that the NLU stays free of the database layer.
+_TICKET_LETTERS = "rcqopf"
 # R-20261202-0002, r 20261202 0002, R202612020002; never inside a longer word or number.
 _TICKET = re.compile(
     rf"(?<![a-z0-9])([{_TICKET_LETTERS}])[-\s]?(20\d{{6}})[-\s]?(\d{{4}})(?![a-z0-9])"

@@ -7,6 +7,7 @@
   reschedule the warning/breach follow-ups) is :mod:`bot.followups.deadlines`, above both.
 - :mod:`bot.sla.state` — ``SlaState``, what ``Ticket.sla`` holds (deadline reasons, pauses,
   call-back answered, rework orders) and the operations that change it.
+- :mod:`bot.sla.office` — ``office_hours``: the office calendar's hours grouped for the FAQ.
 - :mod:`bot.sla.explain` — ``explain_sla`` for ``kefu sla show``.
 - :mod:`bot.sla.cli` — ``kefu sla`` (``kefu tickets`` is in :mod:`bot.tickets.cli`, ``kefu
   followups`` in :mod:`bot.followups.cli`).

@@ -52,6 +52,8 @@ class Calendar:
     tz: tzinfo
     weekly: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     holidays: str | None = None
+    # Hours on a public holiday ([] = closed all day), e.g. the weekend's hours.
+    holiday_hours: list[tuple[int, int]] = field(default_factory=list)
     extra_closed: frozenset[date] = frozenset()
     extra_open: frozenset[date] = frozenset()
     workday_hours: int = 0
@@ -82,6 +84,7 @@ class Calendar:
             tz=_zone(cfg.timezone or default_tz),
             weekly=cfg.weekly(),
             holidays=None if cfg.holidays == "none" else cfg.holidays,
+            holiday_hours=cfg.holiday(),
             extra_closed=frozenset(cfg.extra_closed),
             extra_open=frozenset(cfg.extra_open),
             workday_hours=_WEEKDAYS.index(cfg.workday_hours),
@@ -118,7 +121,7 @@ class Calendar:
         if self.is_adjusted_workday(day):
             return self.weekly.get(self.workday_hours, [])
         if self.holiday_name(day) is not None:
-            return []
+            return list(self.holiday_hours)
         return self.weekly.get(day.weekday(), [])
 
     def _day_intervals(self, day: date) -> tuple[Interval, ...]:
@@ -240,7 +243,8 @@ class Calendar:
             spans = self.weekly.get(day, [])
             text = ",".join(f"{_hhmm(s)}-{_hhmm(e)}" for s, e in spans) or "closed"
             parts.append(f"{_WEEKDAYS[day]} {text}")
-        extras = f"; holidays {self.holidays} closed" if self.holidays else ""
+        on_holidays = ",".join(f"{_hhmm(s)}-{_hhmm(e)}" for s, e in self.holiday_hours)
+        extras = f"; holidays {self.holidays} {on_holidays or 'closed'}" if self.holidays else ""
         return "; ".join(parts) + extras
 
 

@@ -64,7 +64,15 @@ def explain_sla(
         lines.append("pauses (SLA clock stopped while waiting on the customer):")
         for start, end in pauses:
             lines.append(f"  {_fmt(start, settings)} -> {_fmt(end, settings) if end else 'now'}")
-    rework = SlaState.of(ticket).rework
+    recorded = SlaState.of(ticket)
+    if recorded.changes:
+        lines.append("changed by staff (deadlines recomputed from the new values):")
+        for c in recorded.changes:
+            lines.append(
+                f"  {_fmt(c.at, settings)}  {c.what} {c.old or '-'} -> {c.new or '-'}"
+                f"  by {c.actor}: {c.reason or '-'}"
+            )
+    rework = recorded.rework
     if rework:
         lines.append(f"rework: {rework.reason}")
     if followups:

@@ -64,6 +64,29 @@ class Rework:
 
 
 @dataclass
+class Change:
+    """Staff changed what the deadlines depend on (category, priority): kept so that
+    ``kefu sla show`` can say why the deadlines are what they are now."""
+
+    at: datetime
+    what: str  # "category" or "priority"
+    old: str | None
+    new: str | None
+    reason: str
+    actor: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": iso(self.at),
+            "what": self.what,
+            "from": self.old,
+            "to": self.new,
+            "reason": self.reason,
+            "actor": self.actor,
+        }
+
+
+@dataclass
 class SlaState:
     """Everything ``Ticket.sla`` records; ``due_*`` and ``sla_paused_at`` stay columns."""
 
@@ -74,6 +97,7 @@ class SlaState:
     callback_done_at: datetime | None = None
     rework: Rework | None = None
     reworks: list[Rework] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
     other: dict[str, Any] = field(default_factory=dict)  # keys from elsewhere, kept
 
     # --- reading and writing the column --------------------------------------------------
@@ -99,6 +123,18 @@ class SlaState:
             if (due := parse_instant(item.get("due"))) is not None:
                 at = parse_instant(item.get("at"))
                 state.reworks.append(Rework(due, str(item.get("reason", "")), at))
+        for item in data.pop("changes", None) or []:
+            if (at := parse_instant(item.get("at"))) is not None:
+                state.changes.append(
+                    Change(
+                        at,
+                        str(item.get("what", "")),
+                        item.get("from"),
+                        item.get("to"),
+                        str(item.get("reason", "")),
+                        str(item.get("actor", "")),
+                    )
+                )
         state.other = data
         return state
 
@@ -118,6 +154,8 @@ class SlaState:
             out["rework"] = self.rework.to_json(with_time=False)
         if self.reworks:
             out["reworks"] = [r.to_json(with_time=True) for r in self.reworks]
+        if self.changes:
+            out["changes"] = [c.to_json() for c in self.changes]
         for which in WHICH:
             if which in self.deadlines:
                 out[which] = self.deadlines[which]
@@ -169,6 +207,14 @@ class SlaState:
     def callback_answered(self, now: datetime) -> None:
         """The call-back survey was answered: the call-back deadline is met."""
         self.callback_done_at = now
+
+    def callback_reset(self) -> None:
+        """A new resolution needs a new call-back: the earlier answer no longer meets it."""
+        self.callback_done_at = None
+
+    def record_change(self, change: Change) -> None:
+        """Staff changed the category or priority (the deadlines are recomputed after)."""
+        self.changes.append(change)
 
     @property
     def callback_met(self) -> bool:

@@ -52,6 +52,8 @@ class TicketKind(enum.StrEnum):
     INQUIRY = "inquiry"
     ORDER = "order"
     PAYMENT = "payment"
+    # A suggestion or praise (建議、表揚): thanked at once, passed to the office, counted.
+    FEEDBACK = "feedback"
 
 
 class TicketStatus(enum.StrEnum):
@@ -104,6 +106,7 @@ TICKET_PREFIX: dict[str, str] = {
     TicketKind.INQUIRY: "Q",
     TicketKind.ORDER: "O",
     TicketKind.PAYMENT: "P",
+    TicketKind.FEEDBACK: "F",
 }
 
 

@@ -19,7 +19,6 @@ from bot.web.models import StaffRole
 from bot.web.serve import ConsoleServer, NoSecret, web_secret
 
 web_app = typer.Typer(help="The office's web console.", invoke_without_command=True)
-staff_accounts_app = typer.Typer(help="Staff accounts of the web console.", no_args_is_help=True)
 
 
 @web_app.callback()
@@ -67,7 +66,6 @@ async def _serve(settings: Settings, secret: str) -> None:
         await db.dispose()
 
 
-@staff_accounts_app.command("add")
 def staff_add(
     email: Annotated[str, typer.Argument(help="The staff member's e-mail (their login).")],
     name: Annotated[str, typer.Option(help="Name shown to colleagues.")] = "",

@@ -93,7 +93,8 @@ async def test_survey_is_sent_once_and_answered(app: App, clock: FrozenClock) ->
         True,
         "師傅好準時",
     )
-    assert ticket.status == "resolved"
+    assert ticket.status == "closed"  # a good answer closes the ticket (issue 14)
+    assert ticket.closed_at == clock.now()
     async with app.db.session() as s:
         reminders = (
             (
@@ -154,8 +155,9 @@ async def test_a_new_request_during_the_survey_is_understood(app: App, clock: Fr
         # typed, not pressed: the negative feedback is kept and the ticket reopened
         (["3", "未解決", "仲係漏緊水"], 3, False, "open"),
         (["5", "仲未搞掂", "冇"], 5, False, "open"),
-        (["非常滿意", "解決咗", "冇"], 5, True, "resolved"),
-        (["4", "yes", "no"], 4, True, "resolved"),
+        # a good answer closes the ticket
+        (["非常滿意", "解決咗", "冇"], 5, True, "closed"),
+        (["4", "yes", "no"], 4, True, "closed"),
     ],
 )
 async def test_typed_answers_in_the_survey(
