@@ -26,7 +26,10 @@ from starlette.responses import (
 
 from bot.config import LANGUAGES
 from bot.sla.explain import explain_sla
+from bot.staff.service import StaffError
+from bot.staff.technicians import list_technicians
 from bot.store.models import Ticket, TicketStatus
+from bot.tickets.categories import categories_for
 from bot.tickets.lifecycle import TicketStateError
 from bot.web import accounts, reports
 from bot.web.console import Console
@@ -40,7 +43,7 @@ from bot.web.security import (
     session_staff_id,
     start_session,
 )
-from bot.web.ticket_actions import ACTIONS, DONE, Act, EmptyText
+from bot.web.ticket_actions import ACTIONS, DONE, REFUSED, Act, EmptyText
 
 TEXT_LIMIT = 4000
 
@@ -269,13 +272,16 @@ async def ticket_view(request: Request) -> Response:
     console = _console(request)
     async with console.db.session() as session:
         page = await ticket_page(session, request.path_params["number"])
+        technicians = [t.name for t in await list_technicians(session)]
     if page is None:
         return _render(
             request, "error.html", staff, 404, message=console.text("not_found", staff.language)
         )
     now = console.clock.now()
     explanation = explain_sla(page.ticket, page.followups, console.settings, now)
-    return _render(request, "ticket.html", staff, page=page, explanation=explanation, now=now)
+    return _render(request, "ticket.html", staff, page=page, explanation=explanation, now=now,
+                   categories=categories_for(page.ticket.kind), technicians=technicians,
+                   priorities=["urgent", "high", "normal", "low"])  # fmt: skip
 
 
 async def ticket_action(request: Request) -> Response:
@@ -300,7 +306,8 @@ async def ticket_action(request: Request) -> Response:
             if ticket is None:
                 return _error(request, staff, 404, "not_found")
             actor = f"staff:{staff.email}"
-            await work(Act(session, ticket, text, actor, now, console.settings))
+            fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+            await work(Act(session, ticket, text, actor, now, console.settings, fields))
             await accounts.audit(
                 session, _account_ref(staff), action, now, target=number,
                 client=client_address(request), data={"text": text} if text else {},
@@ -309,6 +316,13 @@ async def ticket_action(request: Request) -> Response:
         flash = console.text("empty_note", staff.language)
     except NoConversation:
         flash = console.text("no_conversation", staff.language)
+    except StaffError as exc:
+        key = REFUSED.get(exc.key)
+        flash = (
+            console.text(key, staff.language)
+            if key
+            else console.text("cannot", staff.language, reason=str(exc))
+        )
     except TicketStateError as exc:
         flash = console.text("cannot", staff.language, reason=str(exc))
     else:

@@ -241,3 +241,50 @@ async def test_a_manager_sees_the_report_and_downloads_the_same_numbers_as_xlsx(
             )
         )
     assert "export_xlsx" in exports and "export_pdf" in exports
+
+
+async def test_staff_actions_in_the_console_go_through_the_staff_service(
+    settings: Settings, db: Database, clock: FrozenClock
+) -> None:
+    from bot.app import install_events
+    from bot.staff.technicians import add_technician
+
+    install_events(db, settings)  # as kefu web and kefu run do: the lifecycle's listeners
+    number = await ticket(db, settings, clock.now(), category="lift", unit="A座3樓B室")
+    async with db.write() as session:
+        await add_technician(session, name="陳師傅", now=clock.now(), region="HK")
+    await add_staff(db, clock, "amy@office.hk", language="en")
+    async with client(console(settings, db, clock)) as http:
+        await log_in(http, "amy@office.hk")
+        page = await http.get(f"/tickets/{number}", headers=HTML)
+        token = csrf_of(page.text)
+        assert 'id="form-category"' in page.text and "陳師傅" in page.text
+
+        async def act(action: str, **fields: str) -> str:
+            reply = await http.post(f"/tickets/{number}/{action}", data={"csrf": token, **fields})
+            assert reply.status_code == 303
+            shown = await http.get(f"/tickets/{number}", headers=HTML)
+            flash = shown.text.split('id="flash">', 1)[1].split("<", 1)[0]
+            return flash
+
+        async with db.session() as session:
+            before = await session.scalar(select(Ticket))
+        assert before is not None
+        assert await act("priority", priority="urgent") == "Please give a reason."
+        assert "deadlines recomputed" in await act("priority", priority="urgent", text="被困")
+        assert await act("contact", channel="phone", text="called") == "Contact recorded."
+        assert (await act("assign", technician="Nobody")).startswith("No such technician")
+        assert await act("assign", technician="陳師傅") == "Technician assigned."
+        assert (await act("callback", score="5", fixed="yes")).startswith("The ticket cannot")
+        assert await act("resolve", text="fixed") == "Ticket resolved."
+        assert await act("callback", score="9", fixed="yes") == "The score must be 1 to 5."
+        assert await act("callback", score="5", fixed="yes") == "Call-back recorded."
+    async with db.session() as session:
+        after = await session.scalar(select(Ticket))
+        events = list(await session.scalars(select(TicketEvent.action).order_by(TicketEvent.id)))
+    assert after is not None and after.priority == "urgent"
+    assert after.due_first_response is not None and before.due_first_response is not None
+    assert after.due_first_response < before.due_first_response
+    assert after.status == TicketStatus.CLOSED  # a good call-back closes it
+    for action in ("priority_changed", "contacted", "assigned", "resolved", "callback", "closed"):
+        assert action in events, action
