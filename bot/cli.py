@@ -161,6 +161,7 @@ def _mount_features() -> None:
     from bot.sla.cli import sla_app
     from bot.staff.cli import staff_app, technicians_app
     from bot.tickets.cli import tickets_app
+    from bot.web.cli import staff_add, web_app
 
     app.add_typer(nlu_app, name="nlu", help="Parse and evaluate with the NLU model.")
     app.command("train", help="Train the NLU model from dialogues/.")(train_command)
@@ -177,6 +178,9 @@ def _mount_features() -> None:
     app.add_typer(sla_app, name="sla", help="SLA deadlines of a ticket.")
     app.add_typer(followups_app, name="followups", help="Scheduled follow-ups and their worker.")
     app.add_typer(updates_app, name="updates", help="Telegram updates set aside (dead letters).")
+    app.add_typer(web_app, name="web", help="Serve the office's web console.")
+    # `kefu staff add` (a console account) beside the staff actions on tickets.
+    staff_app.command("add")(staff_add)
     app.add_typer(staff_app, name="staff", help="Staff actions on tickets (audited).")
     app.add_typer(technicians_app, name="technicians", help="The technician register.")
 

@@ -20,7 +20,7 @@ from typing import Any
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bot.agents.telegram import attach_agents
-from bot.app import build_app
+from bot.app import App, build_app
 from bot.channels.telegram.app import TelegramBot
 from bot.channels.telegram.health import MetricsServer
 from bot.clock import Clock
@@ -31,6 +31,7 @@ from bot.reports.cli import agent_names
 from bot.reports.schedule import attach_reports
 from bot.reports.telegram import TelegramPoster
 from bot.store.db import StoreUnavailable, redact_url
+from bot.web.serve import ConsoleServer, NoSecret, web_secret
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ async def serve_telegram(
         clock=app.clock,
     )
     desk = attach_agents(bot, app)  # the agents' forum groups (issue 6); None without groups
+    console = _console(settings, app) if settings.web.enabled else None
     log.info("%s", startup_line(settings, app.interpreter))
     metrics: MetricsServer | None = None
     delay = 1.0
@@ -95,6 +97,8 @@ async def serve_telegram(
                     return
                 delay = min(delay * 2, 60.0)
         metrics = _serve_metrics(settings, bot)
+        if console is not None:
+            await console.start()
         if desk is not None:
             await desk.start()
         worker = app.followup_worker()
@@ -108,11 +112,18 @@ async def serve_telegram(
         log.info("stopping")
         if metrics is not None:
             await metrics.stop()
+        if console is not None:
+            await console.stop()
         if desk is not None:
             await desk.stop()
         await bot.stop()
         await app.close()
         log.info("stopped")
+
+
+def _console(settings: Settings, app: App) -> ConsoleServer:
+    """The web console in this process (``web.enabled``), on the app's database and clock."""
+    return ConsoleServer(settings, app.db, app.clock, secret=web_secret(settings))
 
 
 def _serve_metrics(settings: Settings, bot: TelegramBot) -> MetricsServer | None:
@@ -188,6 +199,12 @@ def run_telegram(
     if settings.telegram.mode == "webhook" and not secret:
         sys.stderr.write(NO_SECRET)
         return 2
+    if settings.web.enabled:
+        try:
+            web_secret(settings)
+        except NoSecret as exc:
+            sys.stderr.write(f"kefu: {exc}\n")
+            return 2
     if settings.telegram.media_dir is not None:
         Path(settings.telegram.media_dir).mkdir(parents=True, exist_ok=True)
     try:

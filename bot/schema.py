@@ -13,6 +13,7 @@ from bot.records import models as records_models
 from bot.staff import models as staff_models
 from bot.store import deadletters
 from bot.store import models as store_models
+from bot.web import models as web_models
 
 metadata = store_models.Base.metadata
 
@@ -26,4 +27,5 @@ __all__ = [
     "records_models",
     "staff_models",
     "store_models",
+    "web_models",
 ]

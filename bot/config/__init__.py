@@ -62,6 +62,7 @@ from bot.config.telegram import (
     TelegramSettings,
     TelegramWebhookSettings,
 )
+from bot.config.web import WebSettings
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -96,6 +97,7 @@ __all__ = [
     "TelegramRateLimitSettings",
     "TelegramSettings",
     "TelegramWebhookSettings",
+    "WebSettings",
     "load_settings",
     "parse_duration",
 ]
@@ -140,6 +142,7 @@ class Settings(BaseSettings):
     # Business calendars by name; "24x7" is built in. See bot.sla.
     calendars: dict[str, CalendarSettings] = Field(default_factory=_default_calendars)
     sla: SLASettings = SLASettings()
+    web: WebSettings = WebSettings()
     reports: ReportsSettings = ReportsSettings()
     # The office's hours (a calendar above) and hotline, quoted by the FAQ.
     office: OfficeSettings = OfficeSettings()

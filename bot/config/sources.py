@@ -36,6 +36,7 @@ SHORT_FORMS: dict[str, tuple[str, str]] = {
     "KEFU_TELEGRAM_BASE_URL": ("telegram", "base_url"),
     "KEFU_ACTIONS_TOKEN": ("actions", "token"),
     "KEFU_AGENT_GROUP_ID": ("agents", "default_group_id"),
+    "KEFU_WEB_SECRET": ("web", "secret"),
 }
 # The settings file's path; read by ``load_settings``, not a key.
 CONFIG_ENV = "KEFU_CONFIG"
