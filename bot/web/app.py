@@ -56,6 +56,8 @@ def create_app(settings: Settings, db: Database, clock: Clock, *, secret: str) -
         Route("/api/inbox", views.inbox_json, methods=["GET"]),
         Route("/events", views.events, methods=["GET"]),
         Route("/audit", views.audit_page, methods=["GET"]),
+        Route("/households", views.household_page, methods=["GET"]),
+        Route("/households/export.{kind}", views.household_export, methods=["GET"]),
         Route("/reports", views.reports_page, methods=["GET"]),
         Route("/reports/chart/{name}.png", views.report_chart, methods=["GET"]),
         Route("/reports/download.{kind}", views.report_download, methods=["GET"]),

@@ -31,7 +31,7 @@ from bot.staff.technicians import list_technicians
 from bot.store.models import Ticket, TicketStatus
 from bot.tickets.categories import categories_for
 from bot.tickets.lifecycle import TicketStateError
-from bot.web import accounts, reports
+from bot.web import accounts, households, reports
 from bot.web.console import Console
 from bot.web.models import StaffAccount, StaffAudit, StaffRole
 from bot.web.queries import FILTERS, inbox, ticket_page
@@ -444,3 +444,50 @@ async def report_download(request: Request) -> Response:
                              client=client_address(request),
                              data={"from": first.isoformat(), "to": last.isoformat()})  # fmt: skip
     return reports.file_response(data, kind, first, last)
+
+
+# --- the household file ------------------------------------------------------------------------
+
+
+async def household_page(request: Request) -> Response:
+    """One unit's file (``?unit=3座18樓B室``), or the form to ask for one."""
+    staff = await _staff(request)
+    if staff is None:
+        return _unauthenticated(request)
+    unit_text = request.query_params.get("unit", "").strip()[:100]
+    if not unit_text:
+        return _render(request, "household.html", staff, unit_text="", tables=None)
+    console = _console(request)
+    try:
+        shown, tables = await households.household(console, unit_text, staff.language)
+    except households.UnitUnreadable:
+        message = console.text("unit_unreadable", staff.language)
+        return _render(request, "household.html", staff, 400, unit_text=unit_text,
+                       tables=None, error=message)  # fmt: skip
+    return _render(request, "household.html", staff, unit_text=unit_text, shown=shown,
+                   tables=tables)  # fmt: skip
+
+
+async def household_export(request: Request) -> Response:
+    """The unit's file as XLSX or CSV (audited: a household's data leaves the building)."""
+    staff = await _staff(request)
+    if staff is None:
+        return _unauthenticated(request)
+    kind = request.path_params["kind"]
+    console = _console(request)
+    if kind not in households.EXPORTS:
+        return _error(request, staff, 404, "not_found")
+    unit_text = request.query_params.get("unit", "").strip()[:100]
+    try:
+        shown, tables = await households.household(console, unit_text, staff.language)
+    except households.UnitUnreadable:
+        return _error(request, staff, 400, "unit_unreadable")
+    if not tables:
+        return _error(request, staff, 404, "not_found")
+    data = await households.export(tables, kind)
+    async with console.db.write() as session:
+        await accounts.audit(session, _account_ref(staff), f"household_{kind}",
+                             console.clock.now(), target=shown[:64],
+                             client=client_address(request))  # fmt: skip
+    headers = {"content-disposition": f'attachment; filename="household.{kind}"'}
+    return Response(data, media_type=households.EXPORTS[kind], headers=headers)
