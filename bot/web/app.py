@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.dialogue.domain import load_domain
 from bot.dialogue.responses import Responses
 from bot.store.db import Database
-from bot.web import views
+from bot.web import office_views, views
 from bot.web.console import Console
 from bot.web.live import LiveFeed
 from bot.web.security import SecurityHeaders
@@ -55,10 +55,12 @@ def create_app(settings: Settings, db: Database, clock: Clock, *, secret: str) -
         Route("/inbox/rows", views.inbox_rows, methods=["GET"]),
         Route("/api/inbox", views.inbox_json, methods=["GET"]),
         Route("/events", views.events, methods=["GET"]),
-        Route("/audit", views.audit_page, methods=["GET"]),
-        Route("/reports", views.reports_page, methods=["GET"]),
-        Route("/reports/chart/{name}.png", views.report_chart, methods=["GET"]),
-        Route("/reports/download.{kind}", views.report_download, methods=["GET"]),
+        Route("/audit", office_views.audit_page, methods=["GET"]),
+        Route("/households", office_views.household_page, methods=["GET"]),
+        Route("/households/export.{kind}", office_views.household_export, methods=["GET"]),
+        Route("/reports", office_views.reports_page, methods=["GET"]),
+        Route("/reports/chart/{name}.png", office_views.report_chart, methods=["GET"]),
+        Route("/reports/download.{kind}", office_views.report_download, methods=["GET"]),
         Route("/tickets/{number}", views.ticket_view, methods=["GET"]),
         Route("/tickets/{number}/{action}", views.ticket_action, methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),

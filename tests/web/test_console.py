@@ -288,3 +288,25 @@ async def test_staff_actions_in_the_console_go_through_the_staff_service(
     assert after.status == TicketStatus.CLOSED  # a good call-back closes it
     for action in ("priority_changed", "contacted", "assigned", "resolved", "callback", "closed"):
         assert action in events, action
+
+
+async def test_the_household_file_in_the_console_and_its_export(
+    settings: Settings, db: Database, clock: FrozenClock
+) -> None:
+    number = await ticket(db, settings, clock.now(), category="lift", unit="3座18樓B室")
+    await add_staff(db, clock, "amy@office.hk", language="zh-Hant")
+    async with client(console(settings, db, clock)) as http:
+        await log_in(http, "amy@office.hk")
+        shown = await http.get(f"/tickets/{number}", headers=HTML)
+        assert 'id="household-link"' in shown.text
+        page = await http.get("/households", params={"unit": "3座18樓B室"}, headers=HTML)
+        assert page.status_code == 200 and number in page.text
+        assert 'id="household-tickets"' in page.text
+        floor = await http.get("/households", params={"unit": "3座18樓"}, headers=HTML)
+        assert floor.status_code == 400  # a floor is not a household
+        nobody = await http.get("/households", params={"unit": "9座1樓A室"}, headers=HTML)
+        assert 'id="empty"' in nobody.text
+        xlsx = await http.get("/households/export.xlsx", params={"unit": "3座18樓B室"})
+        assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    async with client(console(settings, db, clock)) as stranger:
+        assert (await stranger.get("/households", params={"unit": "3座18樓B室"})).status_code == 401
