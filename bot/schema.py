@@ -7,6 +7,8 @@ imports this module. Features that add tables add their module here.
 
 from bot.agents import models as agents_models
 from bot.followups import models as followups_models
+from bot.notices import deliveries as notices_deliveries
+from bot.notices import models as notices_models
 from bot.records import models as records_models
 from bot.store import deadletters
 from bot.store import models as store_models
@@ -18,6 +20,8 @@ __all__ = [
     "deadletters",
     "followups_models",
     "metadata",
+    "notices_deliveries",
+    "notices_models",
     "records_models",
     "store_models",
 ]

@@ -44,6 +44,7 @@ from bot.config.database import DatabaseSettings
 from bot.config.dialogue import DialogueSettings
 from bot.config.fees import FeesSettings, LateFeeSettings
 from bot.config.nlu import NLUSettings
+from bot.config.notices import NoticesSettings
 from bot.config.orders import OrderHTTPSettings, OrdersSettings
 from bot.config.sla import DeadlineRule, PolicyMatch, SLAPolicy, SLASettings
 from bot.config.sources import (
@@ -78,6 +79,7 @@ __all__ = [
     "Language",
     "LateFeeSettings",
     "NLUSettings",
+    "NoticesSettings",
     "OrderHTTPSettings",
     "OrdersSettings",
     "PolicyMatch",
@@ -132,6 +134,7 @@ class Settings(BaseSettings):
     # Business calendars by name; "24x7" is built in. See bot.sla.
     calendars: dict[str, CalendarSettings] = Field(default_factory=_default_calendars)
     sla: SLASettings = SLASettings()
+    notices: NoticesSettings = NoticesSettings()
 
     @classmethod
     def settings_customise_sources(
