@@ -115,92 +115,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("contact_id", "topic", name="uq_campaign_optouts"),
     )
-    with op.batch_alter_table("agent_outbox", schema=None) as batch_op:
-        batch_op.alter_column(
-            "topic_id",
-            existing_type=sa.BIGINT(),
-            type_=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            existing_nullable=True,
-        )
-
-    with op.batch_alter_table("agent_topics", schema=None) as batch_op:
-        batch_op.alter_column(
-            "conversation_id",
-            existing_type=sa.BIGINT(),
-            type_=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            existing_nullable=True,
-        )
-        batch_op.alter_column(
-            "ticket_id",
-            existing_type=sa.BIGINT(),
-            type_=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            existing_nullable=True,
-        )
-        batch_op.alter_column(
-            "agent_id",
-            existing_type=sa.BIGINT(),
-            type_=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            existing_nullable=True,
-        )
-
-    with op.batch_alter_table("followups", schema=None) as batch_op:
-        batch_op.alter_column(
-            "ticket_id",
-            existing_type=sa.BIGINT(),
-            type_=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            existing_nullable=True,
-        )
-        batch_op.alter_column(
-            "conversation_id",
-            existing_type=sa.BIGINT(),
-            type_=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            existing_nullable=True,
-        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("followups", schema=None) as batch_op:
-        batch_op.alter_column(
-            "conversation_id",
-            existing_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            type_=sa.BIGINT(),
-            existing_nullable=True,
-        )
-        batch_op.alter_column(
-            "ticket_id",
-            existing_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            type_=sa.BIGINT(),
-            existing_nullable=True,
-        )
-
-    with op.batch_alter_table("agent_topics", schema=None) as batch_op:
-        batch_op.alter_column(
-            "agent_id",
-            existing_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            type_=sa.BIGINT(),
-            existing_nullable=True,
-        )
-        batch_op.alter_column(
-            "ticket_id",
-            existing_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            type_=sa.BIGINT(),
-            existing_nullable=True,
-        )
-        batch_op.alter_column(
-            "conversation_id",
-            existing_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            type_=sa.BIGINT(),
-            existing_nullable=True,
-        )
-
-    with op.batch_alter_table("agent_outbox", schema=None) as batch_op:
-        batch_op.alter_column(
-            "topic_id",
-            existing_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            type_=sa.BIGINT(),
-            existing_nullable=True,
-        )
-
     op.drop_table("campaign_optouts")
     with op.batch_alter_table("campaign_deliveries", schema=None) as batch_op:
         batch_op.drop_index("ix_campaign_deliveries_status_due")
