@@ -16,6 +16,7 @@ from bot.events import EventBus, TicketReopened, install
 from bot.followups import FollowupHandler, FollowupWorker
 from bot.followups.sla import Alerts, LoggingAlerts, sla_handlers
 from bot.followups.survey import survey_handlers
+from bot.notices.service import notice_handlers
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class App:
         handlers: dict[str, FollowupHandler] = {}
         handlers.update(sla_handlers(alerts or LoggingAlerts(), self.clock))
         handlers.update(self._survey_handlers())
+        handlers.update(notice_handlers(self.settings, self.clock))
         return FollowupWorker(self.db, self.settings, self.clock, handlers)
 
     def standalone_followup_worker(self) -> FollowupWorker:
@@ -59,6 +61,7 @@ class App:
         logging them. Without groups, ``kefu run`` logs them too, and so does this worker.
         """
         handlers: dict[str, FollowupHandler] = dict(self._survey_handlers())
+        handlers.update(notice_handlers(self.settings, self.clock))  # expanding needs no bot
         if not self.settings.agents.all_groups():
             handlers.update(sla_handlers(LoggingAlerts(), self.clock))
         return FollowupWorker(self.db, self.settings, self.clock, handlers)

@@ -153,6 +153,7 @@ def _mount_features() -> None:
     from bot.channels.telegram.updates_cli import updates_app
     from bot.followups.cli import followups_app
     from bot.nlu.cli import nlu_app, train_command
+    from bot.notices.cli import notices_app
     from bot.records.cli import fees_app, orders_app, residents_app
     from bot.reports.cli import report_command
     from bot.sla.cli import sla_app
@@ -169,6 +170,7 @@ def _mount_features() -> None:
     app.add_typer(sla_app, name="sla", help="SLA deadlines of a ticket.")
     app.add_typer(followups_app, name="followups", help="Scheduled follow-ups and their worker.")
     app.add_typer(updates_app, name="updates", help="Telegram updates set aside (dead letters).")
+    app.add_typer(notices_app, name="notices", help="Notices (通告) to residents and shoppers.")
 
 
 _mount_features()

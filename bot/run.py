@@ -22,6 +22,7 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from bot.agents.telegram import attach_agents
 from bot.app import build_app
 from bot.channels.telegram.app import TelegramBot
+from bot.channels.telegram.broadcast import notice_worker
 from bot.channels.telegram.health import MetricsServer
 from bot.clock import Clock
 from bot.config import Settings
@@ -72,6 +73,7 @@ async def serve_telegram(
     desk = attach_agents(bot, app)  # the agents' forum groups (issue 6); None without groups
     log.info("%s", startup_line(settings, app.interpreter))
     metrics: MetricsServer | None = None
+    notices = notice_worker(bot.bot, app.db, settings, app.clock, app.engine.responses)
     delay = 1.0
     try:
         while True:
@@ -98,6 +100,7 @@ async def serve_telegram(
         if desk is not None:
             desk.attach_followups(worker)  # SLA alerts and claim reminders go to the agents
         bot.run_background(worker, settings.sla.poll_interval)
+        notices.attach(bot.application.job_queue)  # notices to residents (issue 15)
         await stop.wait()
     finally:
         log.info("stopping")
@@ -105,6 +108,7 @@ async def serve_telegram(
             await metrics.stop()
         if desk is not None:
             await desk.stop()
+        await notices.stop()  # finish and record the sends in flight while the bot can
         await bot.stop()
         await app.close()
         log.info("stopped")
