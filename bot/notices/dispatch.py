@@ -137,6 +137,7 @@ class DeliveryWorker:
         self._busy = asyncio.Lock()
         self._background: asyncio.Task[int] | None = None
         self._stopping = False
+        self.sent = 0  # deliveries this worker recorded as sent
 
     # --- claiming ------------------------------------------------------------------------
 
@@ -307,6 +308,8 @@ class DeliveryWorker:
         for row_id, result in results.items():
             row = by_id[row_id]
             status, due, sent_at = self._status_after(row, result, now)
+            if status == DeliveryStatus.SENT:
+                self.sent += 1
             if status == DeliveryStatus.UNREACHABLE and row.contact_id is not None:
                 unreachable.add(row.contact_id)
             params.append(
@@ -373,8 +376,16 @@ class DeliveryWorker:
         if self._busy.locked() or self._stopping:
             return 0
         async with self._busy:
+            sent_before = self.sent
             try:
-                return await self.run_until_idle()
+                claimed = await self.run_until_idle()
+                if self.sent > sent_before:
+                    log.info(
+                        "delivery worker %s: sent %d campaign messages",
+                        self.worker_id,
+                        self.sent - sent_before,
+                    )
+                return claimed
             except Exception as exc:  # the scheduler must keep waking us
                 log_failure(log, exc, "delivery worker %s failed a round", self.worker_id)
                 return 0
