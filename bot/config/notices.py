@@ -16,6 +16,9 @@ class NoticesSettings(Section):
     ``poll_interval``. A notice is "current" for residents asking about it for ``current_for``
     after it was sent unless it says until when."""
 
+    # Sends per second of one process's delivery workers, evenly spaced; default (null):
+    # telegram.rate_limit.per_second. With N processes give each 1/N of Telegram's 30/s.
+    per_second: float | None = Field(default=None, ge=0)
     poll_interval: timedelta = timedelta(seconds=1)
     lease: timedelta = timedelta(seconds=60)
     batch_size: int = Field(default=30, ge=1)

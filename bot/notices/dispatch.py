@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -110,6 +111,27 @@ _RECORD = (
 )
 
 
+class Pacer:
+    """Spaces request starts evenly, ``per_second`` at most (0: no spacing).
+
+    The bot's rate limiter is a bucket: it lets 30 go at once and then 30/s, so a broadcast
+    would burst up to twice the rate within a second. Campaigns have no reason to burst; an
+    even pace keeps any one second at the limit."""
+
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        slot = max(self._next, now)
+        self._next = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
 class DeliveryWorker:
     """Claims due deliveries of the campaigns it has content for and sends them."""
 
@@ -137,6 +159,7 @@ class DeliveryWorker:
         self._busy = asyncio.Lock()
         self._background: asyncio.Task[int] | None = None
         self._stopping = False
+        self.pacer = Pacer(cfg.per_second or settings.telegram.rate_limit.per_second)
         self.sent = 0  # deliveries this worker recorded as sent
 
     # --- claiming ------------------------------------------------------------------------
@@ -233,6 +256,7 @@ class DeliveryWorker:
                 if self._stopping or not await self._mark_sending(row.id):
                     unstarted.append(row.id)
                     return
+                await self.pacer.wait()  # last, so store latency cannot bunch requests up
                 target = Target(
                     row.id, row.campaign, row.channel, row.chat_id, row.language, row.urgent
                 )
