@@ -19,6 +19,7 @@ ACTION_MODULES = (
     "bot.actions.orders",
     "bot.actions.fees",
     "bot.actions.survey",
+    "bot.actions.notices",
 )
 
 
