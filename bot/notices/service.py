@@ -376,8 +376,8 @@ async def opt_out(session: AsyncSession, contact_id: int, *, now: datetime) -> b
     stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(OptOut).values(
         contact_id=contact_id, topic=TOPIC, created_at=now
     )
-    result = await session.execute(stmt.on_conflict_do_nothing())
-    return bool(getattr(result, "rowcount", 0))
+    result = await session.execute(stmt.on_conflict_do_nothing().returning(OptOut.id))
+    return result.first() is not None
 
 
 async def opt_in(session: AsyncSession, contact_id: int) -> bool:
