@@ -22,7 +22,7 @@ class NoticesSettings(Section):
     poll_interval: timedelta = timedelta(seconds=1)
     lease: timedelta = timedelta(seconds=60)
     batch_size: int = Field(default=30, ge=1)
-    concurrency: int = Field(default=8, ge=1)
+    concurrency: int = Field(default=4, ge=1)
     max_attempts: int = Field(default=5, ge=1)
     current_for: timedelta = timedelta(days=7)
     max_attachment_size: int = Field(default=20 * 1024 * 1024, ge=1)

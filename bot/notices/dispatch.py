@@ -263,12 +263,13 @@ class DeliveryWorker:
 
         async def one(row: Delivery) -> None:
             async with gate:
-                # Paced before the mark: only a request about to leave is "sending", so a
-                # killed worker leaves as few rows as possible unconfirmed.
-                await self.pacer.wait()
                 if self._stopping or not await self._mark_sending(row.id):
                     unstarted.append(row.id)
                     return
+                # Paced after the mark, right before the request: store latency under load
+                # would otherwise bunch requests beyond the rate. A killed worker leaves at
+                # most ``concurrency`` rows per lane unconfirmed that had not left yet.
+                await self.pacer.wait()
                 target = Target(
                     row.id, row.campaign, row.channel, row.chat_id, row.language, row.urgent
                 )
