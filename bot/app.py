@@ -26,6 +26,7 @@ from bot.fees.sending import attach_fee_collection
 from bot.followups import FollowupHandler, FollowupWorker
 from bot.followups.sla import Alerts, LoggingAlerts, sla_handlers
 from bot.followups.survey import survey_handlers
+from bot.notices.service import notice_handlers
 from bot.staff import lifecycle as staff_lifecycle
 from bot.store.db import Database
 
@@ -51,6 +52,7 @@ class App:
         handlers: dict[str, FollowupHandler] = {}
         handlers.update(sla_handlers(alerts or LoggingAlerts(), self.clock))
         handlers.update(self._survey_handlers())
+        handlers.update(notice_handlers(self.settings, self.clock))
         return self._with_campaigns(FollowupWorker(self.db, self.settings, self.clock, handlers))
 
     def standalone_followup_worker(self) -> FollowupWorker:
@@ -70,6 +72,7 @@ class App:
         logging them. Without groups, ``kefu run`` logs them too, and so does this worker.
         """
         handlers: dict[str, FollowupHandler] = dict(self._survey_handlers())
+        handlers.update(notice_handlers(self.settings, self.clock))  # expanding needs no bot
         if not self.settings.agents.all_groups():
             handlers.update(sla_handlers(LoggingAlerts(), self.clock))
         return self._with_campaigns(FollowupWorker(self.db, self.settings, self.clock, handlers))

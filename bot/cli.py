@@ -156,6 +156,7 @@ def _mount_features() -> None:
     from bot.followups.cli import followups_app
     from bot.household.cli import household_app
     from bot.nlu.cli import nlu_app, train_command
+    from bot.notices.cli import notices_app
     from bot.records.cli import fees_app, orders_app, residents_app
     from bot.reports.cli import report_command, validity_command
     from bot.sla.cli import sla_app
@@ -183,6 +184,7 @@ def _mount_features() -> None:
     staff_app.command("add")(staff_add)
     app.add_typer(staff_app, name="staff", help="Staff actions on tickets (audited).")
     app.add_typer(technicians_app, name="technicians", help="The technician register.")
+    app.add_typer(notices_app, name="notices", help="Notices (通告) to residents and shoppers.")
 
 
 _mount_features()

@@ -22,6 +22,7 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from bot.agents.telegram import attach_agents
 from bot.app import App, build_app
 from bot.channels.telegram.app import TelegramBot
+from bot.channels.telegram.broadcast import notice_worker
 from bot.channels.telegram.health import MetricsServer
 from bot.clock import Clock
 from bot.config import Settings
@@ -77,6 +78,7 @@ async def serve_telegram(
     console = _console(settings, app) if settings.web.enabled else None
     log.info("%s", startup_line(settings, app.interpreter))
     metrics: MetricsServer | None = None
+    notices = notice_worker(bot.bot, app.db, settings, app.clock, app.engine.responses)
     delay = 1.0
     try:
         while True:
@@ -107,6 +109,7 @@ async def serve_telegram(
         # Weekly and monthly reports to reports.managers_chat_id (none without one).
         await attach_reports(worker, app.db, settings, TelegramPoster(bot.bot), agent_names)
         bot.run_background(worker, settings.sla.poll_interval)
+        notices.attach(bot.application.job_queue)  # notices to residents (issue 15)
         await stop.wait()
     finally:
         log.info("stopping")
@@ -116,6 +119,7 @@ async def serve_telegram(
             await console.stop()
         if desk is not None:
             await desk.stop()
+        await notices.stop()  # finish and record the sends in flight while the bot can
         await bot.stop()
         await app.close()
         log.info("stopped")

@@ -9,6 +9,8 @@ from bot.agents import models as agents_models
 from bot.evaluation import models as evaluation_models
 from bot.fees import models as fees_models
 from bot.followups import models as followups_models
+from bot.notices import deliveries as notices_deliveries
+from bot.notices import models as notices_models
 from bot.records import models as records_models
 from bot.staff import models as staff_models
 from bot.store import deadletters
@@ -24,6 +26,8 @@ __all__ = [
     "fees_models",
     "followups_models",
     "metadata",
+    "notices_deliveries",
+    "notices_models",
     "records_models",
     "staff_models",
     "store_models",

@@ -21,6 +21,7 @@ ACTION_MODULES = (
     "bot.actions.fees",
     "bot.actions.survey",
     "bot.actions.evaluation",
+    "bot.actions.notices",
 )
 
 

@@ -45,6 +45,7 @@ from bot.config.dialogue import DialogueSettings
 from bot.config.evaluation import EvaluationSettings
 from bot.config.fees import FeeRemindersSettings, FeesSettings, LateFeeSettings
 from bot.config.nlu import NLUSettings
+from bot.config.notices import NoticesSettings
 from bot.config.office import OfficeSettings
 from bot.config.orders import OrderHTTPSettings, OrdersSettings
 from bot.config.reports import ReportsSettings
@@ -84,6 +85,7 @@ __all__ = [
     "Language",
     "LateFeeSettings",
     "NLUSettings",
+    "NoticesSettings",
     "OfficeSettings",
     "OrderHTTPSettings",
     "OrdersSettings",
@@ -146,6 +148,7 @@ class Settings(BaseSettings):
     reports: ReportsSettings = ReportsSettings()
     # The office's hours (a calendar above) and hotline, quoted by the FAQ.
     office: OfficeSettings = OfficeSettings()
+    notices: NoticesSettings = NoticesSettings()
 
     @classmethod
     def settings_customise_sources(
