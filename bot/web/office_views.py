@@ -1,15 +1,21 @@
 """The office's pages beyond the inbox: the console's audit trail (supervisors), the service
-report with charts and downloads (managers), and the household file (一戶一檔)."""
+report with charts and downloads, notices and the owner evaluation (managers), and the
+household file (一戶一檔)."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from starlette.requests import Request
-from starlette.responses import (
-    Response,
-)
+from starlette.responses import RedirectResponse, Response
 
-from bot.web import accounts, households, reports
+from bot.notices.service import (
+    NoticeError,
+    cancel_notice,
+    create_notice,
+    list_notices,
+    notice_report,
+)
+from bot.web import accounts, campaigns, households, reports
 from bot.web.models import StaffAudit, StaffRole
 from bot.web.pages import (
     Staff,
@@ -21,11 +27,7 @@ from bot.web.pages import (
     render,
     unauthenticated,
 )
-from bot.web.security import (
-    client_address,
-)
-
-TEXT_LIMIT = 4000
+from bot.web.security import client_address, csrf_ok
 
 
 async def audit_page(request: Request) -> Response:
@@ -158,3 +160,98 @@ async def household_export(request: Request) -> Response:
                              client=client_address(request))  # fmt: skip
     headers = {"content-disposition": f'attachment; filename="household.{kind}"'}
     return Response(data, media_type=households.EXPORTS[kind], headers=headers)
+
+
+# --- notices and the owner evaluation (managers) -----------------------------------------------
+
+
+async def notices_page(request: Request) -> Response:
+    """The latest notices and the composer."""
+    staff, refused = await _manager(request)
+    if refused is not None or staff is None:
+        return refused or unauthenticated(request)
+    console = console_of(request)
+    async with console.db.session() as session:
+        notices = await list_notices(session)
+    return render(request, "notices.html", staff, notices=notices, lists=campaigns.AUDIENCE_LISTS,
+                  error=None, form={})  # fmt: skip
+
+
+async def notice_create(request: Request) -> Response:
+    """Create a notice from the composer (scheduled for sending by ``kefu run``)."""
+    staff, refused = await _manager(request)
+    if refused is not None or staff is None:
+        return refused or unauthenticated(request)
+    console = console_of(request)
+    form = await request.form()
+    if not csrf_ok(request, form):
+        return error_page(request, staff, 403, "csrf")
+    now = console.clock.now()
+    try:
+        draft = campaigns.draft_from_form(form, console.settings, f"staff:{staff.email}")
+        async with console.db.write() as session:
+            notice = await create_notice(session, draft, now=now, settings=console.settings)
+            await accounts.audit(session, account_ref(staff), "notice_created", now,
+                                 target=str(notice.id), client=client_address(request))  # fmt: skip
+    except NoticeError as exc:
+        async with console.db.session() as session:
+            notices = await list_notices(session)
+        values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf"}
+        return render(request, "notices.html", staff, 400, notices=notices, error=str(exc),
+                      lists=campaigns.AUDIENCE_LISTS, form=values)  # fmt: skip
+    request.session["flash"] = console.text("done_notice", staff.language)
+    return RedirectResponse(f"/notices/{notice.id}", status_code=303)
+
+
+async def notice_status(request: Request) -> Response:
+    """One notice's delivery: counts by status and who was not reached."""
+    staff, refused = await _manager(request)
+    if refused is not None or staff is None:
+        return refused or unauthenticated(request)
+    console = console_of(request)
+    try:
+        notice_id = int(request.path_params["notice_id"])
+        async with console.db.session() as session:
+            report = await notice_report(session, notice_id)
+    except (ValueError, NoticeError):
+        return error_page(request, staff, 404, "not_found")
+    return render(request, "notice.html", staff, report=report)
+
+
+async def notice_cancel(request: Request) -> Response:
+    """Cancel a notice: nothing more of it is sent."""
+    staff, refused = await _manager(request)
+    if refused is not None or staff is None:
+        return refused or unauthenticated(request)
+    console = console_of(request)
+    form = await request.form()
+    if not csrf_ok(request, form):
+        return error_page(request, staff, 403, "csrf")
+    notice_id = request.path_params["notice_id"]
+    now = console.clock.now()
+    try:
+        async with console.db.write() as session:
+            await cancel_notice(session, int(notice_id), now=now)
+            await accounts.audit(session, account_ref(staff), "notice_cancelled", now,
+                                 target=str(notice_id), client=client_address(request))  # fmt: skip
+    except (ValueError, NoticeError) as exc:
+        request.session["flash"] = console.text("cannot", staff.language, reason=str(exc))
+    else:
+        request.session["flash"] = console.text("done_notice_cancel", staff.language)
+    return RedirectResponse(f"/notices/{notice_id}", status_code=303)
+
+
+async def evaluation_page(request: Request) -> Response:
+    """A quarter's owner evaluation: response rate, who is missing, scores per area."""
+    staff, refused = await _manager(request)
+    if refused is not None or staff is None:
+        return refused or unauthenticated(request)
+    console = console_of(request)
+    today = console.clock.now().astimezone(console.settings.tz).date()
+    try:
+        quarter = campaigns.quarter_asked(request.query_params.get("quarter"), today)
+    except ValueError:
+        return error_page(request, staff, 400, "bad_period")
+    async with console.db.session() as session:
+        summary = await campaigns.evaluation_summary(session, quarter, console.settings)
+    return render(request, "evaluation.html", staff, quarter=quarter, summary=summary)

@@ -310,3 +310,45 @@ async def test_the_household_file_in_the_console_and_its_export(
         assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     async with client(console(settings, db, clock)) as stranger:
         assert (await stranger.get("/households", params={"unit": "3座18樓B室"})).status_code == 401
+
+
+async def test_a_manager_composes_a_notice_and_sees_its_delivery_status(
+    settings: Settings, db: Database, clock: FrozenClock
+) -> None:
+    from bot.followups.models import Followup
+    from bot.notices.models import Notice
+
+    await add_staff(db, clock, "amy@office.hk")
+    await add_staff(db, clock, "boss@office.hk", StaffRole.MANAGER, language="en")
+    app = console(settings, db, clock)
+    async with client(app) as agent, client(app) as manager:
+        await log_in(agent, "amy@office.hk")
+        await log_in(manager, "boss@office.hk")
+        assert (await agent.get("/notices", headers=HTML)).status_code == 403
+        page = await manager.get("/notices", headers=HTML)
+        token = csrf_of(page.text)
+        empty = await manager.post("/notices", data={"csrf": token, "everyone": "1"})
+        assert empty.status_code == 400 and 'id="error"' in empty.text
+        forged = await agent.post("/notices", data={"title_zh-Hant": "x", "body_zh-Hant": "y"})
+        assert forged.status_code == 403
+        made = await manager.post(
+            "/notices",
+            data={"csrf": token, "title_zh-Hant": "停水通知", "body_zh-Hant": "今日二時至四時停水",
+                  "title_en": "Water cut", "body_en": "No water 2-4 pm today",
+                  "blocks": "7，8", "urgent": "1"},
+        )  # fmt: skip
+        assert made.status_code == 303
+        status = await manager.get(made.headers["location"], headers=HTML)
+        assert status.status_code == 200 and "Water cut" in status.text
+        evaluation = await manager.get("/evaluation", headers=HTML)
+        assert evaluation.status_code == 200 and 'id="no-campaign"' in evaluation.text
+        bad = await manager.get("/evaluation", params={"quarter": "2026Q9"}, headers=HTML)
+        assert bad.status_code == 400
+    async with db.session() as session:
+        notice = await session.scalar(select(Notice))
+        sends = list(await session.scalars(select(Followup.kind)))
+    assert notice is not None and notice.kind == "urgent"
+    assert notice.audience.get("blocks") == ["7", "8"]
+    assert notice.created_by == "staff:boss@office.hk"
+    assert notice.title == {"zh-Hant": "停水通知", "en": "Water cut"}
+    assert sends  # scheduled for kefu run's workers
