@@ -71,7 +71,7 @@ async def test_a_repair_reported_on_telegram_appears_live_and_is_worked_in_the_c
     from selenium.webdriver.common.by import By
 
     db = Database(sqlite_url)
-    await add_staff(db, SystemClock(), "amy@office.hk", StaffRole.SUPERVISOR, language="zh-Hant")
+    await add_staff(db, SystemClock(), "amy@office.hk", StaffRole.MANAGER, language="zh-Hant")
     port = free_port()
     run = KefuRun(
         fake_api, sqlite_url, tmp_path,
@@ -122,6 +122,25 @@ async def test_a_repair_reported_on_telegram_appears_live_and_is_worked_in_the_c
         browser.get(f"{base}/audit")
         wait_for(browser, lambda d: d.find_elements(By.ID, "audit-table"))
         browser.save_screenshot(str(SCREENSHOTS / "audit.png"))
+
+        # The manager's reports page, with its charts, and the workbook downloaded.
+        downloads = tmp_path / "downloads"
+        downloads.mkdir()
+        browser.execute_cdp_cmd(
+            "Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+        )
+        browser.get(f"{base}/reports")
+        wait_for(browser, lambda d: d.find_elements(By.ID, "report"))
+        wait_for(
+            browser,
+            lambda d: (
+                d.execute_script("return document.getElementById('chart-pareto').naturalWidth") > 0
+            ),
+        )
+        browser.save_screenshot(str(SCREENSHOTS / "reports.png"))
+        browser.find_element(By.ID, "download-xlsx").click()
+        await asyncio.to_thread(wait_for, browser, lambda d: list(downloads.glob("*.xlsx")), 60)
+        (workbook,) = downloads.glob("*.xlsx")
         assert run.process.poll() is None
     finally:
         run.stop()
@@ -131,3 +150,7 @@ async def test_a_repair_reported_on_telegram_appears_live_and_is_worked_in_the_c
     async with Database(sqlite_url).session() as session:
         actions = list(await session.scalars(select(TicketEvent.action).order_by(TicketEvent.id)))
     assert actions[-3:] == ["note", "replied", "resolved"]
+    from openpyxl import load_workbook
+
+    book = load_workbook(workbook)
+    assert book.sheetnames and book[book.sheetnames[0]].max_row > 1
