@@ -26,6 +26,7 @@ from bot.channels.telegram.health import MetricsServer
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dialogue.domain import DomainError
+from bot.fees.collection import collection_rates
 from bot.nlu import ModelError
 from bot.reports.cli import agent_names
 from bot.reports.schedule import attach_reports
@@ -105,7 +106,9 @@ async def serve_telegram(
         if desk is not None:
             desk.attach_followups(worker)  # SLA alerts and claim reminders go to the agents
         # Weekly and monthly reports to reports.managers_chat_id (none without one).
-        await attach_reports(worker, app.db, settings, TelegramPoster(bot.bot), agent_names)
+        await attach_reports(
+            worker, app.db, settings, TelegramPoster(bot.bot), agent_names, collection_rates
+        )
         bot.run_background(worker, settings.sla.poll_interval)
         await stop.wait()
     finally:
