@@ -27,6 +27,8 @@ from bot.channels.telegram.health import MetricsServer
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dialogue.domain import DomainError
+from bot.evaluation.report import attach_evaluation_summary
+from bot.fees.collection import collection_rates
 from bot.nlu import ModelError
 from bot.reports.cli import agent_names
 from bot.reports.schedule import attach_reports
@@ -107,7 +109,10 @@ async def serve_telegram(
         if desk is not None:
             desk.attach_followups(worker)  # SLA alerts and claim reminders go to the agents
         # Weekly and monthly reports to reports.managers_chat_id (none without one).
-        await attach_reports(worker, app.db, settings, TelegramPoster(bot.bot), agent_names)
+        poster = TelegramPoster(bot.bot)
+        await attach_reports(worker, app.db, settings, poster, agent_names, collection_rates)
+        # The owner evaluation's summary, by evaluation.summary_day after the quarter.
+        await attach_evaluation_summary(worker, app.db, settings, poster)
         bot.run_background(worker, settings.sla.poll_interval)
         notices.attach(bot.application.job_queue)  # notices to residents (issue 15)
         await stop.wait()

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.agents.household_card import household_brief
 from bot.agents.models import Agent, AgentTopic, TopicState
 from bot.agents.service import HIDDEN_SLOTS, Takeover
 from bot.sla.state import SlaState
@@ -102,6 +103,9 @@ async def render_card(
         attachments = (ticket.details or {}).get("attachments") or []
         if attachments:
             lines.append(f"• {_label(takeover, 'attachments')}: {len(attachments)}")
+        brief = await household_brief(takeover, session, ticket, now)
+        if brief:
+            lines.append(brief)
     slots = (conversation.slots if conversation else None) or {}
     for key, value in slots.items():
         if key in HIDDEN_SLOTS or value in (None, "", [], {}):

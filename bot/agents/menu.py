@@ -34,6 +34,8 @@ AGENT_MENU = (
     "technician",
     "cancel",
     "close",
+    # finance confirms a payment proof (bot.fees.group)
+    "confirm",
     "help",
 )
 

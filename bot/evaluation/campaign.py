@@ -162,9 +162,10 @@ async def start_campaign(
 
 
 async def close_campaign(
-    session: AsyncSession, campaign: EvaluationCampaign, now: datetime
+    session: AsyncSession, campaign: EvaluationCampaign, now: datetime, *, low_score: int = 2
 ) -> None:
-    """No more answers: the unanswered are missed, the summary is stored."""
+    """No more answers: the unanswered are missed, the summary is stored (its low scores are
+    those at or below ``low_score``, ``evaluation.low_score``)."""
     from bot.evaluation.summary import summarize
 
     if campaign.closed_at is not None:
@@ -180,5 +181,5 @@ async def close_campaign(
             target.status = TargetStatus.MISSED
     campaign.summary = {
         **(campaign.summary or {}),
-        **(await summarize(session, campaign)).as_dict(),
+        **(await summarize(session, campaign, low_score=low_score)).as_dict(),
     }

@@ -23,6 +23,7 @@ from bot.evaluation.campaign import (
 from bot.evaluation.models import EvaluationCampaign, EvaluationTarget, TargetStatus
 from bot.evaluation.quarters import quarter_of
 from bot.evaluation.questionnaire import Open, area_label
+from bot.evaluation.report import schedule_summary
 from bot.followups.models import Followup
 from bot.followups.survey import BUSY_RETRY, FormStarter
 from bot.followups.worker import RetryLater
@@ -105,19 +106,25 @@ class AskHandler:
 
 
 class CloseHandler:
-    """``evaluation_close``: close the campaign and store its summary."""
+    """``evaluation_close``: close the campaign, store its summary and schedule its post to
+    the managers' chat (:mod:`bot.evaluation.report`)."""
 
     transactional = True
 
-    def __init__(self, clock_now: Any) -> None:
+    def __init__(self, clock_now: Any, settings: Settings | None = None) -> None:
         self.clock_now = clock_now
+        self.settings = settings
 
     async def handle(self, followup: Followup, session: AsyncSession) -> None:
         """Close (idempotent)."""
         campaign = await session.get(EvaluationCampaign, int((followup.payload or {})["campaign"]))
         if campaign is None or campaign.closed_at is not None:
             return
-        await close_campaign(session, campaign, self.clock_now())
+        now = self.clock_now()
+        low = self.settings.evaluation.low_score if self.settings else 2
+        await close_campaign(session, campaign, now, low_score=low)
+        if self.settings is not None:
+            await schedule_summary(session, campaign, self.settings, now)
         summary = campaign.summary or {}
         rate = summary.get("response_rate")
         log.info(
@@ -143,7 +150,7 @@ def attach_evaluation(
             START_KIND: StartHandler(settings, clock.now),
             ASK_KIND: AskHandler(engine, busy, clock.now, reminder=False),
             REMINDER_KIND: AskHandler(engine, busy, clock.now, reminder=True),
-            CLOSE_KIND: CloseHandler(clock.now),
+            CLOSE_KIND: CloseHandler(clock.now, settings),
         }
     )
 

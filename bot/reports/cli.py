@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
+from bot.fees.collection import collection_rates
 from bot.reports.compute import Report
 from bot.reports.labels import Labels
 from bot.reports.service import build_report
@@ -123,7 +124,13 @@ def report_command(
         try:
             async with db.session() as session:
                 return await build_report(
-                    session, since, until, clock.now(), settings.reports, agent_names
+                    session,
+                    since,
+                    until,
+                    clock.now(),
+                    settings.reports,
+                    agent_names,
+                    collection_rates,
                 )
         finally:
             await db.dispose()

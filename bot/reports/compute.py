@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeGuard
 
+from bot.reports.collection import CollectionRow
 from bot.reports.facts import Answer, TicketFacts
 
 
@@ -151,6 +152,7 @@ class Report:
     complaint_pareto: list[ParetoRow] = field(default_factory=list)
     fishbone: dict[str, dict[str, int]] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # actor -> a person's name
+    collection: list[CollectionRow] = field(default_factory=list)  # fees collected / billed
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (``--json``, the workbook): rates included."""
@@ -178,6 +180,7 @@ class Report:
             ],
             "complaint_pareto": [asdict(row) for row in self.complaint_pareto],
             "fishbone": self.fishbone,
+            "collection": [row.as_dict() for row in self.collection],
         }
 
 

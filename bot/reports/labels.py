@@ -1,6 +1,7 @@
 """The report's texts, read from ``dialogues/reports.yml`` in one language, and the names of
-ticket kinds (``utter_ticket_kind_*``) and categories (``utter_<kind>_category_*``) from
-wherever the dialogues define them, so a new kind's name shows up by itself.
+ticket kinds (``utter_ticket_kind_*``), categories (``utter_<kind>_category_*``) and the owner
+evaluation's areas (``utter_evaluation_area_*``) from wherever the dialogues define them, so a
+new kind's name shows up by itself.
 
 The reports sit below the dialogue layer, so they read the files themselves (the same Rasa
 response format every dialogue file uses) instead of going through the engine's responses.
@@ -76,6 +77,8 @@ def _key(name: str) -> str | None:
     """The label key a response feeds, or None for a response the report does not use."""
     if name.startswith("utter_report_"):
         return name.removeprefix("utter_report_")
+    if name.startswith("utter_evaluation_area_"):
+        return "area:" + name.removeprefix("utter_evaluation_area_")
     if name.startswith("utter_ticket_kind_"):
         return "kind:" + name.removeprefix("utter_ticket_kind_")
     kind, sep, category = name.removeprefix("utter_").partition("_category_")

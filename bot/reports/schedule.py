@@ -24,6 +24,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.followups.models import Followup
 from bot.followups.service import schedule
+from bot.reports.collection import CollectionRates
 from bot.reports.labels import Labels
 from bot.reports.service import AgentNames, build_report
 from bot.reports.text import render_text
@@ -114,12 +115,18 @@ class ManagerReportHandler:
     photos, the workbook as a document. Then schedules the next one."""
 
     def __init__(
-        self, settings: Settings, clock: Clock, poster: Poster, names: AgentNames | None = None
+        self,
+        settings: Settings,
+        clock: Clock,
+        poster: Poster,
+        names: AgentNames | None = None,
+        collection: CollectionRates | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.poster = poster
         self.names = names
+        self.collection = collection
 
     async def handle(self, followup: Followup, session: AsyncSession) -> None:
         """Post the report ``followup`` stands for."""
@@ -136,7 +143,9 @@ class ManagerReportHandler:
         if chat_id:
             start = datetime.combine(first, time(0), settings.tz)
             until = datetime.combine(end, time(0), settings.tz)
-            report = await build_report(session, start, until, now, settings.reports, self.names)
+            report = await build_report(
+                session, start, until, now, settings.reports, self.names, self.collection
+            )
             await self._post(report, chat_id, str(payload.get("cadence", "weekly")))
         await ensure_scheduled(session, settings, max(now, followup.due_at))
 
@@ -163,10 +172,14 @@ class ManagerReportHandler:
 
 
 def report_handlers(
-    settings: Settings, clock: Clock, poster: Poster, names: AgentNames | None = None
+    settings: Settings,
+    clock: Clock,
+    poster: Poster,
+    names: AgentNames | None = None,
+    collection: CollectionRates | None = None,
 ) -> dict[str, Any]:
     """Handlers for :class:`bot.followups.FollowupWorker`."""
-    return {MANAGER_REPORT: ManagerReportHandler(settings, clock, poster, names)}
+    return {MANAGER_REPORT: ManagerReportHandler(settings, clock, poster, names, collection)}
 
 
 async def attach_reports(
@@ -175,13 +188,14 @@ async def attach_reports(
     settings: Settings,
     poster: Poster,
     names: AgentNames | None = None,
+    collection: CollectionRates | None = None,
 ) -> bool:
     """Make ``kefu run``'s follow-up worker post the scheduled reports (agents named by
-    ``names``), and schedule the next ones. False (nothing done) without
-    ``reports.managers_chat_id``."""
+    ``names``, the fee collection rate from ``collection``), and schedule the next ones.
+    False (nothing done) without ``reports.managers_chat_id``."""
     if settings.reports.managers_chat_id is None:
         return False
-    worker.handlers.update(report_handlers(settings, worker.clock, poster, names))
+    worker.handlers.update(report_handlers(settings, worker.clock, poster, names, collection))
     async with db.write() as session:
         await ensure_scheduled(session, settings, worker.clock.now())
     return True

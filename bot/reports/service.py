@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import ReportsSettings
+from bot.reports.collection import CollectionRates, collection_rows
 from bot.reports.compute import Report, summarise
 from bot.reports.facts import all_facts
 from bot.reports.query import load_period
@@ -25,9 +26,11 @@ async def build_report(
     now: datetime,
     settings: ReportsSettings | None = None,
     names: AgentNames | None = None,
+    collection: CollectionRates | None = None,
 ) -> Report:
     """The report for ``[start, end)`` as of ``now``, with the complaint target and the cause
-    mapping of ``settings`` (the defaults when None) and the agents' names from ``names``."""
+    mapping of ``settings`` (the defaults when None), the agents' names from ``names`` and the
+    fee collection rate from ``collection`` (the fees' ledger; none without it)."""
     options = settings or ReportsSettings()
     rows = await load_period(session, start, end)
     report = summarise(
@@ -41,4 +44,6 @@ async def build_report(
     )
     if names is not None:
         report.names = dict(await names(session))
+    if collection is not None:
+        report.collection = await collection_rows(session, collection, start, end, now)
     return report

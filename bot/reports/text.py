@@ -54,6 +54,20 @@ def group_lines(
     return out
 
 
+def collection_lines(labels: Labels, report: Report) -> list[str]:
+    """The fee collection rate per period and building (nothing without fee items)."""
+    if not report.collection:
+        return []
+    out = ["", labels("collection") + ":", f"  {labels('collection_header')}"]
+    for row in report.collection:
+        where = labels("all_buildings") if row.building == "*" else labels.building(row.building)
+        out.append(
+            f"  {row.period} | {where} | {row.units} | {row.billed} | {row.collected} | "
+            f"{pct(row.rate)}"
+        )
+    return out
+
+
 def render_text(report: Report, tz: tzinfo, labels: Labels) -> str:
     """Every figure of the report, one section after another."""
     first, last = period_days(report, tz)
@@ -109,6 +123,7 @@ def render_text(report: Report, tz: tzinfo, labels: Labels) -> str:
                 lines.append(f"    {p.start.astimezone(tz):%Y-%m-%d}  {p.answers:>4}  {score}")
     if report.by_building:
         lines += ["", labels("by_building") + ":", *group_lines(labels, report.by_building, True)]
+    lines += collection_lines(labels, report)
     if report.by_agent:
         lines += [
             "",

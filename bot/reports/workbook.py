@@ -86,6 +86,18 @@ def _groups(
     ws.append([])
 
 
+def _collection(ws: Worksheet, report: Report, labels: Labels) -> None:
+    """The collection rate per period and building: amounts as numbers, the rate a fraction."""
+    ws.append([labels("collection")])
+    ws[ws.max_row][0].font = BOLD
+    ws.append([h.strip() for h in labels("collection_header").split("|")])
+    for row in report.collection:
+        where = labels("all_buildings") if row.building == "*" else labels.building(row.building)
+        ws.append([row.period, where, row.units, row.billed, row.collected, row.rate])
+        ws.cell(ws.max_row, 6).number_format = PERCENT
+    ws.column_dimensions["B"].width = 16
+
+
 def write_workbook(
     report: Report,
     path: Path,
@@ -112,6 +124,9 @@ def write_workbook(
     groups = book.create_sheet(labels("sheet_groups")[:31])
     _groups(groups, labels("by_building"), report.by_building, labels, True)
     _groups(groups, labels("by_agent"), report.by_agent, labels, False, report.names)
+
+    if report.collection:
+        _collection(book.create_sheet(labels("sheet_collection")[:31]), report, labels)
 
     causes = book.create_sheet(labels("sheet_causes")[:31])
     causes.append([labels("pareto")])

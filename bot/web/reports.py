@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.config import Settings
+from bot.fees.collection import collection_rates
 from bot.reports.charts import draw_charts
 from bot.reports.compute import Report
 from bot.reports.labels import Labels
@@ -67,7 +68,13 @@ async def report_for(console: Console, first: date, last: date) -> Report:
     until = datetime.combine(last + timedelta(days=1), time(0), tz)
     async with console.db.session() as session:
         return await build_report(
-            session, since, until, console.clock.now(), console.settings.reports, agent_names
+            session,
+            since,
+            until,
+            console.clock.now(),
+            console.settings.reports,
+            agent_names,
+            collection_rates,
         )
 
 

@@ -122,6 +122,11 @@ async def test_kefu_run_posts_the_weekly_report_when_it_is_due(
     )
     clock = FrozenClock(datetime(2026, 11, 30, 8, 0, tzinfo=HK))
     db = Database(sqlite_url)
+    from tests.fees.support import fee
+
+    async with db.write() as session:  # a bill half paid: the collection rate (bot/run.py)
+        await fee(session, "B2|F5|RB", "2026-11", "management", "800", date(2026, 11, 10),
+                  now=clock.now(), paid="400")  # fmt: skip
 
     async def scheduled() -> list[str]:
         async with db.session() as session:
@@ -143,6 +148,7 @@ async def test_kefu_run_posts_the_weekly_report_when_it_is_due(
         await asyncio.wait_for(task, 30)
         keys = await scheduled()
         await db.dispose()
-    assert any(t.startswith("每週服務報告") for t in api.texts(MANAGERS))
+    [weekly] = [t for t in api.texts(MANAGERS) if t.startswith("每週服務報告")]
+    assert "2026-11 | 全屋苑 | 1 | 800.00 | 400.00 | 50.0%" in weekly
     assert len(api.calls_to("sendPhoto", chat_id=MANAGERS)) == 3
     assert f"{MANAGER_REPORT}:weekly:2026-11-30" in keys  # the next one

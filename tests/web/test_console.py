@@ -214,6 +214,11 @@ async def test_a_manager_sees_the_report_and_downloads_the_same_numbers_as_xlsx(
     await ticket(db, settings, now - timedelta(days=1), category="lift", unit="A座3樓B室")
     await add_staff(db, clock, "amy@office.hk")
     await add_staff(db, clock, "boss@office.hk", StaffRole.MANAGER, language="en")
+    from tests.fees.support import fee
+
+    async with db.write() as session:  # the collection rate comes from the fees' ledger
+        await fee(session, "B1|F3|RA", "2026-11", "management", "1000",
+                  now.date() - timedelta(days=3), now=now, paid="250")  # fmt: skip
     app = console(settings, db, clock)
     async with client(app) as agent, client(app) as manager:
         await log_in(agent, "amy@office.hk")
@@ -222,6 +227,7 @@ async def test_a_manager_sees_the_report_and_downloads_the_same_numbers_as_xlsx(
             assert (await agent.get(path, headers=HTML)).status_code == 403, path
         page = await manager.get("/reports", headers=HTML)
         assert page.status_code == 200 and 'id="chart-fishbone"' in page.text
+        assert "2026-11 | All buildings | 1 | 1000.00 | 250.00 | 25.0%" in page.text
         assert (await manager.get("/reports?from=2026-13-01", headers=HTML)).status_code == 400
         chart = await manager.get("/reports/chart/pareto.png")
         assert chart.headers["content-type"] == "image/png"
@@ -234,6 +240,7 @@ async def test_a_manager_sees_the_report_and_downloads_the_same_numbers_as_xlsx(
     (tmp_path / "r.xlsx").write_bytes(xlsx.content)
     book = load_workbook(tmp_path / "r.xlsx")
     assert book.sheetnames and book[book.sheetnames[0]].max_row > 1
+    assert "Collection" in book.sheetnames
     async with db.session() as session:
         exports = list(
             await session.scalars(
