@@ -49,6 +49,7 @@ class Served:
 class Visitor:
     http: httpx.AsyncClient
     seen: list[dict[str, Any]] = field(default_factory=list)
+    languages: list[dict[str, Any]] = field(default_factory=list)  # "language" events
 
     async def hello(self) -> httpx.Response:
         response = await self.http.get("/chat/api/hello")
@@ -70,10 +71,15 @@ class Visitor:
         items: list[dict[str, Any]] = []
         async with self.http.stream("GET", "/chat/api/stream", headers=headers) as response:
             assert response.status_code == 200, await response.aread()
+            event = "message"
             async with asyncio.timeout(timeout):
                 async for line in response.aiter_lines():
-                    if line.startswith("data: "):
-                        items.append(json.loads(line[6:]))
+                    if line.startswith("event: "):
+                        event = line[7:]
+                    elif line.startswith("data: "):
+                        data = json.loads(line[6:])
+                        (items if event == "message" else self.languages).append(data)
+                        event = "message"
                     elif line.startswith(":") and until(items):
                         break  # a batch is complete and it holds what was awaited
         self.seen.extend(items)

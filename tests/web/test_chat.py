@@ -4,52 +4,10 @@ agent's reply reaches them once, history comes back on reconnect; and the limits
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
-import pytest
 from sqlalchemy import select
 
-from bot.app import build_app
-from bot.channels.web.routes import chat_routes
-from bot.clock import FrozenClock
-from bot.config import Settings
-from bot.config.web import ChatSettings
-from bot.records.importing import import_file
-from bot.store.db import Database
 from bot.store.models import Conversation, Message
-from bot.web.serve import ConsoleServer
-from tests.web.chat_support import EVIL, ORDERS, PNG, SHOP, CodeRecorder, Served, texts
-from tests.web.support import SECRET
-
-
-@pytest.fixture
-async def served(
-    db: Database, settings: Settings, clock: FrozenClock, interpreter: Any
-) -> AsyncIterator[Served]:
-    chat = ChatSettings(
-        enabled=True, allowed_origins=[SHOP], rate_per_minute=6, max_message_chars=200,
-        upload_max_bytes=1000, poll_interval="0.2s",
-    )  # fmt: skip
-    web = settings.web.model_copy(update={"port": 0, "chat": chat})
-    configured = settings.model_copy(update={"web": web})
-    app = build_app(configured, clock=clock, interpreter=interpreter, migrate=False)
-    path = configured.var_dir / "orders.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(ORDERS.lstrip(), encoding="utf-8")
-    async with app.db.write() as session:
-        assert (await import_file(session, "orders", path, configured, clock.now())).ok
-    codes = CodeRecorder()
-    server = ConsoleServer(
-        configured, app.db, clock, secret=SECRET,
-        extra_routes=chat_routes(app, secret=SECRET, sender=codes),
-    )  # fmt: skip
-    await server.start()
-    try:
-        yield Served(app, server, codes)
-    finally:
-        await server.stop()
-        await app.close()
+from tests.web.chat_support import EVIL, PNG, SHOP, Served, texts
 
 
 async def test_a_visitor_talks_and_hears_back_over_the_stream(served: Served) -> None:
@@ -62,9 +20,11 @@ async def test_a_visitor_talks_and_hears_back_over_the_stream(served: Served) ->
     replies = await visitor.replies_to("Hello, what are your office hours?")
     assert replies and all(m["from"] == "kefu" for m in replies)
     assert visitor.seen[0] == {
-        "id": visitor.seen[0]["id"], "from": "visitor", "text": "Hello, what are your office hours?",
+        "id": visitor.seen[0]["id"],
+        "from": "visitor",
+        "text": "Hello, what are your office hours?",
         "photos": 0,
-    }  # fmt: skip
+    }
     async with served.app.db.session() as session:
         unsent = await session.scalars(
             select(Message.id).where(Message.direction == "out", Message.sent_at.is_(None))
@@ -74,9 +34,12 @@ async def test_a_visitor_talks_and_hears_back_over_the_stream(served: Served) ->
 
 
 async def test_buttons_come_as_buttons_and_pressing_one_sends_its_payload(served: Served) -> None:
-    visitor = served.visitor(language="zh-HK")
-    await visitor.hello()
+    visitor = served.visitor(language="en-GB")
+    assert (await visitor.hello()).json()["language"] == "en"
     replies = await visitor.replies_to("部電梯壞咗")
+    # The engine reads the visitor's language; the chat box's own texts follow it.
+    assert visitor.languages[-1]["language"] == "zh-Hant"
+    assert visitor.languages[-1]["texts"]["send"] == "傳送"
     buttons = [b for m in replies for b in m["buttons"]]
     assert "" not in [b["title"] for b in buttons]
     replies = await visitor.replies_to("B座12樓A室")

@@ -82,21 +82,27 @@ class Feed:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
 
-    async def conversation_id(self, visitor: str) -> int | None:
+    async def conversation(self, visitor: str) -> tuple[int, str | None] | None:
+        """The visitor's conversation: its id and language (None before the first message)."""
         async with self.db.session() as session:
-            return await session.scalar(
-                select(Conversation.id).where(
-                    Conversation.channel == CHANNEL, Conversation.chat_id == visitor
+            row = (
+                await session.execute(
+                    select(Conversation.id, Conversation.language).where(
+                        Conversation.channel == CHANNEL, Conversation.chat_id == visitor
+                    )
                 )
-            )
+            ).one_or_none()
+        return None if row is None else (row[0], row[1])
 
-    async def after(self, visitor: str, last_id: int) -> list[Item]:
+    async def after(self, visitor: str, last_id: int) -> tuple[list[Item], str | None]:
         """The visitor's messages after ``last_id`` (the latest :data:`HISTORY` when 0), in
         order, up to the first outbound one somebody else is delivering right now; the
-        undelivered ones among them are claimed here and must be passed to :meth:`delivered`."""
-        conversation = await self.conversation_id(visitor)
-        if conversation is None:
-            return []
+        undelivered ones among them are claimed here and must be passed to :meth:`delivered`
+        or :meth:`give_back`. Also the conversation's language (it follows the visitor's)."""
+        found = await self.conversation(visitor)
+        if found is None:
+            return [], None
+        conversation, language = found
         query = select(Message).where(Message.conversation_id == conversation)
         async with self.db.session() as session:
             if last_id <= 0:
@@ -117,7 +123,7 @@ class Feed:
             items.append(Item(row.id, show(row), token if row.id in mine else None))
         shown = {item.id for item in items}
         await self.outbox.release(token, [i for i in mine if i not in shown])
-        return items
+        return items, language
 
     async def delivered(self, item: Item) -> None:
         """Mark ``item`` sent if this stream held it (it was written out)."""

@@ -82,7 +82,8 @@ class WebChat:
         return self.engine.responses.text(f"utter_webchat_{key}", language, values)
 
     async def language(self, request: Request, visitor: str | None) -> str:
-        """The conversation's language, else the browser's, else the office's default."""
+        """The conversation's language, else the page's (``?lang=``, the browser's
+        ``navigator.language``), else ``Accept-Language``, else the office's default."""
         if visitor is not None:
             async with self.db.session() as session:
                 language = await session.scalar(
@@ -92,6 +93,9 @@ class WebChat:
                 )
             if language:
                 return language
+        hinted = hint_language(request.query_params.get("lang", "")[:20])
+        if hinted:
+            return hinted
         for part in request.headers.get("accept-language", "").split(","):
             found = hint_language(part.split(";")[0].strip())
             if found:
@@ -155,6 +159,10 @@ class WebChat:
             language_hint=header or None, **kw,
         )  # fmt: skip
 
+    def texts(self, language: str) -> dict[str, Any]:
+        """The chat box's own texts in ``language``."""
+        return {"language": language, "texts": {k: self.text(k, language) for k in TEXT_KEYS}}
+
     # ------------------------------------------------------------------ pages
 
     async def page(self, request: Request) -> Response:
@@ -181,8 +189,7 @@ class WebChat:
         visitor = self.visitors.of(request) or self.visitors.new_id()
         language = await self.language(request, visitor)
         body = {
-            "language": language,
-            "texts": {key: self.text(key, language) for key in TEXT_KEYS},
+            **self.texts(language),
             "max_chars": self.chat.max_message_chars,
             "upload_types": self.chat.upload_types,
         }
@@ -256,8 +263,13 @@ class WebChat:
             nonlocal last
             yield "retry: 2000\n\n"
             waited = 0.0
+            told: str | None = None
             while waited < STREAM_LIFETIME and not await request.is_disconnected():
-                items = await self.feed.after(visitor, last)
+                items, language = await self.feed.after(visitor, last)
+                if language and language != told:
+                    # The engine detected the visitor's language: the box follows it.
+                    told = language
+                    yield f"event: language\ndata: {json.dumps(self.texts(language))}\n\n"
                 written = 0
                 try:
                     for item in items:

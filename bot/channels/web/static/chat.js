@@ -143,6 +143,7 @@
     source = new EventSource(base + "/chat/api/stream" + (lastId ? "?after=" + lastId : ""),
                              { withCredentials: true });
     source.addEventListener("message", function (event) { show(JSON.parse(event.data)); });
+    source.addEventListener("language", function (event) { label(JSON.parse(event.data)); });
     source.onopen = function () { box.classList.remove("kefu-offline"); };
     source.onerror = function () { box.classList.add("kefu-offline"); };
   }
@@ -192,21 +193,25 @@
   launcher.addEventListener("click", function () { toggle(true); });
   close.addEventListener("click", function () { toggle(false); });
 
-  api("hello").then(function (body) {
+  function label(body) {
     texts = body.texts;
+    box.setAttribute("lang", body.language);
     title.textContent = texts.title;
     close.textContent = texts.close;
     launcher.textContent = texts.open;
     input.placeholder = texts.placeholder;
-    input.maxLength = body.max_chars;
     send.textContent = texts.send;
     fileText.textContent = texts.photo;
-    file.accept = body.upload_types.join(",");
     verifyOpen.textContent = texts.verify;
     address.placeholder = texts.verify_prompt;
     addressSend.textContent = texts.verify_send;
     code.placeholder = texts.code_prompt;
     codeSend.textContent = texts.code_check;
+  }
+  api("hello?lang=" + encodeURIComponent(navigator.language || "")).then(function (body) {
+    label(body);
+    input.maxLength = body.max_chars;
+    file.accept = body.upload_types.join(",");
     box.setAttribute("data-ready", "1");
     listen();
   }).catch(failed);
