@@ -136,3 +136,20 @@ async def test_cors_answers_only_configured_origins(served: Served) -> None:
     assert refused.status_code == 403 and "access-control-allow-origin" not in refused.headers
     await shop.close()
     await evil.close()
+
+
+async def test_the_chat_page_and_the_script_are_served_by_kefu(served: Served) -> None:
+    visitor = served.visitor(language="zh-CN")
+    page = await visitor.http.get("/chat")
+    assert page.status_code == 200 and "<title>客服</title>" in page.text
+    assert '<script src="/chat/widget.js"></script>' in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    script = await visitor.http.get("/chat/widget.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert "EventSource" in script.text and "http" not in script.text.split("*/", 1)[1]
+    style = await visitor.http.get("/chat/widget.css")
+    assert style.status_code == 200 and style.headers["content-type"].startswith("text/css")
+    hello = await visitor.hello()
+    assert hello.json()["texts"]["send"] == "发送"
+    await visitor.close()

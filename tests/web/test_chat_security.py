@@ -4,6 +4,7 @@ orders are disclosed only to a visitor who proved the order's phone with a one-t
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -81,7 +82,7 @@ async def test_writes_without_an_allowed_origin_are_refused(
     assert referer.status_code == 403
     # A form post from another page cannot pass for JSON either.
     form = await alice.http.post("/chat/api/messages", data={"text": "hi"})
-    assert form.status_code == 400
+    assert form.status_code == 400 and form.json()["error"] == "bad_request"
 
 
 async def test_orders_only_after_the_visitor_proves_the_phone(
@@ -152,3 +153,16 @@ async def test_the_default_sender_logs_the_code_with_the_address_masked(
 
     await LogCodeSender().send("phone", "+85261234567", "123456", "en")
     assert "+852****4567: 123456" in caplog.text and "61234567" not in caplog.text
+
+
+async def test_a_visitor_may_hold_only_a_few_streams_open(pair: tuple[Any, Any]) -> None:
+    alice, _bob = pair
+    lines = []  # kept: a line iterator that is dropped closes its response
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(4):
+            response = await stack.enter_async_context(alice.http.stream("GET", "/chat/api/stream"))
+            assert response.status_code == 200
+            lines.append(response.aiter_lines())
+            await anext(lines[-1])  # the stream is running
+        refused = await alice.http.get("/chat/api/stream", timeout=5)
+        assert refused.status_code == 429

@@ -47,6 +47,7 @@ TEXT_KEYS = (
     "verify_send", "code_prompt", "code_check", "offline", "you",
 )  # fmt: skip
 STREAM_LIFETIME = 300.0  # seconds; the browser reconnects with the last id it showed
+STREAMS_PER_VISITOR = 4  # open tabs; more is a loop or an attack, each one polls the database
 Handler = Callable[[Request], Awaitable[Response]]
 VisitorHandler = Callable[[Request, str], Awaitable[Response]]
 
@@ -75,6 +76,7 @@ class WebChat:
         self.codes = Codes(self.chat)
         self.sender = sender or load_sender(self.chat)
         self.feed = Feed(host.db, host.engine)
+        self._streams: dict[str, int] = {}
 
     # ------------------------------------------------------------------ plumbing
 
@@ -201,7 +203,7 @@ class WebChat:
         """A typed message or a pressed button."""
         data = await self._json(request)
         if data is None:
-            return await self.refuse(request, visitor, 400, "too_long", limit=0)
+            return await self.refuse(request, visitor, 400, "bad_request")
         text = field(data, "text")
         payload = data.get("payload") if isinstance(data.get("payload"), str) else None
         if payload is not None and (not payload.startswith("/") or len(payload) > 500):
@@ -258,8 +260,23 @@ class WebChat:
         except ValueError:
             last = 0
         interval = self.chat.poll_interval.total_seconds()
+        if self._streams.get(visitor, 0) >= STREAMS_PER_VISITOR:
+            return await self.refuse(request, visitor, 429, "too_fast")
 
         async def events() -> AsyncIterator[str]:
+            # Counted while it runs (a response never started never counts).
+            self._streams[visitor] = self._streams.get(visitor, 0) + 1
+            try:
+                async for chunk in conversation():
+                    yield chunk
+            finally:
+                left = self._streams.get(visitor, 1) - 1
+                if left > 0:
+                    self._streams[visitor] = left
+                else:
+                    self._streams.pop(visitor, None)
+
+        async def conversation() -> AsyncIterator[str]:
             nonlocal last
             yield "retry: 2000\n\n"
             waited = 0.0
