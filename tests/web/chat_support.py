@@ -19,6 +19,7 @@ EVIL = "http://evil.example"
 ORDERS = """
 order_id,phone,email,items,status,carrier,tracking_number,updated_at,eta
 SO88412,61234567,,Rice cooker x1,shipped,SF Express,SF1234567890,2026-11-25 14:30,2026-11-28
+SO88500,,carol@shop.example,Kettle,processing,,,2026-11-26 10:00,2026-11-30
 """
 SHOPPER_PHONE = "61234567"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

@@ -166,3 +166,17 @@ async def test_a_visitor_may_hold_only_a_few_streams_open(pair: tuple[Any, Any])
             await anext(lines[-1])  # the stream is running
         refused = await alice.http.get("/chat/api/stream", timeout=5)
         assert refused.status_code == 429
+
+
+async def test_a_proven_email_shows_that_emails_orders_when_the_office_trusts_it(
+    served: Served, pair: tuple[Any, Any]
+) -> None:
+    served.app.settings.orders.trust_contact_email = True  # the office's choice (config)
+    carol, bob = pair
+    await carol.http.post("/chat/api/verify", json={"address": "carol@shop.example"})
+    code = served.codes.sent[-1][2]
+    assert (await carol.http.post("/chat/api/verify/confirm", json={"code": code})).is_success
+    carols = texts(await carol.replies_to("where is my order SO88500"))
+    assert "Status: being prepared" in carols, carols
+    bobs = texts(await bob.replies_to("where is my order SO88500"))
+    assert "being prepared" not in bobs and "2026-11-30" not in bobs, bobs
