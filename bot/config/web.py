@@ -19,7 +19,7 @@ class ChatSettings(Section):
     # Pages on other sites that may embed the chat box (scheme://host[:port]); others are refused.
     allowed_origins: list[str] = []
     max_message_chars: int = Field(default=2000, ge=1, le=20000)
-    upload_max_bytes: int = Field(default=5_000_000, ge=1)
+    upload_max_bytes: int = Field(default=5 * 1024**2, ge=1)
     upload_types: list[str] = ["image/jpeg", "image/png", "image/webp"]
     # Messages and uploads per visitor per minute; verification codes per visitor per hour.
     rate_per_minute: int = Field(default=20, ge=1)

@@ -410,7 +410,10 @@ def delivery_id(visitor: str, client_id: Any = None) -> str:
 
 
 def human_size(size: int) -> str:
-    return f"{size / 1_000_000:.0f} MB" if size >= 1_000_000 else f"{size // 1000} KB"
+    """``5 MB``, ``500 KB`` (binary units, as config.yml's sizes are read)."""
+    if size >= 1024**2:
+        return f"{size / 1024**2:.0f} MB"
+    return f"{max(size // 1024, 1)} KB"
 
 
 def chat_routes(
