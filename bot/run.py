@@ -24,6 +24,7 @@ from bot.app import App, build_app
 from bot.channels.telegram.app import TelegramBot
 from bot.channels.telegram.broadcast import notice_worker
 from bot.channels.telegram.health import MetricsServer
+from bot.channels.web.routes import chat_routes
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dialogue.domain import DomainError
@@ -131,8 +132,11 @@ async def serve_telegram(
 
 
 def _console(settings: Settings, app: App) -> ConsoleServer:
-    """The web console in this process (``web.enabled``), on the app's database and clock."""
-    return ConsoleServer(settings, app.db, app.clock, secret=web_secret(settings))
+    """The web console in this process (``web.enabled``), on the app's database and clock,
+    with the web chat (``web.chat.enabled``) on the same server and the same engine."""
+    secret = web_secret(settings)
+    chat = chat_routes(app, secret=secret) if settings.web.chat.enabled else []
+    return ConsoleServer(settings, app.db, app.clock, secret=secret, extra_routes=chat)
 
 
 def _serve_metrics(settings: Settings, bot: TelegramBot) -> MetricsServer | None:

@@ -8,7 +8,48 @@ from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 
-from bot.config.base import Section, parse_duration
+from bot.config.base import Section, parse_duration, parse_size
+
+
+class ChatSettings(Section):
+    """The web chat (channel ``web``): the chat box a shop embeds and the ``/chat`` page."""
+
+    # Serve the chat on the console's server (it needs the NLU model: `kefu web` loads it).
+    enabled: bool = False
+    # Pages on other sites that may embed the chat box (scheme://host[:port]); others are refused.
+    allowed_origins: list[str] = []
+    max_message_chars: int = Field(default=2000, ge=1, le=20000)
+    upload_max_bytes: int = Field(default=5 * 1024**2, ge=1)
+    upload_types: list[str] = ["image/jpeg", "image/png", "image/webp"]
+    # Messages and uploads per visitor per minute; verification codes per visitor per hour.
+    rate_per_minute: int = Field(default=20, ge=1)
+    codes_per_hour: int = Field(default=5, ge=1)
+    code_lifetime: timedelta = timedelta(minutes=10)
+    code_attempts: int = Field(default=5, ge=1)
+    # How long a visitor's cookie lasts, and how often an open chat looks for new messages.
+    visitor_lifetime: timedelta = timedelta(days=90)
+    poll_interval: timedelta = timedelta(seconds=1)
+    # "module:factory" returning a CodeSender (SMS/e-mail gateway); empty: the code is logged.
+    code_sender: str = ""
+
+    @field_validator("code_lifetime", "visitor_lifetime", "poll_interval", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+    @field_validator("upload_max_bytes", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> int:
+        return parse_size(value)
+
+    @field_validator("allowed_origins", mode="after")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        cleaned = [origin.strip().rstrip("/").lower() for origin in value if origin.strip()]
+        for origin in cleaned:
+            if not origin.startswith(("http://", "https://")) or "/" in origin.split("://", 1)[1]:
+                raise ValueError(f"not an origin: {origin!r} (use e.g. https://shop.example)")
+        return cleaned
 
 
 class WebSettings(Section):
@@ -29,6 +70,7 @@ class WebSettings(Section):
     # How often the live view checks for changes (server-sent events).
     poll_interval: timedelta = timedelta(seconds=2)
     inbox_limit: int = Field(default=500, ge=1)
+    chat: ChatSettings = ChatSettings()
 
     @field_validator("session_lifetime", "login_window", "poll_interval", mode="before")
     @classmethod

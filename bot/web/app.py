@@ -4,13 +4,13 @@ and texts into routes, sessions and static files. ``kefu web`` serves it with uv
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
@@ -27,8 +27,16 @@ from bot.web.security import SecurityHeaders
 HERE = Path(__file__).parent
 
 
-def create_app(settings: Settings, db: Database, clock: Clock, *, secret: str) -> Starlette:
-    """The console for ``db``. ``secret`` signs the session cookies (``KEFU_WEB_SECRET``)."""
+def create_app(
+    settings: Settings,
+    db: Database,
+    clock: Clock,
+    *,
+    secret: str,
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """The console for ``db``. ``secret`` signs the session cookies (``KEFU_WEB_SECRET``).
+    ``extra_routes`` are served beside it (the web chat's, :mod:`bot.channels.web`)."""
     if len(secret) < 16:
         raise ValueError("the web session secret must have at least 16 characters")
     domain = load_domain(settings.dialogues_dir)
@@ -46,7 +54,8 @@ def create_app(settings: Settings, db: Database, clock: Clock, *, secret: str) -
         yield
         await console.live.close()
 
-    routes = [
+    routes: list[BaseRoute] = [
+        *extra_routes,
         Route("/login", views.login_page, methods=["GET"]),
         Route("/login", views.login_submit, methods=["POST"]),
         Route("/logout", views.logout, methods=["POST"]),

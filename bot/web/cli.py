@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from bot.app import install_events
+from bot.app import build_app, install_events
+from bot.channels.web.routes import chat_routes
 from bot.clitools import ConfigOption, fail, settings_of, with_db
 from bot.clock import Clock, SystemClock
 from bot.config import LANGUAGES, Settings
@@ -48,11 +49,18 @@ def serve(
 
 
 async def _serve(settings: Settings, secret: str) -> None:
-    db = Database(settings.database.url, echo=settings.database.echo)
-    if db.is_sqlite or settings.database.auto_migrate:
-        await asyncio.to_thread(db.upgrade)
-    install_events(db, settings)
-    server = ConsoleServer(settings, db, SystemClock(settings.tz), secret=secret)
+    if settings.web.chat.enabled:
+        # The web chat talks to customers, so it needs the whole app (engine, NLU model).
+        app = await asyncio.to_thread(build_app, settings)
+        db = app.db
+        server = ConsoleServer(settings, db, app.clock, secret=secret,
+                               extra_routes=chat_routes(app, secret=secret))  # fmt: skip
+    else:
+        db = Database(settings.database.url, echo=settings.database.echo)
+        if db.is_sqlite or settings.database.auto_migrate:
+            await asyncio.to_thread(db.upgrade)
+        install_events(db, settings)
+        server = ConsoleServer(settings, db, SystemClock(settings.tz), secret=secret)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Sequence
 
 import uvicorn
+from starlette.routing import BaseRoute
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -38,8 +40,16 @@ def web_secret(settings: Settings) -> str:
 class ConsoleServer:
     """The console on ``web.listen:web.port`` (port 0: any free port, see :attr:`port`)."""
 
-    def __init__(self, settings: Settings, db: Database, clock: Clock, *, secret: str) -> None:
-        app = create_app(settings, db, clock, secret=secret)
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        clock: Clock,
+        *,
+        secret: str,
+        extra_routes: Sequence[BaseRoute] = (),
+    ) -> None:
+        app = create_app(settings, db, clock, secret=secret, extra_routes=extra_routes)
         self._console: Console = app.state.console
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
         self._server = uvicorn.Server(config)
