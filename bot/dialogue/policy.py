@@ -178,8 +178,7 @@ class Policy:
         """An agent owns the chat (or it waits for one): the bot stays quiet but for the queue."""
         if turn.conversation.owner == Owner.QUEUE:
             if intent == "cancel":
-                turn.conversation.owner = Owner.BOT
-                turn.conversation.queued_at = None
+                await self.bridge.set_owner(turn, Owner.BOT)
                 turn.events.append({"event": "resume"})
                 self.bridge.utter(turn, "utter_left_queue")
                 return
