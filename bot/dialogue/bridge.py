@@ -17,6 +17,7 @@ from typing import Any
 from rasa_sdk.executor import ActionExecutor
 
 from bot.dialogue.turn import Knowledge, Turn, TurnRunner
+from bot.events import OwnerChanged, publish
 from bot.messages import OutboundMessage
 from bot.store.models import Owner
 
@@ -125,11 +126,9 @@ class ActionBridge:
                 elif event["name"] in self.known.domain.forms:
                     await self.runner.activate_form(turn, event["name"])
             elif kind == "pause":
-                turn.conversation.owner = Owner.QUEUE
-                turn.conversation.queued_at = turn.now
+                await self.set_owner(turn, Owner.QUEUE)
             elif kind == "resume":
-                turn.conversation.owner = Owner.BOT
-                turn.conversation.queued_at = None
+                await self.set_owner(turn, Owner.BOT)
             elif kind == "reset_slots":
                 language = turn.slots.get("language")
                 turn.slots = {"language": language}
@@ -138,6 +137,17 @@ class ActionBridge:
             elif kind == "followup":
                 await self.runner.run_action(turn, str(event.get("name")))
         return handled
+
+    async def set_owner(self, turn: Turn, owner: Owner) -> None:
+        """Queue the chat (a hand-over) or give it back to the bot (leaving the queue) inside
+        the turn, raising :class:`~bot.events.OwnerChanged` in the turn's transaction as
+        ``Engine.set_owner`` does, so listeners hear of every change of hands, once."""
+        conversation = turn.conversation
+        changed = conversation.owner != owner
+        conversation.owner = owner
+        conversation.queued_at = turn.now if owner == Owner.QUEUE else None
+        if changed:
+            await publish(turn.session, OwnerChanged(conversation.id, str(owner), turn.now))
 
     def utter(self, turn: Turn, response: str, **values: Any) -> None:
         """Queue response ``response`` in the user's language."""

@@ -165,14 +165,20 @@ class Policy:
             resolution = self.known.choices.resolve(question, text)
             if resolution is None or not finer_than_button(resolution.payload, parse["entities"]):
                 press_typed_choice(parse, resolution, self.known.known_intents)
+        elif payload is None and shown and text.strip() and turn.conversation.owner == Owner.BOT:
+            # Outside a form only a message that is clearly one of the last reply's buttons
+            # presses it (「好」 or "2" at the notices opt-out question); anything else, a new
+            # request typed instead of an answer included, is read by the NLU as usual.
+            resolution = self.known.choices.resolve(shown, text)
+            if resolution is not None and resolution.payload is not None:
+                press_typed_choice(parse, resolution, self.known.known_intents)
         return parse
 
     async def _not_ours(self, turn: Turn, intent: str) -> None:
         """An agent owns the chat (or it waits for one): the bot stays quiet but for the queue."""
         if turn.conversation.owner == Owner.QUEUE:
             if intent == "cancel":
-                turn.conversation.owner = Owner.BOT
-                turn.conversation.queued_at = None
+                await self.bridge.set_owner(turn, Owner.BOT)
                 turn.events.append({"event": "resume"})
                 self.bridge.utter(turn, "utter_left_queue")
                 return
