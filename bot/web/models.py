@@ -64,3 +64,20 @@ class StaffAudit(Base):
     client: Mapped[str | None] = mapped_column(String(64))  # the client's address
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime]
+
+
+class TicketOwner(Base):
+    """Who in the office has a ticket: claimed by a staff member, or assigned by a supervisor.
+
+    One row per owned ticket (none: nobody has it yet). The history is on the ticket's audit
+    trail (``claimed`` / ``assigned_staff`` events)."""
+
+    __tablename__ = "ticket_owners"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_accounts.id", ondelete="CASCADE"), index=True
+    )
+    since: Mapped[datetime]

@@ -13,8 +13,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot.followups.models import Followup
 from bot.store.models import Message, Ticket, TicketEvent, TicketStatus
+from bot.web.models import StaffAccount, TicketOwner
 
-FILTERS = ("kind", "status", "priority", "building")
+FILTERS = ("kind", "status", "priority", "building", "owner")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class InboxRow:
     created_at: datetime
     next_due: datetime | None
     next_which: str | None  # "first_response" | "resolution"
+    owner: str | None = None  # the staff member who has it
 
 
 @dataclass(frozen=True)
@@ -70,9 +72,12 @@ def _next_due_expr() -> Any:
     )
 
 
-async def inbox(session: AsyncSession, filters: dict[str, str], now: datetime, limit: int) -> Inbox:
+async def inbox(
+    session: AsyncSession, filters: dict[str, str], now: datetime, limit: int, me: int = 0
+) -> Inbox:
     """Open tickets matching ``filters``, the most urgent first (no deadline last): the first
-    ``limit`` rows, and counts over all of them."""
+    ``limit`` rows, and counts over all of them. ``owner``: ``me`` (staff id ``me``'s) or
+    ``none`` (nobody's)."""
     conditions: list[ColumnElement[bool]] = [
         Ticket.status.in_([str(s) for s in TicketStatus.OPEN_STATES])
     ]
@@ -81,14 +86,22 @@ async def inbox(session: AsyncSession, filters: dict[str, str], now: datetime, l
             conditions.append(getattr(Ticket, name) == filters[name])
     if filters.get("building"):
         conditions.append(Ticket.unit.contains(filters["building"], autoescape=True))
+    if filters.get("owner") == "me":
+        conditions.append(TicketOwner.staff_id == me)
+    elif filters.get("owner") == "none":
+        conditions.append(TicketOwner.staff_id.is_(None))
     due = _next_due_expr()
     cols = (
         Ticket.number, Ticket.kind, Ticket.category, Ticket.priority, Ticket.status,
         Ticket.unit, Ticket.description, Ticket.created_at, Ticket.first_response_at,
-        Ticket.due_first_response, Ticket.due_resolution,
+        Ticket.due_first_response, Ticket.due_resolution, StaffAccount.name.label("owner"),
     )  # fmt: skip
+    owned = Ticket.__table__.outerjoin(TicketOwner, TicketOwner.ticket_id == Ticket.id).outerjoin(
+        StaffAccount, StaffAccount.id == TicketOwner.staff_id
+    )
     stmt = (
         select(*cols)
+        .select_from(owned)
         .where(*conditions)
         .order_by(due.is_(None), due, Ticket.created_at)
         .limit(limit)
@@ -101,12 +114,16 @@ async def inbox(session: AsyncSession, filters: dict[str, str], now: datetime, l
                 number=r.number, kind=r.kind, category=r.category, priority=r.priority,
                 status=r.status, unit=r.unit, description=r.description,
                 created_at=r.created_at, next_due=next_due, next_which=which,
+                owner=r.owner,
             )
         )  # fmt: skip
     overdue = func.sum(case((due < now, 1), else_=0))
     counts = (
         await session.execute(
-            select(Ticket.kind, func.count(), overdue).where(*conditions).group_by(Ticket.kind)
+            select(Ticket.kind, func.count(), overdue)
+            .select_from(owned)
+            .where(*conditions)
+            .group_by(Ticket.kind)
         )
     ).all()
     by_kind = {kind: int(n) for kind, n, _ in counts}

@@ -16,6 +16,9 @@ from bot.staff import service as staff
 from bot.store.models import Ticket
 from bot.tickets.lifecycle import reopen_ticket, resolve_ticket
 from bot.tickets.service import add_event
+from bot.web import ownership
+from bot.web.models import StaffAccount, StaffRole
+from bot.web.ownership import OwnershipError
 from bot.web.replies import reply_to_customer
 
 
@@ -34,6 +37,8 @@ class Act:
     now: datetime
     settings: Settings
     form: Mapping[str, str]
+    staff_id: int = 0
+    role: str = StaffRole.AGENT
 
     def field(self, name: str) -> str:
         """A form field, stripped and bounded."""
@@ -103,6 +108,22 @@ async def _close(a: Act) -> None:
     await staff.close(a.session, a.ticket, now=a.now, actor=a.actor, reason=a.text)
 
 
+async def _me(a: Act) -> StaffAccount:
+    me = await a.session.get(StaffAccount, a.staff_id)
+    if me is None:
+        raise OwnershipError("unknown_staff")
+    return me
+
+
+async def _claim(a: Act) -> None:
+    await ownership.claim(a.session, a.ticket, await _me(a), StaffRole(a.role), a.now)
+
+
+async def _assign_staff(a: Act) -> None:
+    await ownership.assign(a.session, a.ticket, a.field("staff"), by=await _me(a),
+                           role=StaffRole(a.role), now=a.now)  # fmt: skip
+
+
 ACTIONS: dict[str, Callable[[Act], Awaitable[None]]] = {
     "note": _note,
     "reply": _reply,
@@ -115,6 +136,8 @@ ACTIONS: dict[str, Callable[[Act], Awaitable[None]]] = {
     "assign": _assign,
     "cancel": _cancel,
     "close": _close,
+    "claim": _claim,
+    "assign_staff": _assign_staff,
 }
 # The console text that confirms each action.
 DONE = {name: f"done_{name}" for name in ACTIONS}

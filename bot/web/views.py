@@ -32,7 +32,9 @@ from bot.tickets.categories import categories_for
 from bot.tickets.lifecycle import TicketStateError
 from bot.web import accounts
 from bot.web.models import StaffAccount
+from bot.web.ownership import OwnershipError, colleagues, owner_of
 from bot.web.pages import (
+    Staff,
     account_ref,
     audit_action,
     console_of,
@@ -134,12 +136,13 @@ def _filters(request: Request) -> dict[str, str]:
     return {k: request.query_params.get(k, "").strip()[:100] for k in FILTERS}
 
 
-async def _inbox(request: Request) -> Any:
+async def _inbox(request: Request, staff: Staff) -> Any:
     console = console_of(request)
     async with console.db.session() as session:
         return await inbox(
-            session, _filters(request), console.clock.now(), console.settings.web.inbox_limit
-        )
+            session, _filters(request), console.clock.now(), console.settings.web.inbox_limit,
+            me=staff.id,
+        )  # fmt: skip
 
 
 async def inbox_page(request: Request) -> Response:
@@ -147,7 +150,7 @@ async def inbox_page(request: Request) -> Response:
     staff = await current_staff(request)
     if staff is None:
         return unauthenticated(request)
-    box = await _inbox(request)
+    box = await _inbox(request, staff)
     return render(
         request, "inbox.html", staff, inbox=box, filters=_filters(request),
         kinds=sorted({*box.by_kind, "repair", "complaint", "inquiry", "order", "payment"}),
@@ -161,7 +164,7 @@ async def inbox_rows(request: Request) -> Response:
     staff = await current_staff(request)
     if staff is None:
         return unauthenticated(request)
-    box = await _inbox(request)
+    box = await _inbox(request, staff)
     return render(request, "rows.html", staff, inbox=box, now=console_of(request).clock.now())
 
 
@@ -170,7 +173,7 @@ async def inbox_json(request: Request) -> Response:
     staff = await current_staff(request)
     if staff is None:
         return unauthenticated(request)
-    box = await _inbox(request)
+    box = await _inbox(request, staff)
     rows = [
         {**asdict(r), "created_at": iso_time(r.created_at), "next_due": iso_time(r.next_due)}
         for r in box.rows
@@ -212,6 +215,8 @@ async def ticket_view(request: Request) -> Response:
     async with console.db.session() as session:
         page = await ticket_page(session, request.path_params["number"])
         technicians = [t.name for t in await list_technicians(session)]
+        owner = await owner_of(session, page.ticket.id) if page is not None else None
+        staff_list = [(c.email, c.name) for c in await colleagues(session)]
     if page is None:
         return render(
             request, "error.html", staff, 404, message=console.text("not_found", staff.language)
@@ -220,6 +225,7 @@ async def ticket_view(request: Request) -> Response:
     explanation = explain_sla(page.ticket, page.followups, console.settings, now)
     return render(request, "ticket.html", staff, page=page, explanation=explanation, now=now,
                    categories=categories_for(page.ticket.kind), technicians=technicians,
+                  owner=owner, staff_list=staff_list,
                    priorities=["urgent", "high", "normal", "low"])  # fmt: skip
 
 
@@ -246,7 +252,8 @@ async def ticket_action(request: Request) -> Response:
                 return error_page(request, staff, 404, "not_found")
             actor = f"staff:{staff.email}"
             fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-            await work(Act(session, ticket, text, actor, now, console.settings, fields))
+            await work(Act(session, ticket, text, actor, now, console.settings, fields,
+                           staff_id=staff.id, role=staff.role))  # fmt: skip
             await accounts.audit(
                 session, account_ref(staff), action, now, target=number,
                 client=client_address(request), data={"text": text} if text else {},
@@ -255,6 +262,8 @@ async def ticket_action(request: Request) -> Response:
         flash = console.text("empty_note", staff.language)
     except NoConversation:
         flash = console.text("no_conversation", staff.language)
+    except OwnershipError as exc:
+        flash = console.text(f"owner_{exc.key}", staff.language)
     except StaffError as exc:
         key = REFUSED.get(exc.key)
         flash = (

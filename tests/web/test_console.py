@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -359,3 +360,55 @@ async def test_a_manager_composes_a_notice_and_sees_its_delivery_status(
     assert notice.created_by == "staff:boss@office.hk"
     assert notice.title == {"zh-Hant": "停水通知", "en": "Water cut"}
     assert sends  # scheduled for kefu run's workers
+
+
+async def test_claim_and_assign_an_agent_cannot_take_a_colleagues_ticket(
+    settings: Settings, db: Database, clock: FrozenClock
+) -> None:
+    number = await ticket(db, settings, clock.now(), category="lift")
+    other = await ticket(db, settings, clock.now(), category="lift")
+    await add_staff(db, clock, "amy@office.hk", language="en")
+    await add_staff(db, clock, "ben@office.hk", language="en")
+    await add_staff(db, clock, "sam@office.hk", StaffRole.SUPERVISOR, language="en")
+    app = console(settings, db, clock)
+    async with client(app) as amy, client(app) as ben, client(app) as sam:
+        for http, email in ((amy, "amy@office.hk"), (ben, "ben@office.hk"), (sam, "sam@office.hk")):
+            await log_in(http, email)
+
+        async def act(http: httpx.AsyncClient, action: str, **fields: str) -> str:
+            page = await http.get(f"/tickets/{number}", headers=HTML)
+            reply = await http.post(
+                f"/tickets/{number}/{action}", data={"csrf": csrf_of(page.text), **fields}
+            )
+            assert reply.status_code == 303
+            shown = await http.get(f"/tickets/{number}", headers=HTML)
+            return shown.text.split('id="flash">', 1)[1].split("<", 1)[0]
+
+        assert await act(amy, "claim") == "You have the ticket now."
+        assert (await act(ben, "claim")).startswith("A colleague has this ticket")
+        assert await act(ben, "assign_staff", staff="ben@office.hk") == (
+            "Only a supervisor can assign tickets."
+        )
+        assert await act(sam, "assign_staff", staff="nobody@office.hk") == (
+            "No such staff account."
+        )
+        assert await act(sam, "assign_staff", staff="ben@office.hk") == "Ticket assigned."
+        mine = (await ben.get("/api/inbox", params={"owner": "me"})).json()
+        assert [r["number"] for r in mine["rows"]] == [number]
+        nobodys = (await ben.get("/api/inbox", params={"owner": "none"})).json()
+        assert [r["number"] for r in nobodys["rows"]] == [other]
+        assert mine["rows"][0]["owner"] == "ben"
+    async with db.session() as session:
+        events = list(
+            await session.scalars(
+                select(TicketEvent)
+                .join(Ticket)
+                .where(Ticket.number == number)
+                .order_by(TicketEvent.id)
+            )
+        )
+    trail = [(e.actor, e.action, e.data.get("staff")) for e in events[-2:]]
+    assert trail == [
+        ("staff:amy@office.hk", "claimed", "amy@office.hk"),
+        ("staff:sam@office.hk", "assigned_staff", "ben@office.hk"),
+    ]
