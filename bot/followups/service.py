@@ -19,6 +19,21 @@ from bot.sla.calendar import end_of_quiet_hours
 OPEN_STATUSES = (FollowupStatus.PENDING, FollowupStatus.CLAIMED)
 
 
+def _insert_new_keys(insert: Any) -> Any:
+    return (
+        insert(Followup.__table__)
+        .on_conflict_do_nothing(index_elements=[Followup.idempotency_key])
+        .returning(Followup.idempotency_key)
+    )
+
+
+# Built once and run with a list of rows (SQLAlchemy's "insertmanyvalues": still one multi-row
+# INSERT ... RETURNING): the compiled form is cached, where ``.values(rows)`` made a new
+# statement per call whose cache key and compilation, with the JSON payloads, cost ~3 ms of
+# CPU per opened ticket. Keyed by "is PostgreSQL".
+_SCHEDULE_MANY = {True: _insert_new_keys(pg_insert), False: _insert_new_keys(sqlite_insert)}
+
+
 def _dialect(session: AsyncSession) -> str:
     bind = session.bind
     return bind.dialect.name if bind is not None else "sqlite"
@@ -141,14 +156,9 @@ async def schedule_many(
                 "created_at": now,
             }
         )
-    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
-    stmt = (
-        insert(Followup)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=[Followup.idempotency_key])
-        .returning(Followup.idempotency_key)
-    )
-    inserted = set((await session.execute(stmt)).scalars())
+    connection = await session.connection()
+    stmt = _SCHEDULE_MANY[_dialect(session) == "postgresql"]
+    inserted = set((await connection.execute(stmt, rows)).scalars())
     current = {
         item.idempotency_key: row
         for item, row in zip(planned, rows, strict=True)

@@ -3,11 +3,12 @@ same transaction as the conversation turn (or follow-up) that caused it."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -38,23 +39,41 @@ async def allocate_number(session: AsyncSession, kind: str, when: datetime) -> s
     scope = f"{prefix}-{when:%Y%m%d}"
     bind = session.bind
     dialect = bind.dialect.name if bind is not None else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
-        insert(TicketCounter)
-        .values(scope=scope, value=1)
+    params = {"scope": scope}
+    if dialect == "postgresql" and bind is not None:
+        engine = bind if isinstance(bind, AsyncEngine) else bind.engine
+        async with _autocommit(engine).connect() as connection:
+            value = (await connection.execute(_NEXT_NUMBER[True], params)).scalar_one()
+    else:
+        connection = await session.connection()
+        value = (await connection.execute(_NEXT_NUMBER[False], params)).scalar_one()
+    return f"{scope}-{value:04d}"
+
+
+def _next_number(insert: Any) -> Any:
+    return (
+        insert(TicketCounter.__table__)
+        .values(scope=bindparam("scope"), value=1)
         .on_conflict_do_update(
             index_elements=[TicketCounter.scope], set_={"value": TicketCounter.value + 1}
         )
         .returning(TicketCounter.value)
     )
-    if dialect == "postgresql" and bind is not None:
-        engine = bind if isinstance(bind, AsyncEngine) else bind.engine
-        autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-        async with autocommit.connect() as connection:
-            value = (await connection.execute(stmt)).scalar_one()
-    else:
-        value = (await session.execute(stmt)).scalar_one()
-    return f"{scope}-{value:04d}"
+
+
+# Built once (keyed by "is PostgreSQL"), so a ticket-opening turn neither rebuilds the upsert
+# nor derives a new autocommit engine: ``execution_options`` makes a fresh engine proxy each
+# call, and both cost more CPU than the statement's round trip.
+_NEXT_NUMBER = {True: _next_number(pg_insert), False: _next_number(sqlite_insert)}
+_AUTOCOMMIT: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
+
+
+def _autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` in autocommit mode, derived once per engine."""
+    autocommit = _AUTOCOMMIT.get(engine)
+    if autocommit is None:
+        autocommit = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return autocommit
 
 
 async def open_ticket(
