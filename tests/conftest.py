@@ -168,13 +168,22 @@ def shared_interpreter(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
     Trained into a folder of this run, so it is always the current code's model of the current
     data (``models/`` may hold one from before); read-only once loaded, so one serves every test.
+    Parallel workers (pytest-xdist) share the folder: the first trains under a file lock, the
+    others wait and load its model instead of training the same one again.
     """
+    import fcntl
+
     from bot.nlu import load_interpreter
 
-    settings = load_settings(
-        ROOT / "config.yml", environ={}, models_dir=str(tmp_path_factory.mktemp("nlu-models"))
-    )
-    return load_interpreter(settings, auto_train=True)
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, above each worker's own
+    folder = root / "nlu-models"
+    folder.mkdir(exist_ok=True)
+    settings = load_settings(ROOT / "config.yml", environ={}, models_dir=str(folder))
+    with (root / "nlu-models.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return load_interpreter(settings, auto_train=True)
 
 
 @pytest.fixture(scope="session")

@@ -166,8 +166,14 @@ class DeliveryWorker:
 
     async def _take_over_expired(self, session: AsyncSession, now: datetime) -> None:
         """Rows of workers that died: a claimed one is sendable again; one that was being
-        sent may have arrived, so it is never sent again."""
-        expired = and_(Delivery.lease_until.is_not(None), Delivery.lease_until <= now)
+        sent may have arrived, so it is never sent again. A worker never takes over its own
+        rows: they are in flight (a request held up by 429s past the lease) and it records
+        them itself."""
+        expired = and_(
+            Delivery.lease_until.is_not(None),
+            Delivery.lease_until <= now,
+            or_(Delivery.lease_owner.is_(None), Delivery.lease_owner != self.worker_id),
+        )
         await session.execute(
             update(Delivery)
             .where(Delivery.status == DeliveryStatus.SENDING, expired)

@@ -87,7 +87,7 @@ async def test_agents_group_gets_the_agents_menu_customers_keep_theirs(harness: 
     agents = {c["command"]: c["description"] for c in commands[(group_scope, "")]}
     assert list(agents) == ["claim", "note", "resolve", "release", "assign", "queue", "mine",
                             "contact", "callback", "category", "priority", "technician",
-                            "cancel", "close", "help"]  # fmt: skip
+                            "cancel", "close", "confirm", "help"]  # fmt: skip
     assert agents["note"] == "內部備註（客人看不到）"  # agents.language: the office's
     default = [c["command"] for c in commands[(json.dumps({"type": "default"}), "")]]
     assert "mytickets" in default and "resolve" not in default
