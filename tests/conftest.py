@@ -143,6 +143,23 @@ async def db(db_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
+async def emptied_db(db_url: str) -> AsyncIterator[Database]:
+    """The test's database with every table emptied first: a PostgreSQL database lives for a
+    whole module, so tests that count what is in it start from nothing. Packages whose tests
+    need that override ``db`` with this."""
+    import bot.schema  # noqa: F401  (every table known to the metadata)
+    from bot.store.models import Base
+
+    database = Database(db_url)
+    async with database.write() as s:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name != "alembic_version":
+                await s.execute(table.delete())
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
 def clock() -> FrozenClock:
     """Friday 27 November 2026, 10:00 in Hong Kong (office open)."""
     return FrozenClock(datetime(2026, 11, 27, 10, 0, tzinfo=TZ))

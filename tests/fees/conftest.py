@@ -17,26 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
+def db(emptied_db: Database) -> Database:
     """The shared ``db``, emptied first: the PostgreSQL database lives for the whole module."""
-    import bot.schema  # noqa: F401
-    from bot.store.models import Base
-
-    database = Database(db_url)
-    async with database.write() as s:
-        for table in reversed(Base.metadata.sorted_tables):
-            if table.name != "alembic_version":
-                await s.execute(table.delete())
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture(scope="module")
-def interpreter() -> Any:
-    from bot.config import load_settings
-    from bot.nlu import load_interpreter
-
-    return load_interpreter(load_settings(ROOT / "config.yml", environ={}))
+    return emptied_db
 
 
 @pytest.fixture

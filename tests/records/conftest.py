@@ -16,18 +16,9 @@ from bot.store.models import Contact
 
 
 @pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
+def db(emptied_db: Database) -> Database:
     """The shared ``db``, emptied first: the PostgreSQL database lives for the whole module."""
-    import bot.schema  # noqa: F401
-    from bot.store.models import Base
-
-    database = Database(db_url)
-    async with database.write() as s:
-        for table in reversed(Base.metadata.sorted_tables):
-            if table.name != "alembic_version":
-                await s.execute(table.delete())
-    yield database
-    await database.dispose()
+    return emptied_db
 
 
 @pytest.fixture
