@@ -77,6 +77,7 @@ def create_app(
         Route("/reports/download.{kind}", office_views.report_download, methods=["GET"]),
         Route("/tickets/{number}", views.ticket_view, methods=["GET"]),
         Route("/tickets/{number}/{action}", views.ticket_action, methods=["POST"]),
+        Route("/tickets/{number}/files/{message_id}/{index}", views.ticket_file, methods=["GET"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     middleware = [

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import (
+    FileResponse,
     JSONResponse,
     PlainTextResponse,
     RedirectResponse,
@@ -30,7 +31,7 @@ from bot.staff.technicians import list_technicians
 from bot.store.models import Ticket, TicketStatus
 from bot.tickets.categories import categories_for
 from bot.tickets.lifecycle import TicketStateError
-from bot.web import accounts
+from bot.web import accounts, files
 from bot.web.models import StaffAccount
 from bot.web.ownership import OwnershipError, colleagues, owner_of
 from bot.web.pages import (
@@ -277,3 +278,30 @@ async def ticket_action(request: Request) -> Response:
         flash = console.text(DONE[action], staff.language)
     request.session["flash"] = flash
     return RedirectResponse(f"/tickets/{number}", status_code=303)
+
+
+async def ticket_file(request: Request) -> Response:
+    """A photo or document the customer sent in the ticket's conversation."""
+    staff = await current_staff(request)
+    if staff is None:
+        return unauthenticated(request)
+    console = console_of(request)
+    try:
+        message_id = int(request.path_params["message_id"])
+        index = int(request.path_params["index"])
+    except ValueError:
+        return error_page(request, staff, 404, "not_found")
+    async with console.db.session() as session:
+        found = await files.customer_file(
+            session, request.path_params["number"], message_id, index, console.settings
+        )
+    if found is None:
+        return error_page(request, staff, 404, "not_found")
+    inline = found.media_type in files.INLINE_TYPES
+    return FileResponse(
+        found.path,
+        media_type=found.media_type if inline else "application/octet-stream",
+        filename=found.name,
+        content_disposition_type="inline" if inline else "attachment",
+        headers={"cache-control": "private, max-age=300", "x-content-type-options": "nosniff"},
+    )

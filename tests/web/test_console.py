@@ -412,3 +412,58 @@ async def test_claim_and_assign_an_agent_cannot_take_a_colleagues_ticket(
         ("staff:amy@office.hk", "claimed", "amy@office.hk"),
         ("staff:sam@office.hk", "assigned_staff", "ben@office.hk"),
     ]
+
+
+async def test_the_customers_photo_is_shown_to_staff_and_nothing_else_is_read(
+    settings: Settings, db: Database, clock: FrozenClock
+) -> None:
+    from bot.store.models import Contact, Conversation, Message
+
+    now = clock.now()
+    media = Path(settings.var_dir) / "media" / "42"
+    media.mkdir(parents=True)
+    photo = media / "leak.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 64)
+    async with db.write() as session:
+        contact = Contact(created_at=now, updated_at=now)
+        session.add(contact)
+        await session.flush()
+        chats = [
+            Conversation(
+                contact_id=contact.id,
+                channel="telegram",
+                chat_id=str(n),
+                created_at=now,
+                updated_at=now,
+            )
+            for n in (42, 43)
+        ]
+        session.add_all(chats)
+        await session.flush()
+        files = [
+            {"kind": "photo", "path": str(photo), "mime_type": "image/png"},
+            {"kind": "document", "path": "/etc/passwd", "name": "passwd"},
+        ]
+        ours = Message(conversation_id=chats[0].id, direction="in", text="",
+                       data={"attachments": files}, created_at=now)  # fmt: skip
+        theirs = Message(conversation_id=chats[1].id, direction="in", text="",
+                         data={"attachments": files}, created_at=now)  # fmt: skip
+        session.add_all([ours, theirs])
+        await session.flush()
+        ours_id, theirs_id, chat_id = ours.id, theirs.id, chats[0].id
+    number = await ticket(db, settings, now, conversation_id=chat_id)
+    await add_staff(db, clock, "amy@office.hk")
+    async with client(console(settings, db, clock)) as http:
+        url = f"/tickets/{number}/files/{ours_id}/0"
+        assert (await http.get(url)).status_code == 401
+        await log_in(http, "amy@office.hk")
+        page = await http.get(f"/tickets/{number}", headers=HTML)
+        assert f'src="{url}"' in page.text
+        shown = await http.get(url)
+        assert shown.status_code == 200 and shown.content == photo.read_bytes()
+        assert shown.headers["content-type"] == "image/png"
+        # A stored path outside the media folders, another chat's message, a wrong index.
+        for bad in (f"/tickets/{number}/files/{ours_id}/1",
+                    f"/tickets/{number}/files/{theirs_id}/0",
+                    f"/tickets/{number}/files/{ours_id}/7"):  # fmt: skip
+            assert (await http.get(bad, headers=HTML)).status_code == 404, bad
