@@ -4,6 +4,10 @@ household file (一戶一檔)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -15,7 +19,9 @@ from bot.notices.service import (
     list_notices,
     notice_report,
 )
+from bot.reports.compute import Report
 from bot.web import accounts, campaigns, households, reports
+from bot.web.console import Console
 from bot.web.models import StaffAudit, StaffRole
 from bot.web.pages import (
     Staff,
@@ -58,61 +64,71 @@ async def _manager(request: Request) -> tuple[Staff | None, Response | None]:
     return staff, None
 
 
-async def reports_page(request: Request) -> Response:
-    """The figures of ``kefu report`` for a period, with charts and downloads."""
+@dataclass(frozen=True)
+class _Period:
+    """A manager's request for the report of a period: who, and the report itself."""
+
+    staff: Staff
+    console: Console
+    first: date
+    last: date
+    report: Report
+
+
+async def _period_report(
+    request: Request, *, name: str = "", names: Iterable[str] = ()
+) -> _Period | Response:
+    """The period's report for a manager, or the answer when it cannot be had: no session,
+    not a manager, an unknown ``name`` (chart or download kind), dates that make no period."""
     staff, refused = await _manager(request)
     if refused is not None or staff is None:
         return refused or unauthenticated(request)
     console = console_of(request)
-    try:
-        first, last = reports.period(request, console.settings, console.clock.now().date())
-    except reports.BadPeriod:
-        return error_page(request, staff, 400, "bad_period")
-    report = await reports.report_for(console, first, last)
-    body = reports.as_text(console, report, staff.language)
-    query = f"from={first.isoformat()}&to={last.isoformat()}"
-    return render(request, "reports.html", staff, text=body, first=first, last=last,
-                   query=query, charts=reports.CHARTS)  # fmt: skip
-
-
-async def report_chart(request: Request) -> Response:
-    """One chart of the period as PNG."""
-    staff, refused = await _manager(request)
-    if refused is not None or staff is None:
-        return refused or unauthenticated(request)
-    name = request.path_params["name"]
-    console = console_of(request)
-    if name not in reports.CHARTS:
+    if name and name not in names:
         return error_page(request, staff, 404, "not_found")
     try:
         first, last = reports.period(request, console.settings, console.clock.now().date())
     except reports.BadPeriod:
         return error_page(request, staff, 400, "bad_period")
     report = await reports.report_for(console, first, last)
-    png = await reports.chart_png(console, report, staff.language, name)
+    return _Period(staff, console, first, last, report)
+
+
+async def reports_page(request: Request) -> Response:
+    """The figures of ``kefu report`` for a period, with charts and downloads."""
+    got = await _period_report(request)
+    if isinstance(got, Response):
+        return got
+    body = reports.as_text(got.console, got.report, got.staff.language)
+    query = f"from={got.first.isoformat()}&to={got.last.isoformat()}"
+    return render(request, "reports.html", got.staff, text=body, first=got.first,
+                  last=got.last, query=query, charts=reports.CHARTS)  # fmt: skip
+
+
+async def report_chart(request: Request) -> Response:
+    """One chart of the period as PNG."""
+    name = request.path_params["name"]
+    got = await _period_report(request, name=name, names=reports.CHARTS)
+    if isinstance(got, Response):
+        return got
+    png = await reports.chart_png(got.console, got.report, got.staff.language, name)
     return Response(png, media_type="image/png", headers={"cache-control": "no-store"})
 
 
 async def report_download(request: Request) -> Response:
     """The period's workbook or PDF (audited: exports leave the building)."""
-    staff, refused = await _manager(request)
-    if refused is not None or staff is None:
-        return refused or unauthenticated(request)
     kind = request.path_params["kind"]
-    console = console_of(request)
-    if kind not in reports.DOWNLOADS:
-        return error_page(request, staff, 404, "not_found")
-    try:
-        first, last = reports.period(request, console.settings, console.clock.now().date())
-    except reports.BadPeriod:
-        return error_page(request, staff, 400, "bad_period")
-    report = await reports.report_for(console, first, last)
-    data = await reports.download(console, report, staff.language, kind)
+    got = await _period_report(request, name=kind, names=reports.DOWNLOADS)
+    if isinstance(got, Response):
+        return got
+    console = got.console
+    data = await reports.download(console, got.report, got.staff.language, kind)
     async with console.db.write() as session:
-        await accounts.audit(session, account_ref(staff), f"export_{kind}", console.clock.now(),
-                             client=client_address(request),
-                             data={"from": first.isoformat(), "to": last.isoformat()})  # fmt: skip
-    return reports.file_response(data, kind, first, last)
+        await accounts.audit(session, account_ref(got.staff), f"export_{kind}",
+                             console.clock.now(), client=client_address(request),
+                             data={"from": got.first.isoformat(),
+                                   "to": got.last.isoformat()})  # fmt: skip
+    return reports.file_response(data, kind, got.first, got.last)
 
 
 # --- the household file ------------------------------------------------------------------------
