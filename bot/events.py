@@ -45,6 +45,8 @@ class EscalationReason(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class TicketOpened:
+    """A ticket exists (any door: chat, staff, a campaign's follow-up task)."""
+
     ticket_id: int
     number: str
     kind: str
@@ -87,6 +89,8 @@ class TicketClosed:
 
 @dataclass(frozen=True, slots=True)
 class Escalated:
+    """A conversation asked for a person, and why (the agents' desk opens its topic)."""
+
     conversation_id: int
     reason: EscalationReason
     at: datetime
@@ -95,6 +99,8 @@ class Escalated:
 
 @dataclass(frozen=True, slots=True)
 class SurveyAnswered:
+    """A call-back answer, by chat survey or by phone (a good one closes the ticket)."""
+
     ticket_id: int
     number: str
     score: int | None
