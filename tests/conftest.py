@@ -180,27 +180,19 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def shared_interpreter(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """The product's NLU interpreter (``dialogues/``, ``config.yml``), trained once per run.
+def shared_interpreter() -> Any:
+    """The product's NLU interpreter (``dialogues/``, ``config.yml``), trained once per data set.
 
-    Trained into a folder of this run, so it is always the current code's model of the current
-    data (``models/`` may hold one from before); read-only once loaded, so one serves every test.
-    Parallel workers (pytest-xdist) share the folder: the first trains under a file lock, the
-    others wait and load its model instead of training the same one again.
+    It lives in the project's ``models/``, where the ``kefu`` processes that tests start look
+    for it too: the file is named by the fingerprint of the data and the feature version, so it is
+    the current data's model, and the product's training lock makes the first of the parallel
+    workers (and processes) train it while the others wait and load it. A clean clone trains
+    once per run; a checkout that already holds the model trains not at all.
     """
-    import fcntl
-
     from bot.nlu import load_interpreter
 
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # the run's folder, above each worker's own
-    folder = root / "nlu-models"
-    folder.mkdir(exist_ok=True)
-    settings = load_settings(ROOT / "config.yml", environ={}, models_dir=str(folder))
-    with (root / "nlu-models.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return load_interpreter(settings, auto_train=True)
+    settings = load_settings(ROOT / "config.yml", environ={}, models_dir=str(ROOT / "models"))
+    return load_interpreter(settings, auto_train=True)
 
 
 @pytest.fixture(scope="session")

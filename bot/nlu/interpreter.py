@@ -8,12 +8,14 @@ before anything is unpickled.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -194,6 +196,29 @@ def train(settings: Settings) -> TrainResult:
     )
 
 
+@contextlib.contextmanager
+def _training_lock(models_dir: Path) -> Iterator[None]:
+    """One trainer at a time per models folder.
+
+    Several processes started together (webhook workers, a follow-up worker, a test run's
+    processes) would otherwise each train the same missing model, seconds of CPU apiece; with
+    the lock the first trains and the others load its file. Advisory (``flock``), released when
+    the holder exits, even by SIGKILL; where ``fcntl`` is missing, training is not serialized.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock, as before
+        yield
+        return
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with (models_dir / ".train.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _prune_old_models(models_dir: Path, keep: set[str]) -> None:
     """Keep the newest few NLU models (a shared folder must not grow without bound)."""
     try:
@@ -252,13 +277,16 @@ def load_interpreter(
             others = list(settings.models_dir.glob("nlu-*.joblib"))
             state = "is stale (the training data changed)" if others else "is missing"
             raise ModelError(f"NLU model in {settings.models_dir} {state}; run `kefu train`")
-        # The data may change while we train: load what was trained, under its own hash.
-        result = train(settings)
-        model_path, meta_path, data_sha = (
-            result.model_path,
-            result.metadata_path,
-            result.data_sha256,
-        )
+        with _training_lock(settings.models_dir):
+            # Another process may have trained it while we waited for the lock.
+            if not (model_path.exists() and meta_path.exists()):
+                # The data may change while we train: load what was trained, under its own hash.
+                result = train(settings)
+                model_path, meta_path, data_sha = (
+                    result.model_path,
+                    result.metadata_path,
+                    result.data_sha256,
+                )
     arrays = _read_artifact(model_path, meta_path, data_sha)
     return Interpreter(arrays, settings, clock=clock, model_path=model_path)
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -135,6 +137,24 @@ def test_auto_train_when_missing(fixture_data_dir: Path, tmp_path: Path) -> None
     interp = load_interpreter(settings)
     assert isinstance(interp, InterpreterClass)
     assert list((tmp_path / "models").glob("nlu-*.joblib"))
+
+
+def test_loaders_starting_together_train_once(
+    fixture_data_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Workers started together on a missing model: the first trains, the others load its file.
+
+    ``flock`` locks belong to each ``open()``, so threads of one process contend exactly as
+    processes do; without the training lock each of them trains the same model.
+    """
+    settings = make_settings(fixture_data_dir, tmp_path / "models", auto_train=True)
+    caplog.set_level(logging.INFO, logger="bot.nlu.interpreter")
+    with ThreadPoolExecutor(3) as pool:
+        loaded = list(pool.map(lambda _: load_interpreter(settings), range(3)))
+    trained = [r for r in caplog.records if r.getMessage().startswith("trained NLU model")]
+    assert len(trained) == 1
+    assert len({interp.model_path for interp in loaded}) == 1
+    assert len(list((tmp_path / "models").glob("nlu-*.joblib"))) == 1
 
 
 def test_stale_model_refused_then_retrained(fixture_data_dir: Path, tmp_path: Path) -> None:
