@@ -13,18 +13,11 @@ from sqlalchemy import select
 
 from bot.app import App, build_app
 from bot.clock import FrozenClock
-from bot.config import Settings, load_settings
+from bot.config import Settings
 from bot.messages import Attachment, InboundMessage
 from bot.store.models import ChannelIdentity, Contact, Conversation, Ticket
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def interpreter() -> Any:
-    from bot.nlu import load_interpreter
-
-    return load_interpreter(load_settings(ROOT / "config.yml", environ={}))
 
 
 @pytest.fixture

@@ -21,14 +21,6 @@ from bot.store.models import Ticket, TicketEvent
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def interpreter() -> Any:
-    from bot.config import load_settings
-    from bot.nlu import load_interpreter
-
-    return load_interpreter(load_settings(ROOT / "config.yml", environ={}))
-
-
 @pytest.fixture
 async def app(
     db: Database, settings: Settings, clock: FrozenClock, interpreter: Any

@@ -15,7 +15,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import create_engine, select, text
 
 from bot.app import build_app
@@ -26,15 +25,7 @@ from bot.store.models import Conversation
 from bot.tickets import open_ticket
 from bot.tickets.lifecycle import resolve_ticket
 from tests.fakes.bot_api import FakeBotAPI
-from tests.telegram.support import ROOT, StubEngine, tg_settings
-
-
-@pytest.fixture(scope="module")
-def interpreter() -> Any:
-    from bot.config import load_settings
-    from bot.nlu import load_interpreter
-
-    return load_interpreter(load_settings(ROOT / "config.yml", environ={}))
+from tests.telegram.support import StubEngine, tg_settings
 
 
 async def test_a_survey_whose_message_id_is_taken_goes_out_once(
