@@ -19,6 +19,11 @@ parsed domain is kept per run while the files are unchanged, and each app gets i
 The product's NLU interpreter is trained and loaded once per run: ``shared_interpreter``, also
 known as ``interpreter`` (except in tests/nlu, where that name is the fixture data set's) and
 ``product_interpreter``.
+
+Tests that start real processes (``kefu run``, the CLI, a browser) are marked ``process``: they
+are the long ones, so they are handed to the parallel workers first and the short in-process
+tests fill the gaps, instead of one long test trailing at the end of the run.
+``pytest -m "not process"`` is the quick loop while working.
 """
 
 from __future__ import annotations
@@ -45,6 +50,11 @@ from tests.pg_databases import TemplateDatabases, drop_leftovers
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TZ = ZoneInfo("Asia/Hong_Kong")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Process tests first, otherwise in collection order (a stable sort: every worker agrees)."""
+    items.sort(key=lambda item: item.get_closest_marker("process") is None)
 
 
 def postgres_server_url() -> str:
