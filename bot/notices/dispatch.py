@@ -34,7 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.followups.worker import QUIET_TICKS, default_worker_id
+from bot.followups.lease import default_worker_id
+from bot.followups.worker import QUIET_TICKS
 from bot.notices.deliveries import Delivery, DeliveryStatus, OptOut
 from bot.sla.calendar import end_of_quiet_hours
 from bot.store.db import Database, log_failure
