@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
+import functools
+import importlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, NoReturn
 
 import typer
+import typer.core
+import typer.main
+
+# Typer carries its own copy of Click; its groups and commands are that copy's classes.
+from typer._click import Command, Context, HelpFormatter
+from typer._click.exceptions import UsageError
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
@@ -16,12 +26,165 @@ from bot.logs import setup_logging
 if TYPE_CHECKING:
     from bot.app import App
 
+
+class Feature(NamedTuple):
+    """A sub-command that lives beside its feature, imported only when it is used."""
+
+    where: str | Callable[[], typer.Typer]  # "module:attribute", or a function building it
+    help: str  # its help (its line in `kefu --help`)
+    single: bool = False  # a command function rather than a Typer app of sub-commands
+    docstring: bool = False  # a single command's own help is its docstring, not ``help``
+
+
+def _fees_app() -> typer.Typer:
+    """``kefu fees``: the ledger commands beside their records, plus the collection ones."""
+    from bot.fees.cli import add_fee_commands
+    from bot.records.cli import fees_app
+
+    add_fee_commands(fees_app)  # confirm, arrears, collection, arrange
+    return fees_app
+
+
+def _staff_app() -> typer.Typer:
+    """``kefu staff``: staff actions on tickets, and ``staff add`` (a console account)."""
+    from bot.staff.cli import staff_app
+    from bot.web.cli import staff_add
+
+    staff_app.command("add")(staff_add)
+    return staff_app
+
+
+# Importing every feature up front cost `kefu --help` or a one-line config error ~4 s CPU
+# (matplotlib, openpyxl, scikit-learn, telegram, starlette...): they are imported on use.
+FEATURES: dict[str, Feature] = {
+    "train": Feature(
+        "bot.nlu.cli:train_command", "Train the NLU model from dialogues/.", single=True
+    ),
+    "report": Feature(
+        "bot.reports.cli:report_command",
+        "Volumes, deadlines met, call-backs, complaint handling against its target,\n"
+        "satisfaction, per building and per agent, and the causes of complaints.",
+        single=True,
+        docstring=True,
+    ),
+    "complaint-validity": Feature(
+        "bot.reports.cli:validity_command",
+        "Mark a complaint invalid (or valid again): invalid complaints are not rated.",
+        single=True,
+        docstring=True,
+    ),
+    "nlu": Feature("bot.nlu.cli:nlu_app", "Parse and evaluate with the NLU model."),
+    "agents": Feature("bot.agents.cli:agents_app", "Agents who answer escalated chats."),
+    "residents": Feature("bot.records.cli:residents_app", "The resident registry."),
+    "orders": Feature("bot.records.cli:orders_app", "The built-in orders table."),
+    "fees": Feature(_fees_app, "The fee ledger per unit."),
+    "household": Feature("bot.household.cli:household_app", "One file per household (一戶一檔)."),
+    "evaluation": Feature("bot.evaluation.cli:evaluation_app", "The quarterly owner evaluation."),
+    "tickets": Feature("bot.tickets.cli:tickets_app", "Tickets: list, show, resolve, reopen."),
+    "sla": Feature("bot.sla.cli:sla_app", "SLA deadlines of a ticket."),
+    "followups": Feature(
+        "bot.followups.cli:followups_app", "Scheduled follow-ups and their worker."
+    ),
+    "updates": Feature(
+        "bot.channels.telegram.updates_cli:updates_app",
+        "Telegram updates set aside (dead letters).",
+    ),
+    "web": Feature("bot.web.cli:web_app", "Serve the office's web console."),
+    "staff": Feature(_staff_app, "Staff actions on tickets (audited)."),
+    "technicians": Feature("bot.staff.cli:technicians_app", "The technician register."),
+    "notices": Feature("bot.notices.cli:notices_app", "Notices (通告) to residents and shoppers."),
+}
+
+
+@functools.cache
+def feature(name: str) -> Any:
+    """Feature ``name``'s Typer app or command function, imported once per process (the
+    fees and staff apps are extended when first built, so never twice)."""
+    where = FEATURES[name].where
+    if callable(where):
+        return where()
+    module, _, attribute = where.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def feature_command(name: str) -> Command:
+    """Feature ``name`` as a Click command, built the way ``add_typer``/``command`` build it."""
+    found, spec = feature(name), FEATURES[name]
+    holder = typer.Typer()
+    if spec.single:
+        holder.command(name, help=None if spec.docstring else spec.help)(found)
+    else:
+        holder.add_typer(found, name=name, help=spec.help)
+    holder.command("-")(_nothing)  # a second entry, so that Typer builds a group of them
+    command: Command = typer.main.get_group(holder).commands[name]
+    return command
+
+
+def _nothing() -> None:
+    """A placeholder (see :func:`feature_command`)."""
+
+
+class LazyGroup(typer.core.TyperGroup):
+    """The ``kefu`` group: a feature's commands are imported when one of them is run.
+
+    Click's "lazy group" pattern: :meth:`list_commands` names the features as well and
+    :meth:`get_command` imports one on demand. ``--help`` lists them from :data:`FEATURES`
+    (name and help line) without importing them.
+    """
+
+    _listing = False
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        """Commands, then groups, each in the order they were declared (as Typer lists them)."""
+        own = super().list_commands(ctx)
+        singles = [n for n in own if not isinstance(self.commands[n], typer.core.TyperGroup)]
+        lazy = [n for n in FEATURES if n not in own]
+        lazy_singles = [n for n in lazy if FEATURES[n].single]
+        groups = [n for n in own if n not in singles]
+        return singles + lazy_singles + groups + [n for n in lazy if n not in lazy_singles]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        """The command ``cmd_name``, importing its feature the first time it is needed."""
+        command = super().get_command(ctx, cmd_name)
+        if command is not None or cmd_name not in FEATURES:
+            return command
+        if self._listing:  # the help's list of commands: name and help line are enough
+            return typer.core.TyperCommand(cmd_name, help=FEATURES[cmd_name].help)
+        command = feature_command(cmd_name)
+        self.add_command(command, cmd_name)
+        return command
+
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
+        """The help, listing the features without importing them."""
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def resolve_command(
+        self, ctx: Context, args: list[str]
+    ) -> tuple[str | None, Command | None, list[str]]:
+        """As Typer's, with the features not imported yet among its "Did you mean" names."""
+        try:
+            return super().resolve_command(ctx, args)
+        except UsageError as exc:
+            if self.suggest_commands and args and exc.message.startswith("No such command"):
+                matches = difflib.get_close_matches(args[0], self.list_commands(ctx))
+                if matches:
+                    names = ", ".join(repr(m) for m in matches)
+                    message = exc.message.split(". Did you mean")[0].rstrip(".")
+                    exc.message = f"{message}. Did you mean {names}?"
+            raise
+
+
 app = typer.Typer(
     name="kefu",
     help="Kefu (客服): a customer-service bot for property offices and online shops.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=LazyGroup,
 )
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 actions_app = typer.Typer(help="The Rasa action server.", no_args_is_help=True)
@@ -145,49 +308,6 @@ def run(config: ConfigOption = None) -> None:
     from bot.run import run_telegram
 
     raise typer.Exit(run_telegram(settings))
-
-
-def _mount_features() -> None:
-    """Sub-commands that live beside their features."""
-    from bot.agents.cli import agents_app
-    from bot.channels.telegram.updates_cli import updates_app
-    from bot.evaluation.cli import evaluation_app
-    from bot.fees.cli import add_fee_commands
-    from bot.followups.cli import followups_app
-    from bot.household.cli import household_app
-    from bot.nlu.cli import nlu_app, train_command
-    from bot.notices.cli import notices_app
-    from bot.records.cli import fees_app, orders_app, residents_app
-    from bot.reports.cli import report_command, validity_command
-    from bot.sla.cli import sla_app
-    from bot.staff.cli import staff_app, technicians_app
-    from bot.tickets.cli import tickets_app
-    from bot.web.cli import staff_add, web_app
-
-    app.add_typer(nlu_app, name="nlu", help="Parse and evaluate with the NLU model.")
-    app.command("train", help="Train the NLU model from dialogues/.")(train_command)
-    app.add_typer(agents_app, name="agents", help="Agents who answer escalated chats.")
-    app.add_typer(residents_app, name="residents", help="The resident registry.")
-    app.add_typer(orders_app, name="orders", help="The built-in orders table.")
-    add_fee_commands(fees_app)  # confirm, arrears, collection, arrange
-    app.add_typer(fees_app, name="fees", help="The fee ledger per unit.")
-    app.add_typer(household_app, name="household", help="One file per household (一戶一檔).")
-    app.command("report")(report_command)
-    app.command("complaint-validity")(validity_command)
-    app.add_typer(evaluation_app, name="evaluation", help="The quarterly owner evaluation.")
-    app.add_typer(tickets_app, name="tickets", help="Tickets: list, show, resolve, reopen.")
-    app.add_typer(sla_app, name="sla", help="SLA deadlines of a ticket.")
-    app.add_typer(followups_app, name="followups", help="Scheduled follow-ups and their worker.")
-    app.add_typer(updates_app, name="updates", help="Telegram updates set aside (dead letters).")
-    app.add_typer(web_app, name="web", help="Serve the office's web console.")
-    # `kefu staff add` (a console account) beside the staff actions on tickets.
-    staff_app.command("add")(staff_add)
-    app.add_typer(staff_app, name="staff", help="Staff actions on tickets (audited).")
-    app.add_typer(technicians_app, name="technicians", help="The technician register.")
-    app.add_typer(notices_app, name="notices", help="Notices (通告) to residents and shoppers.")
-
-
-_mount_features()
 
 
 def main() -> None:

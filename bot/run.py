@@ -15,7 +15,7 @@ import signal
 import sys
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
@@ -24,7 +24,6 @@ from bot.app import App, build_app
 from bot.channels.telegram.app import TelegramBot
 from bot.channels.telegram.broadcast import notice_worker
 from bot.channels.telegram.health import MetricsServer
-from bot.channels.web.routes import chat_routes
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dialogue.domain import DomainError
@@ -35,7 +34,9 @@ from bot.reports.cli import agent_names
 from bot.reports.schedule import attach_reports
 from bot.reports.telegram import TelegramPoster
 from bot.store.db import StoreUnavailable, redact_url
-from bot.web.serve import ConsoleServer, NoSecret, web_secret
+
+if TYPE_CHECKING:
+    from bot.web.serve import ConsoleServer
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,11 @@ async def serve_telegram(
 def _console(settings: Settings, app: App) -> ConsoleServer:
     """The web console in this process (``web.enabled``), on the app's database and clock,
     with the web chat (``web.chat.enabled``) on the same server and the same engine."""
+    # Imported only with web.enabled: starlette, uvicorn and the console's pages and reports
+    # cost ~0.4 s CPU at startup that a bot without the console need not pay.
+    from bot.channels.web.routes import chat_routes
+    from bot.web.serve import ConsoleServer, web_secret
+
     secret = web_secret(settings)
     chat = chat_routes(app, secret=secret) if settings.web.chat.enabled else []
     return ConsoleServer(settings, app.db, app.clock, secret=secret, extra_routes=chat)
@@ -213,6 +219,8 @@ def run_telegram(
         sys.stderr.write(NO_SECRET)
         return 2
     if settings.web.enabled:
+        from bot.web.serve import NoSecret, web_secret  # only with the console (see _console)
+
         try:
             web_secret(settings)
         except NoSecret as exc:

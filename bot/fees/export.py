@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-
 
 def write_xlsx(
     path: Path, sheets: dict[str, tuple[Sequence[str], Sequence[Sequence[Any]]]]
 ) -> None:
     """Write ``{sheet name: (header, rows)}`` to ``path`` (replacing it)."""
+    from openpyxl import Workbook  # here, not at import: ~0.2 s CPU the fee commands skip
+
     book = Workbook()
     first = True
     for name, (header, rows) in sheets.items():

@@ -7,9 +7,6 @@ import csv
 import re
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-
 from bot.household.render import Table
 
 # Excel refuses these in sheet names and allows at most 31 characters.
@@ -33,6 +30,10 @@ def write_csv(tables: list[Table], path: Path) -> None:
 
 def write_xlsx(tables: list[Table], path: Path) -> None:
     """One sheet per section, its header in bold and columns wide enough to read."""
+    # Imported here: ~0.2 s CPU that a process which writes no spreadsheet need not pay.
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
     book = Workbook()
     if book.active is not None:
         book.remove(book.active)

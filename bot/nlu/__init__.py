@@ -31,16 +31,42 @@ Entity helpers (``parse_unit``, ``format_unit``, ``unit_key``, ``parse_phone``,
 ``parse_datetime``, ``extract_entities``) live in :mod:`bot.nlu.entities`.
 """
 
-from bot.nlu.interpreter import (
-    FALLBACK_INTENT,
-    OUT_OF_SCOPE_INTENT,
-    Interpreter,
-    ModelError,
-    TrainResult,
-    load_interpreter,
-    train,
-)
+from typing import TYPE_CHECKING, Any
+
 from bot.nlu.language import detect_language
+
+if TYPE_CHECKING:
+    from bot.nlu.interpreter import (
+        FALLBACK_INTENT,
+        OUT_OF_SCOPE_INTENT,
+        Interpreter,
+        ModelError,
+        TrainResult,
+        load_interpreter,
+        train,
+    )
+
+# The interpreter (numpy, the model) is imported on first use of one of its names: importing
+# bot.nlu.entities (a unit or phone parser, for most `kefu` commands) runs this file too.
+_INTERPRETER = {
+    "FALLBACK_INTENT",
+    "OUT_OF_SCOPE_INTENT",
+    "Interpreter",
+    "ModelError",
+    "TrainResult",
+    "load_interpreter",
+    "train",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``from bot.nlu import load_interpreter`` and friends, imported when first asked for."""
+    if name in _INTERPRETER:
+        from bot.nlu import interpreter
+
+        return getattr(interpreter, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FALLBACK_INTENT",

@@ -14,12 +14,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import opencc
 
 _T2S = opencc.OpenCC("t2s")
-_S2T = opencc.OpenCC("s2t")
+
+
+@cache
+def _s2t() -> opencc.OpenCC:
+    """The s2t converter, loaded on first use: its dictionaries cost ~0.1 s CPU at import, in
+    every process that imports an entity parser (most ``kefu`` commands), used or not."""
+    return opencc.OpenCC("s2t")
+
 
 # Zero-width and bidi control characters carry no meaning for us; drop them.
 _INVISIBLE = dict.fromkeys(
@@ -150,7 +157,7 @@ def to_simplified(text: str) -> str:
 
 def to_traditional(text: str) -> str:
     """Phrase-aware OpenCC s2t conversion of a whole text."""
-    return str(_S2T.convert(text))
+    return str(_s2t().convert(text))
 
 
 CJK_CLASS = _CJK

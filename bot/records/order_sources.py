@@ -14,10 +14,9 @@ import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
-import httpx
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +24,9 @@ from bot.config import OrderHTTPSettings, Settings
 from bot.records.importing import order_status_code
 from bot.records.models import Order
 from bot.records.values import clean_datetime, clean_email, clean_order_id, try_phone
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +168,8 @@ class HttpOrderSource:
 
     async def _get_json(self, url: str) -> Any | None:
         """GET ``url`` with retries; None on 404."""
+        import httpx  # here: ~0.1 s CPU that every process building the app paid at import
+
         attempts = self.config.retries + 1
         last: str = "no attempt"
         async with httpx.AsyncClient(

@@ -15,24 +15,30 @@ from collections.abc import Callable
 from datetime import tzinfo
 from functools import cache
 from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: files only, never a window
-
-from matplotlib import font_manager
-from matplotlib import pyplot as plt
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from typing import TYPE_CHECKING
 
 from bot.reports.compute import Report
 from bot.reports.labels import Labels
 from bot.reports.text import period_days
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# matplotlib is imported when a chart is drawn, not with this module: importing it costs
+# ~0.5 s CPU, which every `kefu` process paid (the web console and fee group import this).
+
 log = logging.getLogger(__name__)
 
 CJK_FAMILIES = ("Noto Sans CJK TC", "Noto Sans CJK SC", "Noto Sans CJK HK")
 BRANCHES = ("人", "機", "料", "法", "環")
+
+
+@cache
+def use_agg() -> None:
+    """Select matplotlib's file-only backend, before pyplot is first imported: never a window."""
+    import matplotlib
+
+    matplotlib.use("Agg")
 
 
 def _system_cjk_fonts() -> list[str]:
@@ -57,6 +63,8 @@ def _packaged_cjk_fonts() -> list[str]:
 @cache
 def cjk_family() -> str | None:
     """Register a CJK font with matplotlib and return its family name (None: none found)."""
+    from matplotlib import font_manager
+
     before = {f.name for f in font_manager.fontManager.ttflist}
     for path in _system_cjk_fonts() + _packaged_cjk_fonts():
         try:
@@ -78,6 +86,8 @@ def cjk_family() -> str | None:
 def _as_every_weight(before: set[str]) -> None:
     """A variable font registers as one weight (Thin): offer it as regular and bold too, so
     matplotlib uses it without a "failed to find font weight" warning per label."""
+    from matplotlib import font_manager
+
     fm = font_manager.fontManager
     for entry in list(fm.ttflist):
         if entry.name not in before and entry.weight not in (400, "normal"):
@@ -86,6 +96,9 @@ def _as_every_weight(before: set[str]) -> None:
 
 
 def _styled(draw: Callable[[Figure], None], width: float, height: float, path: Path) -> Path:
+    use_agg()
+    from matplotlib import pyplot as plt
+
     family = cjk_family()
     fonts = [family, "DejaVu Sans"] if family else ["DejaVu Sans"]
     with plt.rc_context({"font.family": fonts, "axes.unicode_minus": False}):
@@ -101,6 +114,7 @@ def _styled(draw: Callable[[Figure], None], width: float, height: float, path: P
 
 def pareto_chart(report: Report, labels: Labels, path: Path) -> Path:
     """Bars of complaints per cause, largest first, with the cumulative share and 80 % line."""
+    from matplotlib.ticker import MaxNLocator
 
     def draw(fig: Figure) -> None:
         ax = fig.add_subplot()
@@ -161,6 +175,7 @@ def fishbone_chart(report: Report, labels: Labels, path: Path) -> Path:
 
 def trend_chart(report: Report, labels: Labels, tz: tzinfo, path: Path) -> Path:
     """Average score per day or week (line) over the number of answers (bars)."""
+    from matplotlib.ticker import MaxNLocator
 
     def draw(fig: Figure) -> None:
         ax = fig.add_subplot()

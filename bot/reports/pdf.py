@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import tzinfo
 from pathlib import Path
 
-from bot.reports.charts import cjk_family, draw_charts
+from bot.reports.charts import cjk_family, draw_charts, use_agg
 from bot.reports.compute import Report
 from bot.reports.labels import Labels
 from bot.reports.text import render_text
@@ -16,6 +16,7 @@ LINES_PER_PAGE = 60
 
 def write_pdf(report: Report, path: Path, tz: tzinfo, labels: Labels, work: Path) -> Path:
     """Write the PDF to ``path``; the chart images are drawn in ``work`` first."""
+    use_agg()  # matplotlib is imported here, when a PDF is written, not with this module
     from matplotlib import pyplot as plt
     from matplotlib.backends.backend_pdf import PdfPages
     from matplotlib.image import imread

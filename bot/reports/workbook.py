@@ -9,19 +9,28 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import tzinfo
+from functools import cache
 from pathlib import Path
-from typing import Any
-
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.worksheet.worksheet import Worksheet
+from typing import TYPE_CHECKING, Any
 
 from bot.reports.compute import Compliance, GroupRow, Report
 from bot.reports.labels import Labels
 from bot.reports.text import period_days, who
 
+if TYPE_CHECKING:
+    from openpyxl.styles import Font
+    from openpyxl.worksheet.worksheet import Worksheet
+
 PERCENT = "0.0%"
-BOLD = Font(bold=True)
+
+
+@cache
+def bold() -> Font:
+    """Bold text. openpyxl is imported when a workbook is written, not with this module (the
+    web console imports it, and every process starting the console paid for openpyxl)."""
+    from openpyxl.styles import Font
+
+    return Font(bold=True)
 
 
 def summary_rows(report: Report, labels: Labels) -> Iterator[tuple[str, str, Any]]:
@@ -67,7 +76,7 @@ def _groups(
     names: Mapping[str, str] | None = None,
 ) -> None:
     ws.append([title])
-    ws[ws.max_row][0].font = BOLD
+    ws[ws.max_row][0].font = bold()
     ws.append([h.strip() for h in labels("group_header").split("|")])
     for row in rows:
         name = labels.building(row.name) if building else who(row.name, names)
@@ -89,7 +98,7 @@ def _groups(
 def _collection(ws: Worksheet, report: Report, labels: Labels) -> None:
     """The collection rate per period and building: amounts as numbers, the rate a fraction."""
     ws.append([labels("collection")])
-    ws[ws.max_row][0].font = BOLD
+    ws[ws.max_row][0].font = bold()
     ws.append([h.strip() for h in labels("collection_header").split("|")])
     for row in report.collection:
         where = labels("all_buildings") if row.building == "*" else labels.building(row.building)
@@ -106,13 +115,15 @@ def write_workbook(
     charts: Mapping[str, Path] | None = None,
 ) -> Path:
     """Write the workbook to ``path``; ``charts`` (name -> PNG) are placed on their sheets."""
+    from openpyxl import Workbook
+
     book = Workbook()
     summary = book.active
     assert summary is not None
     summary.title = labels("sheet_summary")[:31]
     first, last = period_days(report, tz)
     summary.append([labels("title", start=first, end=last)])
-    summary["A1"].font = BOLD
+    summary["A1"].font = bold()
     summary.append(["key", "", "value"])
     for key, label, value in summary_rows(report, labels):
         summary.append([key, label, value])

@@ -14,7 +14,6 @@ from typing import Annotated
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import install_events
 from bot.clitools import ConfigOption, fail, when
 from bot.clock import Clock
 from bot.config import Settings
@@ -51,6 +50,9 @@ def _actor(by: str | None) -> str:
 
 def _run(config: Path | None, work: Callable[[Database, Settings, Clock], Awaitable[None]]) -> None:
     """Run ``work`` with the listeners installed; bad input is one line and exit 1."""
+    # Here, not at import: the app's assembly (~0.5 s CPU) is not needed by `kefu staff add`
+    # or the technician register, which share this module's Typer apps.
+    from bot.app import install_events
 
     async def with_events(db: Database, settings: Settings, clock: Clock) -> None:
         install_events(db, settings)

@@ -13,7 +13,6 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import install_events
 from bot.clitools import ConfigOption, fail, when, with_db
 from bot.clock import Clock
 from bot.config import Settings
@@ -200,6 +199,9 @@ def tickets_resolve(
     config: ConfigOption = None,
 ) -> None:
     """Resolve a ticket; repairs get their call-back survey scheduled."""
+    # The whole app's assembly (actions, dialogue...): only the commands that change a ticket
+    # need its listeners, and `tickets list` or `show` need not import it (~0.5 s CPU).
+    from bot.app import install_events
 
     async def work(db: Database, settings: Settings, clock: Clock) -> None:
         install_events(db, settings)  # the listeners of TicketResolved run in this process
@@ -229,6 +231,7 @@ def tickets_reopen(
     config: ConfigOption = None,
 ) -> None:
     """Reopen a resolved ticket (its pending survey lapses)."""
+    from bot.app import install_events  # here, not at import (see tickets_resolve)
 
     async def work(db: Database, settings: Settings, clock: Clock) -> None:
         install_events(db, settings)  # TicketReopened: the agents' topic reopens (bot.app)

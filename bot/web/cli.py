@@ -9,15 +9,12 @@ from typing import Annotated
 
 import typer
 
-from bot.app import build_app, install_events
-from bot.channels.web.routes import chat_routes
 from bot.clitools import ConfigOption, fail, settings_of, with_db
 from bot.clock import Clock, SystemClock
 from bot.config import LANGUAGES, Settings
 from bot.store.db import Database, StoreUnavailable
 from bot.web.accounts import AccountError, add_account
 from bot.web.models import StaffRole
-from bot.web.serve import ConsoleServer, NoSecret, web_secret
 
 web_app = typer.Typer(help="The office's web console.", invoke_without_command=True)
 
@@ -31,6 +28,10 @@ def serve(
     """Serve the web console until interrupted (needs KEFU_WEB_SECRET)."""
     if ctx.invoked_subcommand is not None:
         return
+    # The console (starlette, templates, reports) and the app are imported to serve them, not
+    # with this module: `kefu staff add` and every `kefu staff` command import it too.
+    from bot.web.serve import NoSecret, web_secret
+
     settings = settings_of(config)
     try:
         secret = web_secret(settings)
@@ -49,6 +50,10 @@ def serve(
 
 
 async def _serve(settings: Settings, secret: str) -> None:
+    from bot.app import build_app, install_events
+    from bot.channels.web.routes import chat_routes
+    from bot.web.serve import ConsoleServer
+
     if settings.web.chat.enabled:
         # The web chat talks to customers, so it needs the whole app (engine, NLU model).
         app = await asyncio.to_thread(build_app, settings)
