@@ -161,13 +161,35 @@ def add_nlu_items(data: TrainingData, items: Any, source: Path) -> None:
         # synonym / regex entries are accepted and ignored.
 
 
+def _data_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix in {".yml", ".yaml"} and p.is_file())
+
+
+def source_digest(folder: Path) -> str | None:
+    """sha256 over the bytes (and relative names) of every data file, or None if unreadable.
+
+    A cheap key for "these are the very files a model was trained on": reading bytes takes
+    milliseconds where parsing them for :meth:`TrainingData.fingerprint` takes most of a
+    second, at every start of every process. Any byte changed (a comment too) gives a new key,
+    and the caller falls back to parsing and the fingerprint, which decides.
+    """
+    digest = hashlib.sha256(FEATURE_VERSION.encode())
+    try:
+        for path in _data_files(folder):
+            content = path.read_bytes()
+            digest.update(f"\0{path.relative_to(folder)}\0{len(content)}\0".encode())
+            digest.update(content)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
 def load_training_data(folder: Path) -> TrainingData:
     """Merge the ``nlu:`` lists of every ``*.yml``/``*.yaml`` under ``folder`` (recursively)."""
     data = TrainingData()
     if not folder.is_dir():
         raise DataError(f"{folder}: training data folder not found")
-    files = sorted(p for p in folder.rglob("*") if p.suffix in {".yml", ".yaml"} and p.is_file())
-    for path in files:
+    for path in _data_files(folder):
         content = _read_yaml(path)
         if isinstance(content, dict) and "nlu" in content:
             data.files.append(path)

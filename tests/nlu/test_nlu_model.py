@@ -7,6 +7,7 @@ import logging
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from nlu_helpers import NOW, make_settings
@@ -155,6 +156,36 @@ def test_loaders_starting_together_train_once(
     assert len(trained) == 1
     assert len({interp.model_path for interp in loaded}) == 1
     assert len(list((tmp_path / "models").glob("nlu-*.joblib"))) == 1
+
+
+def test_unchanged_files_load_without_parsing_and_a_comment_still_matches(
+    fixture_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each start parsed every training file only to name the model (most of a second): the
+    model's metadata now keeps a digest of the files' bytes, and unchanged bytes skip the parse.
+    Changed bytes with the same meaning (a comment) parse again and load the same model."""
+    import bot.nlu.interpreter as interpreter_module
+
+    data = tmp_path / "data"
+    shutil.copytree(fixture_data_dir, data)
+    settings = make_settings(data, tmp_path / "models", auto_train=True)
+    trained = load_interpreter(settings)
+    parses: list[Path] = []
+    real = interpreter_module.load_training_data
+
+    def counting(folder: Path) -> Any:
+        parses.append(folder)
+        return real(folder)
+
+    monkeypatch.setattr(interpreter_module, "load_training_data", counting)
+    assert load_interpreter(settings, auto_train=False).model_path == trained.model_path
+    assert parses == []
+
+    first = sorted(data.rglob("*.yml"))[0]
+    first.write_text(first.read_text("utf-8") + "\n# a comment changes bytes, not data\n", "utf-8")
+    again = load_interpreter(settings, auto_train=False)
+    assert again.model_path == trained.model_path
+    assert parses == [data]
 
 
 def test_stale_model_refused_then_retrained(fixture_data_dir: Path, tmp_path: Path) -> None:
