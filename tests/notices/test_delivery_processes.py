@@ -98,20 +98,26 @@ def busiest_second(api: FakeBotAPI, chats: list[int]) -> int:
     return most
 
 
-async def test_a_thousand_paced_within_30_per_second_each_once(
+async def test_hundreds_paced_within_30_per_second_each_once(
     fake_api: FakeBotAPI, fresh_pg: str, tmp_path: Path
 ) -> None:
-    chats = seed_residents(fresh_pg, 1000)
+    """250 recipients: over eight seconds of 30/s pacing windows, enough to see the ceiling
+    kept second after second and everyone reached once. It was 1,000 (33 s of pacing by
+    construction, 44 s of wall time) and proved nothing more; the scale is what
+    ``bench/notices.py`` measures (10,000 by default, against the N / rate limit)."""
+    recipients = 250
+    chats = seed_residents(fresh_pg, recipients)
     unlinked = seed_residents(fresh_pg, 2, first_chat=900_000, linked=False)
     blocked, opted = chats[10], chats[20]
     fake_api.block(blocked)
     opt_out_chat(fresh_pg, opted)
     notice_id = await new_notice(fresh_pg)
     run = KefuRun(fake_api, fresh_pg, tmp_path, **FAST)
+    reached = recipients - 2
     try:
         expected = [c for c in chats if c not in (blocked, opted)]
-        await fake_api.until(lambda: sum(per_chat(fake_api, expected).values()) >= 998, 150)
-        await eventually(lambda: statuses(fresh_pg)[DeliveryStatus.SENT] == 998, 20)
+        await fake_api.until(lambda: sum(per_chat(fake_api, expected).values()) >= reached, 150)
+        await eventually(lambda: statuses(fresh_pg)[DeliveryStatus.SENT] == reached, 20)
     finally:
         assert run.stop() == 0, run.log()
     sent = per_chat(fake_api, chats)
@@ -124,7 +130,7 @@ async def test_a_thousand_paced_within_30_per_second_each_once(
     assert (len(times) - 1) / (times[-1] - times[0]) <= 30.3
     counts = await report(fresh_pg, notice_id)
     assert counts == {
-        DeliveryStatus.SENT: 998,
+        DeliveryStatus.SENT: reached,
         DeliveryStatus.UNREACHABLE: 1,
         DeliveryStatus.OPTED_OUT: 1,
         DeliveryStatus.NO_CHAT: len(unlinked),
@@ -171,7 +177,7 @@ async def test_a_restart_and_a_killed_worker_never_send_twice(
 async def test_two_workers_share_a_notice_each_recipient_once(
     fake_api: FakeBotAPI, fresh_pg: str, tmp_path: Path
 ) -> None:
-    chats = seed_residents(fresh_pg, 400)
+    chats = seed_residents(fresh_pg, 240)  # 16 s for one worker alone at 15/s: both take a share
     await new_notice(fresh_pg, urgent=True)
     env = {
         **FAST,
@@ -189,7 +195,7 @@ async def test_two_workers_share_a_notice_each_recipient_once(
             KefuRun(fake_api, fresh_pg, tmp_path / str(n), KEFU_TELEGRAM__WEBHOOK__PORT=port, **env)
         )
     try:
-        await eventually(lambda: statuses(fresh_pg)[DeliveryStatus.SENT] == 400, 120)
+        await eventually(lambda: statuses(fresh_pg)[DeliveryStatus.SENT] == 240, 120)
     finally:
         for run in runs:
             assert run.stop() == 0, run.log()
