@@ -202,22 +202,29 @@ async def test_kefu_updates_retry_feeds_a_dead_letter_through_again(
         if d["delivery_id"] == str(update["update_id"])
     ]
     env = {
-        **os.environ,
         "KEFU_CONFIG": str(ROOT / "config.yml"),
         "KEFU_DATABASE_URL": db_url,
         "KEFU_VAR_DIR": str(tmp_path / "var"),
         "KEFU_TELEGRAM_BASE_URL": fake_api.base_url,
         "TELEGRAM_BOT_TOKEN": fake_api.token,
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "updates", "retry", str(letter["id"])],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
+    args = ["retry", str(letter["id"])]
+    if db_url.startswith("sqlite"):
+        # In this process on SQLite (typer's runner, in a thread: it runs its own event loop);
+        # the real `kefu updates retry` process is the PostgreSQL run's, the shared store an
+        # office retries on. Another process here cost ~5 s of CPU and proved no more.
+        retried = await asyncio.to_thread(CliRunner().invoke, updates_app, args, env=env)
+        assert retried.exit_code == 0, retried.output
+    else:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "updates", *args],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
     assert "Hello" in fake_api.texts(user.id)[0]
     assert str(update["update_id"]) not in {
         d["delivery_id"] for d in await _failed_updates_in_process(db_url, tmp_path)
