@@ -114,6 +114,23 @@ async def _count(db_url: str, stmt: object) -> int:
         await db.dispose()
 
 
+async def _until_count(db_url: str, stmt: object, want: int, timeout: float) -> int:
+    """Poll ``stmt`` on one open database (not an engine per look) until it counts ``want`` or
+    ``timeout`` passes; the last count."""
+    db = Database(db_url)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        while True:
+            async with db.session() as s:
+                seen = int((await s.execute(stmt)).scalar_one())  # type: ignore[call-overload]
+            if seen == want or loop.time() > deadline:
+                return seen
+            await asyncio.sleep(0.1)
+    finally:
+        await db.dispose()
+
+
 def _reminders(api: FakeBotAPI, chat: int) -> list[str]:
     return [t for t in api.texts(chat) if "due today" in t]
 
@@ -153,11 +170,7 @@ async def test_quiet_hours_hold_the_reminder_until_they_end(
             Followup.kind == "fee_reminder", Followup.status == "pending", Followup.due_at == end
         )
     )
-    for _ in range(600):
-        if await _count(sqlite_url, held) == 1:
-            break
-        await asyncio.sleep(0.1)
-    assert await _count(sqlite_url, held) == 1, run.log()
+    assert await _until_count(sqlite_url, held, 1, 60) == 1, run.log()
     assert run.stop() == 0
     assert datetime.now(TZ) < end, "the quiet hours ended before the check: a slow machine"
     assert fake_api.texts(user.id) == []  # held, while the quiet hours last
@@ -228,10 +241,7 @@ async def test_two_webhook_workers_send_each_unit_one_reminder(
         .select_from(Message)
         .where(Message.direction == "out", Message.sent_at.is_(None))
     )
-    for _ in range(300):
-        if await _count(pg_url, unsent) == 0:
-            break
-        await asyncio.sleep(0.1)
+    await _until_count(pg_url, unsent, 0, 30)
     for run in runs:
         assert run.stop() == 0
     assert {u: len(fake_api.texts(u)) for u in users} == {u: 1 for u in users}
