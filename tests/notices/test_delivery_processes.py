@@ -178,7 +178,7 @@ async def test_a_restart_and_a_killed_worker_never_send_twice(
 async def test_two_workers_share_a_notice_each_recipient_once(
     fake_api: FakeBotAPI, fresh_pg: str, tmp_path: Path
 ) -> None:
-    chats = seed_residents(fresh_pg, 240)  # 16 s for one worker alone at 15/s: both take a share
+    chats = seed_residents(fresh_pg, 400)  # 27 s for one alone at 15/s: both start in time
     await new_notice(fresh_pg, urgent=True)
     env = {
         **FAST,
@@ -196,7 +196,7 @@ async def test_two_workers_share_a_notice_each_recipient_once(
             KefuRun(fake_api, fresh_pg, tmp_path / str(n), KEFU_TELEGRAM__WEBHOOK__PORT=port, **env)
         )
     try:
-        await eventually(lambda: statuses(fresh_pg)[DeliveryStatus.SENT] == 240, 120)
+        await eventually(lambda: statuses(fresh_pg)[DeliveryStatus.SENT] == 400, 120)
     finally:
         for run in runs:
             assert run.stop() == 0, run.log()
