@@ -71,8 +71,11 @@ def serving(database_url: str, **env: str) -> Iterator[str]:
             proc.wait()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def action_server(server_db: str) -> Iterator[str]:
+    """One server for the module: each test only sends requests to it (the server keeps no
+    state between requests; what they store goes to the module's database, under senders of
+    their own), and each process costs seconds of CPU to start."""
     with serving(server_db) as url:
         yield url
 

@@ -109,7 +109,17 @@ async def _state(
         await db.dispose()
 
 
-@pytest.mark.parametrize("groups", [False, True], ids=["no-agent-group", "agent-group"])
+# Each store once and each set-up once: the worker's claims are SQL of each dialect, whether
+# it leaves alerts to `kefu run` is its settings (not the store); all four pairs cost two
+# more processes (~5 s of CPU each) and proved no more.
+@pytest.mark.parametrize(
+    ("db_url", "groups"),
+    [
+        pytest.param("sqlite", False, id="sqlite-no-agent-group"),
+        pytest.param("postgres", True, id="postgres-agent-group", marks=pytest.mark.postgres),
+    ],
+    indirect=["db_url"],
+)
 async def test_worker_process_sends_surveys_and_leaves_group_alerts_to_kefu_run(
     db_url: str, tmp_path: Path, groups: bool
 ) -> None:

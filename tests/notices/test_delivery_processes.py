@@ -98,20 +98,26 @@ def busiest_second(api: FakeBotAPI, chats: list[int]) -> int:
     return most
 
 
-async def test_a_thousand_paced_within_30_per_second_each_once(
+async def test_hundreds_paced_within_30_per_second_each_once(
     fake_api: FakeBotAPI, fresh_pg: str, tmp_path: Path
 ) -> None:
-    chats = seed_residents(fresh_pg, 1000)
+    """250 recipients: over eight seconds of 30/s pacing windows, enough to see the ceiling
+    kept second after second and everyone reached once. It was 1,000 (33 s of pacing by
+    construction, 44 s of wall time) and proved nothing more; the scale is what
+    ``bench/notices.py`` measures (10,000 by default, against the N / rate limit)."""
+    recipients = 250
+    chats = seed_residents(fresh_pg, recipients)
     unlinked = seed_residents(fresh_pg, 2, first_chat=900_000, linked=False)
     blocked, opted = chats[10], chats[20]
     fake_api.block(blocked)
     opt_out_chat(fresh_pg, opted)
     notice_id = await new_notice(fresh_pg)
     run = KefuRun(fake_api, fresh_pg, tmp_path, **FAST)
+    reached = recipients - 2
     try:
         expected = [c for c in chats if c not in (blocked, opted)]
-        await fake_api.until(lambda: sum(per_chat(fake_api, expected).values()) >= 998, 150)
-        await eventually(lambda: statuses(fresh_pg)[DeliveryStatus.SENT] == 998, 20)
+        await fake_api.until(lambda: sum(per_chat(fake_api, expected).values()) >= reached, 150)
+        await eventually(lambda: statuses(fresh_pg)[DeliveryStatus.SENT] == reached, 20)
     finally:
         assert run.stop() == 0, run.log()
     sent = per_chat(fake_api, chats)
@@ -124,7 +130,7 @@ async def test_a_thousand_paced_within_30_per_second_each_once(
     assert (len(times) - 1) / (times[-1] - times[0]) <= 30.3
     counts = await report(fresh_pg, notice_id)
     assert counts == {
-        DeliveryStatus.SENT: 998,
+        DeliveryStatus.SENT: reached,
         DeliveryStatus.UNREACHABLE: 1,
         DeliveryStatus.OPTED_OUT: 1,
         DeliveryStatus.NO_CHAT: len(unlinked),
@@ -137,13 +143,14 @@ async def test_a_thousand_paced_within_30_per_second_each_once(
 async def test_a_restart_and_a_killed_worker_never_send_twice(
     fake_api: FakeBotAPI, fresh_pg: str, tmp_path: Path
 ) -> None:
-    chats = seed_residents(fresh_pg, 300)
+    # 200: each of the three runs still sends for seconds (pacing is the test above's).
+    chats = seed_residents(fresh_pg, 200)
     env = {**FAST, "KEFU_NOTICES__LEASE": "2s"}
     await new_notice(fresh_pg)
     fake_api.fail("sendMessage", 429, retry_after=1)  # one flood answer on the way
     run = KefuRun(fake_api, fresh_pg, tmp_path, **env)
     try:
-        await fake_api.until(lambda: sum(per_chat(fake_api, chats).values()) >= 60, 90)
+        await fake_api.until(lambda: sum(per_chat(fake_api, chats).values()) >= 40, 90)
     finally:
         assert run.stop() == 0, run.log()  # SIGTERM: the sends in flight are recorded
     after_stop = sum(per_chat(fake_api, chats).values())
@@ -151,7 +158,7 @@ async def test_a_restart_and_a_killed_worker_never_send_twice(
     assert statuses(fresh_pg)[DeliveryStatus.SENDING] == 0
     run = KefuRun(fake_api, fresh_pg, tmp_path, **env)
     try:
-        await fake_api.until(lambda: sum(per_chat(fake_api, chats).values()) >= 150, 90)
+        await fake_api.until(lambda: sum(per_chat(fake_api, chats).values()) >= 100, 90)
     finally:
         run.kill()  # SIGKILL: requests in flight are lost with their answers
     run = KefuRun(fake_api, fresh_pg, tmp_path, **env)
@@ -163,7 +170,7 @@ async def test_a_restart_and_a_killed_worker_never_send_twice(
     sent = per_chat(fake_api, chats)
     assert max(sent.values()) == 1  # nobody twice
     final = statuses(fresh_pg)
-    assert final[DeliveryStatus.SENT] + final[DeliveryStatus.UNCONFIRMED] == 300
+    assert final[DeliveryStatus.SENT] + final[DeliveryStatus.UNCONFIRMED] == 200
     missing = {chat for chat, n in sent.items() if n == 0}
     assert len(missing) <= final[DeliveryStatus.UNCONFIRMED]  # only what may have been in flight
 
@@ -171,7 +178,7 @@ async def test_a_restart_and_a_killed_worker_never_send_twice(
 async def test_two_workers_share_a_notice_each_recipient_once(
     fake_api: FakeBotAPI, fresh_pg: str, tmp_path: Path
 ) -> None:
-    chats = seed_residents(fresh_pg, 400)
+    chats = seed_residents(fresh_pg, 400)  # 27 s for one alone at 15/s: both start in time
     await new_notice(fresh_pg, urgent=True)
     env = {
         **FAST,

@@ -262,6 +262,10 @@ def test_staff_close_and_complaint_callback_alerts_supervisors(cli: Kefu) -> Non
     assert cli.events(number)[-1].data == {"reason": "settled with both owners"}
 
 
+# On SQLite only: what a process proves here is the entry point mounting the commands, not
+# the dialect (every other test in this module runs the same commands on both); the same
+# processes on PostgreSQL too cost ~11 s of CPU more.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_kefu_process_mounts_the_commands(cli: Kefu) -> None:
     """The installed entry point (a real process, its own clock): staff and technicians."""
     import os
@@ -281,7 +285,7 @@ def test_the_kefu_process_mounts_the_commands(cli: Kefu) -> None:
     done = kefu_process("staff", "open", "--description", "lift stuck at 3/F", "--by", "Mary")
     assert done.returncode == 0, done.stderr
     number = _number(done.stdout)
-    done = kefu_process("staff", "cancel", number, "--by", "Mary")
-    assert done.returncode == 1 and "needs a reason" in done.stderr
     assert "Traceback" not in done.stderr
+    # (A refused cancel through a third process proved no more than the refused technician
+    # above: exit 1 and one line; the walk-in test refuses it in-process.)
     assert [e.action for e in cli.events(number)] == ["opened", "opened_by_staff"]

@@ -1,10 +1,13 @@
 """The owner evaluation (#15 part 3) with a real `kefu run` against the fake Bot API: a
 campaign started by `kefu evaluation start` (a real CLI process) is asked in each linked chat
 once, answered with an inline button and typed words, and `kefu evaluation status` shows the
-response rate and who is missing (the chat that did not answer, the household on the phone)."""
+response rate and who is missing (the chat that did not answer, the household on the phone).
+`kefu evaluation status` runs inside the test (typer's runner): one ~4.5 s CPU process fewer,
+and what it prints is the same."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -15,7 +18,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner, Result
 
+from bot.evaluation.cli import evaluation_app
 from bot.evaluation.models import EvaluationTarget
 from bot.store.db import Database
 from tests.fakes.bot_api import FakeBotAPI
@@ -50,6 +55,12 @@ def _kefu(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
     )
+
+
+async def _kefu_in_process(db_url: str, *args: str) -> Result:
+    """``kefu evaluation …`` inside the test, in a thread (it runs its own event loop)."""
+    env = {**ENV, "KEFU_CONFIG": str(ROOT / "config.yml"), "KEFU_DATABASE_URL": db_url}
+    return await asyncio.to_thread(CliRunner().invoke, evaluation_app, list(args), env=env)
 
 
 async def _households(db_url: str, users: list[int]) -> None:
@@ -113,8 +124,8 @@ async def test_asked_once_answered_with_buttons_and_words_and_status(
 
     invites = [t for t in fake_api.texts(silent.id) if "owner evaluation" in t]
     assert len(invites) == 1 and len(fake_api.texts(silent.id)) == 1
-    status = _kefu(sqlite_url, "evaluation", "status")
-    assert status.returncode == 0, status.stderr
+    status = await _kefu_in_process(sqlite_url, "status")
+    assert status.exit_code == 0, status.output
     assert "3 of 3 households sampled (2 by chat, 1 by phone); 1 answered (33.3%)" in status.stdout
     missing = [line for line in status.stdout.splitlines() if "missing" in line]
     assert len(missing) == 2 and any("phone" in line for line in missing)

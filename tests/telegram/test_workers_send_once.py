@@ -93,16 +93,24 @@ async def _until_up(url: str) -> None:
     raise AssertionError(f"worker at {url} did not start")
 
 
-def _unsent(db_url: str) -> int:
+async def _until_all_sent(db_url: str, timeout: float = 30) -> int:
+    """Poll the outbox on one engine (not one per look, every 50 ms) until every outgoing row
+    is recorded as sent or ``timeout`` passes; how many are still unsent."""
     engine = create_engine(sync_url(db_url))
+    query = (
+        select(func.count())
+        .select_from(Message)
+        .where(Message.direction == "out", Message.sent_at.is_(None))
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
     try:
-        with engine.connect() as conn:
-            query = (
-                select(func.count())
-                .select_from(Message)
-                .where(Message.direction == "out", Message.sent_at.is_(None))
-            )
-            return int(conn.execute(query).scalar_one())
+        while True:
+            with engine.connect() as conn:
+                unsent = int(conn.execute(query).scalar_one())
+            if unsent == 0 or loop.time() > deadline:
+                return unsent
+            await asyncio.sleep(0.05)
     finally:
         engine.dispose()
 
@@ -136,11 +144,7 @@ async def test_an_agents_burst_reaches_the_customer_once_with_two_workers(
         await post(fake_api.group_update(alice, GROUP, f"answer-{i:02d}", thread_id=thread))
     texts = lambda: [t for t in fake_api.texts(customer.id) if "answer-" in t]  # noqa: E731
     await fake_api.until(lambda: len(set(texts())) == REPLIES, 60)
-    for _ in range(600):  # every row recorded as sent: no sender is still at it
-        if _unsent(pg_url) == 0:
-            break
-        await asyncio.sleep(0.05)
-    assert _unsent(pg_url) == 0
+    assert await _until_all_sent(pg_url) == 0  # every row recorded as sent: no sender at it
     counts = Counter(texts())
     assert {t: n for t, n in counts.items() if n > 1} == {}
     assert len(counts) == REPLIES
