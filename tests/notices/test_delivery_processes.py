@@ -202,7 +202,12 @@ async def test_two_workers_share_a_notice_each_recipient_once(
             assert run.stop() == 0, run.log()
     assert set(per_chat(fake_api, chats).values()) == {1}
     assert all("campaign messages" in run.log() for run in runs)  # both took a share
-    assert busiest_second(fake_api, chats) <= 34
+    # Two even 15/s paces: the same tolerance as one worker's 30/s for requests a busy machine
+    # delays into the next second (34 failed under load, on main as well), and on average
+    # never more than the shared 30/s.
+    assert busiest_second(fake_api, chats) <= 42
+    times = sorted(t for chat in chats for t in fake_api.sent_times(chat))
+    assert (len(times) - 1) / (times[-1] - times[0]) <= 30.3
 
 
 async def test_ordinary_notices_wait_out_quiet_hours_urgent_ones_do_not(
