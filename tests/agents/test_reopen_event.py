@@ -10,6 +10,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot.agents.models import TopicState
@@ -17,6 +18,8 @@ from bot.followups import Followup
 from bot.store.models import Ticket, TicketStatus
 from tests.agents.support import GROUP, ROOT, Harness
 from tests.agents.test_group_side import _with_ticket
+
+pytestmark = pytest.mark.process
 
 
 async def _resolved_in_group(harness: Harness, user_id: int) -> tuple[Ticket, int]:

@@ -12,6 +12,8 @@ import pytest
 
 from bot.cli import FEATURES, feature
 
+pytestmark = pytest.mark.process
+
 ROOT = Path(__file__).resolve().parents[2]
 # Seconds of CPU between them, none of which `kefu --help` uses.
 HEAVY = ("matplotlib", "openpyxl", "sklearn", "numpy", "telegram", "rasa_sdk", "starlette")

@@ -13,6 +13,8 @@ from typer.testing import CliRunner, Result
 
 from bot.config import ConfigError, load_settings, parse_duration
 
+pytestmark = pytest.mark.process
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

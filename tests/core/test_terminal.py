@@ -16,6 +16,8 @@ from bot.channels.terminal import TerminalChat
 from bot.clock import FrozenClock
 from bot.config import Settings
 
+pytestmark = pytest.mark.process
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -24,7 +24,7 @@ from bot.config import load_settings
 from bot.followups import FollowupWorker
 from bot.store.db import Database, sync_url
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.process]
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent

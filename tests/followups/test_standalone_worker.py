@@ -21,6 +21,8 @@ from bot.store.models import Contact, Conversation, Message
 from bot.tickets import open_ticket
 from bot.tickets.lifecycle import resolve_ticket
 
+pytestmark = pytest.mark.process
+
 ROOT = Path(__file__).resolve().parents[2]
 HK = ZoneInfo("Asia/Hong_Kong")
 

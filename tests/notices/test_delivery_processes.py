@@ -23,7 +23,7 @@ from tests.fakes.bot_api import FakeBotAPI
 from tests.notices.seed import opt_out_chat, seed_residents
 from tests.telegram.processes import KefuRun, free_port
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.process]
 
 FAST = {"KEFU_SLA__POLL_INTERVAL": "0.2s", "KEFU_NOTICES__POLL_INTERVAL": "0.2s"}
 

@@ -14,6 +14,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
@@ -21,6 +22,8 @@ from bot.store.db import Database
 from bot.store.models import Contact, Ticket, TicketEvent
 from bot.tickets import open_ticket
 from bot.tickets.cli import tickets_app
+
+pytestmark = pytest.mark.process
 
 ROOT = Path(__file__).resolve().parents[2]
 

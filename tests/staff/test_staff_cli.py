@@ -22,6 +22,8 @@ from bot.followups.models import Followup
 from bot.store.db import Database
 from bot.store.models import Ticket, TicketEvent
 
+pytestmark = pytest.mark.process
+
 HK = ZoneInfo("Asia/Hong_Kong")
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -140,6 +140,7 @@ def _open_many(url: str, count: int, queue: multiprocessing.Queue) -> None:  # t
 
 
 @pytest.mark.postgres
+@pytest.mark.process
 def test_several_processes_get_unique_consecutive_numbers(pg_url: str) -> None:
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()

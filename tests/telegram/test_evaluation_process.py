@@ -28,6 +28,8 @@ from tests.fees.support import household
 from tests.telegram.processes import KefuRun
 from tests.telegram.support import ROOT
 
+pytestmark = pytest.mark.process
+
 TZ = ZoneInfo("Asia/Hong_Kong")
 ENV = {"KEFU_EVALUATION__SHARE": "1", "KEFU_SLA__QUIET_HOURS": "", "KEFU_SLA__POLL_INTERVAL": "0.2"}
 

@@ -30,6 +30,8 @@ from tests.fees.support import fee, household
 from tests.telegram.processes import KefuRun, free_port
 from tests.telegram.support import ROOT
 
+pytestmark = pytest.mark.process
+
 TZ = ZoneInfo("Asia/Hong_Kong")
 ALWAYS = {"KEFU_FEES__REMINDERS__SEND_AT": "00:00", "KEFU_SLA__POLL_INTERVAL": "0.2"}
 

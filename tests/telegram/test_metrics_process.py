@@ -11,6 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.fakes.bot_api import FakeBotAPI
 from tests.telegram.processes import KefuRun, free_port
 
+pytestmark = pytest.mark.process
+
 SECRET = "metrics-secret"
 
 

@@ -12,7 +12,7 @@ from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.telegram.processes import KefuRun
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.process]
 
 
 async def test_an_outage_is_one_warning_and_one_info(

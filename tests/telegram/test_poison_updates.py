@@ -24,6 +24,8 @@ from tests.fakes.bot_api import FakeBotAPI, FakeUser
 from tests.telegram.processes import KefuRun
 from tests.telegram.support import ROOT, tg_settings
 
+pytestmark = pytest.mark.process
+
 SECRET = "poison-secret"
 SORRY = "could not process your last message"
 
@@ -121,14 +123,6 @@ async def test_poison_updates_in_polling_never_stall_the_users_behind_them(
     assert all(letter["attempts"] == 1 for letter in letters.values())
     log = kefu.log_lines()
     assert sum("set aside as a dead letter" in line for line in log) == 2, "\n".join(log)
-
-
-@pytest.fixture(scope="module")
-def interpreter() -> Any:
-    from bot.config import load_settings
-    from bot.nlu import load_interpreter
-
-    return load_interpreter(load_settings(ROOT / "config.yml", environ={}))
 
 
 async def test_a_poison_update_in_a_webhook_is_answered_200_once_and_kept(

@@ -12,6 +12,8 @@ import pytest
 from tests.fakes.bot_api import FakeBotAPI
 from tests.telegram.processes import KefuRun
 
+pytestmark = pytest.mark.process
+
 
 @pytest.fixture
 def runs() -> Iterator[list[KefuRun]]:

@@ -25,6 +25,8 @@ from tests.fakes.completions import Completions
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.telegram.support import ROOT, tg_settings
 
+pytestmark = pytest.mark.process
+
 SECRET = "e2e-secret"
 
 

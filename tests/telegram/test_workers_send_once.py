@@ -28,7 +28,7 @@ GROUP = -1001000000911
 SECRET = "workers-secret"
 REPLIES = 40
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.process]
 
 
 def _free_port() -> int:

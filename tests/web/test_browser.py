@@ -27,6 +27,8 @@ from tests.telegram.conftest import fake_api  # noqa: F401  (the fixture)
 from tests.telegram.processes import KefuRun, free_port
 from tests.web.support import PASSWORD, SECRET, add_staff
 
+pytestmark = [pytest.mark.process, pytest.mark.xdist_group("browser")]
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "var" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -27,6 +27,8 @@ from tests.telegram.processes import KefuRun, free_port
 from tests.web.support import PASSWORD, SECRET, add_staff
 from tests.web.test_browser import SCREENSHOTS, browser, wait_for  # noqa: F401
 
+pytestmark = [pytest.mark.process, pytest.mark.xdist_group("browser")]
+
 SHOP_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Shop</title></head>
 <body><h1>A shop</h1><p>Our products.</p>
 <script src="{kefu}/chat/widget.js"></script></body></html>"""

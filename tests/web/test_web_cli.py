@@ -20,6 +20,8 @@ from bot.store.db import Database
 from bot.web.models import StaffAccount
 from bot.web.serve import NoSecret, web_secret
 
+pytestmark = pytest.mark.process
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
