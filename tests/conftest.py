@@ -23,10 +23,12 @@ known as ``interpreter`` (except in tests/nlu, where that name is the fixture da
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import shutil
 import sqlite3
+import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -241,3 +243,32 @@ def _dialogues_parsed_once() -> Iterator[None]:
         yield
     finally:
         bot.app.load_domain = original  # type: ignore[assignment]
+
+
+# Garbage collection: a test process holds hundreds of thousands of long-lived objects (every
+# module, the NLU model, SQLAlchemy's metadata), and each full collection walked them all -
+# about a quarter of a worker's CPU. They are frozen (``gc.freeze``: left out of collections)
+# once collected, after collection and again whenever tests have grown the heap by a quarter
+# (modules imported lazily, session fixtures); garbage is still collected as before.
+_heap_when_frozen = 0
+
+
+def _freeze_long_lived() -> None:
+    global _heap_when_frozen
+    gc.collect()
+    gc.freeze()
+    _heap_when_frozen = sys.getallocatedblocks()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    _freeze_long_lived()
+
+
+@pytest.hookimpl(trylast=True)  # after the test's fixtures are gone: they are not frozen
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    if sys.getallocatedblocks() > _heap_when_frozen * 1.25:
+        _freeze_long_lived()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    gc.unfreeze()  # Hypothesis, imported by the summary, looks for referrers of its randoms
