@@ -219,7 +219,8 @@ def product_interpreter(shared_interpreter: Any) -> Any:
 
 @pytest.fixture(scope="session", autouse=True)
 def _dialogues_parsed_once() -> Iterator[None]:
-    """``build_app`` parses unchanged ``dialogues/`` once per run, not once per app.
+    """``build_app`` and the console's ``create_app`` parse unchanged ``dialogues/`` once per
+    run, not once per app.
 
     Keyed on every file's path, size and modification time, so a test that writes its own
     dialogues gets them parsed; each call returns a fresh copy, so no app shares state with
@@ -238,11 +239,15 @@ def _dialogues_parsed_once() -> Iterator[None]:
         domain: Domain = pickle.loads(parsed[key])
         return domain
 
-    bot.app.load_domain = load_domain  # type: ignore[assignment]
+    import bot.web.app  # the console's app parses them too (0.2 s per create_app)
+
+    for module in (bot.app, bot.web.app):
+        module.load_domain = load_domain  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        bot.app.load_domain = original  # type: ignore[assignment]
+        for module in (bot.app, bot.web.app):
+            module.load_domain = original  # type: ignore[attr-defined]
 
 
 # Garbage collection: a test process holds hundreds of thousands of long-lived objects (every
