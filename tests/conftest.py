@@ -28,10 +28,12 @@ tests fill the gaps, instead of one long test trailing at the end of the run.
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import shutil
 import sqlite3
+import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -183,6 +185,8 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
         config if config.exists() else None,
         environ={},
         database={"url": db_url},
+        # argon2 at its minimum cost: 0.2 s of CPU a staff account and a login at the default.
+        web={"password_hashing": {"time_cost": 1, "memory_kib": 8, "parallelism": 1}},
         var_dir=str(tmp_path / "var"),
         dialogues_dir=str(ROOT / "dialogues"),
         models_dir=str(ROOT / "models"),
@@ -219,7 +223,8 @@ def product_interpreter(shared_interpreter: Any) -> Any:
 
 @pytest.fixture(scope="session", autouse=True)
 def _dialogues_parsed_once() -> Iterator[None]:
-    """``build_app`` parses unchanged ``dialogues/`` once per run, not once per app.
+    """``build_app`` and the console's ``create_app`` parse unchanged ``dialogues/`` once per
+    run, not once per app.
 
     Keyed on every file's path, size and modification time, so a test that writes its own
     dialogues gets them parsed; each call returns a fresh copy, so no app shares state with
@@ -238,8 +243,41 @@ def _dialogues_parsed_once() -> Iterator[None]:
         domain: Domain = pickle.loads(parsed[key])
         return domain
 
-    bot.app.load_domain = load_domain  # type: ignore[assignment]
+    import bot.web.app  # the console's app parses them too (0.2 s per create_app)
+
+    for module in (bot.app, bot.web.app):
+        module.load_domain = load_domain  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        bot.app.load_domain = original  # type: ignore[assignment]
+        for module in (bot.app, bot.web.app):
+            module.load_domain = original  # type: ignore[attr-defined]
+
+
+# Garbage collection: a test process holds hundreds of thousands of long-lived objects (every
+# module, the NLU model, SQLAlchemy's metadata), and each full collection walked them all -
+# about a quarter of a worker's CPU. They are frozen (``gc.freeze``: left out of collections)
+# once collected, after collection and again whenever tests have grown the heap by a quarter
+# (modules imported lazily, session fixtures); garbage is still collected as before.
+_heap_when_frozen = 0
+
+
+def _freeze_long_lived() -> None:
+    global _heap_when_frozen
+    gc.collect()
+    gc.freeze()
+    _heap_when_frozen = sys.getallocatedblocks()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    _freeze_long_lived()
+
+
+@pytest.hookimpl(trylast=True)  # after the test's fixtures are gone: they are not frozen
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    if sys.getallocatedblocks() > _heap_when_frozen * 1.25:
+        _freeze_long_lived()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    gc.unfreeze()  # Hypothesis, imported by the summary, looks for referrers of its randoms

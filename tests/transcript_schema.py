@@ -163,7 +163,8 @@ class TranscriptError(AssertionError):
 
 def load_transcript(path: Path) -> dict[str, Any]:
     """Read a transcript and check it against :class:`Transcript`; returns the plain mapping."""
-    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ten times faster
+    spec = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     if not isinstance(spec, dict):
         raise TranscriptError(f"{path.name}: a transcript is a mapping, not {type(spec).__name__}")
     try:

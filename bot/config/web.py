@@ -52,6 +52,17 @@ class ChatSettings(Section):
         return cleaned
 
 
+class PasswordHashing(Section):
+    """The cost of argon2id for staff passwords; the defaults are argon2-cffi's (RFC 9106's
+    low-memory profile, 64 MiB a check). A small server may lower ``memory_kib``; the test
+    suite uses the minimum, since it creates and logs in hundreds of accounts. Existing
+    hashes are upgraded to new parameters at the next successful login."""
+
+    time_cost: int = Field(default=3, ge=1)
+    memory_kib: int = Field(default=65536, ge=8)
+    parallelism: int = Field(default=4, ge=1)
+
+
 class WebSettings(Section):
     """Where the console listens and how it keeps sessions and logins safe."""
 
@@ -67,6 +78,7 @@ class WebSettings(Section):
     # Failed logins per e-mail (and per client address) within the window before refusing.
     login_attempts: int = Field(default=5, ge=1)
     login_window: timedelta = timedelta(minutes=15)
+    password_hashing: PasswordHashing = PasswordHashing()
     # How often the live view checks for changes (server-sent events).
     poll_interval: timedelta = timedelta(seconds=2)
     inbox_limit: int = Field(default=500, ge=1)

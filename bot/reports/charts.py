@@ -199,8 +199,21 @@ def trend_chart(report: Report, labels: Labels, tz: tzinfo, path: Path) -> Path:
 
 def draw_charts(report: Report, labels: Labels, tz: tzinfo, folder: Path) -> dict[str, Path]:
     """Every chart of the report as PNG in ``folder``: name -> file."""
-    return {
-        "pareto": pareto_chart(report, labels, folder / "pareto.png"),
-        "fishbone": fishbone_chart(report, labels, folder / "fishbone.png"),
-        "trend": trend_chart(report, labels, tz, folder / "trend.png"),
-    }
+    return {name: draw_chart(name, report, labels, tz, folder) for name in CHART_NAMES}
+
+
+CHART_NAMES = ("pareto", "fishbone", "trend")
+
+
+def draw_chart(name: str, report: Report, labels: Labels, tz: tzinfo, folder: Path) -> Path:
+    """One chart (``pareto``, ``fishbone`` or ``trend``) as ``folder/NAME.png``: the console
+    shows each chart as its own image, and drawing all three for each was three times the work.
+    """
+    path = folder / f"{name}.png"
+    if name == "pareto":
+        return pareto_chart(report, labels, path)
+    if name == "fishbone":
+        return fishbone_chart(report, labels, path)
+    if name == "trend":
+        return trend_chart(report, labels, tz, path)
+    raise ValueError(f"no chart {name!r}")

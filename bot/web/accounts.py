@@ -1,16 +1,16 @@
 """Staff accounts: adding them, checking a password, and the login rate limit.
 
-Passwords are hashed with argon2 (argon2-cffi's defaults, the OWASP recommendation); only the
-hash is stored. A failed login is audited with the e-mail typed and the client address, and the
-rate limit counts those rows, so it holds across restarts and across several console processes.
+Passwords are hashed with argon2 (``web.password_hashing``: argon2-cffi's defaults, the OWASP
+recommendation, unless configured); only the hash is stored. A failed login is audited with the
+e-mail typed and the client address, and the rate limit counts those rows, so it holds across
+restarts and across several console processes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,15 +19,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.web.models import StaffAccount, StaffAudit, StaffRole
 
-_HASHER = PasswordHasher()
+if TYPE_CHECKING:
+    from bot.config.web import PasswordHashing
+
+# (time_cost, memory_kib, parallelism) -> the hasher and a hash of no one's password:
+# verifying against that when the e-mail is unknown takes as long as a real check, so the
+# answer's timing does not tell which addresses have accounts.
+_HASHERS: dict[tuple[int, int, int], tuple[PasswordHasher, str]] = {}
 
 
-@cache
-def _dummy_hash() -> str:
-    """Verifying against this when the e-mail is unknown takes as long as a real check, so the
-    answer's timing does not tell which addresses have accounts. Hashed on the first login, not
-    at import: an argon2 hash is ~0.2 s CPU that every `kefu` process importing this paid."""
-    return _HASHER.hash("not a password of anyone")
+def _hasher(hashing: PasswordHashing | None) -> tuple[PasswordHasher, str]:
+    """The hasher of ``hashing`` (argon2-cffi's defaults for None) and its dummy hash, made
+    on first use: a process that never checks a password no longer hashes one on import."""
+    if hashing is None:
+        defaults = PasswordHasher()
+        key = (defaults.time_cost, defaults.memory_cost, defaults.parallelism)
+    else:
+        key = (hashing.time_cost, hashing.memory_kib, hashing.parallelism)
+    got = _HASHERS.get(key)
+    if got is None:
+        hasher = PasswordHasher(time_cost=key[0], memory_cost=key[1], parallelism=key[2])
+        got = _HASHERS[key] = (hasher, hasher.hash("not a password of anyone"))
+    return got
 
 
 LOGIN_OK = "login"
@@ -54,8 +67,10 @@ async def add_account(
     now: datetime,
     telegram_user_id: int | None = None,
     language: str | None = None,
+    hashing: PasswordHashing | None = None,
 ) -> StaffAccount:
-    """Create an account (or refuse a duplicate e-mail or a short password)."""
+    """Create an account (or refuse a duplicate e-mail or a short password); the password is
+    hashed with ``hashing`` (``settings.web.password_hashing``; argon2-cffi's defaults)."""
     email = normalise_email(email)
     if "@" not in email or len(email) > 254:
         raise AccountError(f"not an e-mail address: {email!r}")
@@ -68,7 +83,7 @@ async def add_account(
         email=email,
         name=name.strip() or email,
         role=role,
-        password_hash=_HASHER.hash(password),
+        password_hash=_hasher(hashing)[0].hash(password),
         telegram_user_id=telegram_user_id,
         language=language,
         active=True,
@@ -98,9 +113,11 @@ async def login(
     now: datetime,
     attempts: int,
     window: timedelta,
+    hashing: PasswordHashing | None = None,
 ) -> LoginResult:
-    """Check a password, within the rate limit, auditing the attempt either way."""
-    dummy = _dummy_hash()  # first: the first attempt costs the same for every address
+    """Check a password, within the rate limit, auditing the attempt either way; a hash made
+    with other parameters than ``hashing`` is made again with them."""
+    hasher, dummy_hash = _hasher(hashing)
     email = normalise_email(email)[:254]
     since = now - window
     conditions = [StaffAudit.email == email]
@@ -116,21 +133,21 @@ async def login(
         return LoginResult(None, refused=True)
     account = await session.scalar(select(StaffAccount).where(StaffAccount.email == email))
     if account is None or not account.active:
-        _verify(dummy, password)
+        _verify(hasher, dummy_hash, password)
         session.add(_row(None, email, LOGIN_FAILED, now, client=client))
         return LoginResult(None)
-    if not _verify(account.password_hash, password):
+    if not _verify(hasher, account.password_hash, password):
         session.add(_row(account.id, email, LOGIN_FAILED, now, client=client))
         return LoginResult(None)
-    if _HASHER.check_needs_rehash(account.password_hash):
-        account.password_hash = _HASHER.hash(password)
+    if hasher.check_needs_rehash(account.password_hash):
+        account.password_hash = hasher.hash(password)
     session.add(_row(account.id, email, LOGIN_OK, now, client=client))
     return LoginResult(account)
 
 
-def _verify(hashed: str, password: str) -> bool:
+def _verify(hasher: PasswordHasher, hashed: str, password: str) -> bool:
     try:
-        return _HASHER.verify(hashed, password)
+        return hasher.verify(hashed, password)
     except (VerificationError, InvalidHashError):
         return False
 

@@ -107,6 +107,7 @@ def staff_add(
             await add_account(
                 session, email=email, name=name, role=role, password=password,
                 now=clock.now(), telegram_user_id=telegram_id, language=language,
+                hashing=settings.web.password_hashing,
             )  # fmt: skip
 
     try:

@@ -90,9 +90,11 @@ async def chart_png(console: Console, report: Report, language: str, name: str) 
     """One chart (``pareto``, ``fishbone`` or ``trend``) as PNG bytes."""
 
     def draw() -> bytes:
+        from bot.reports.charts import draw_chart
+
         with tempfile.TemporaryDirectory(prefix="kefu-web-chart-") as work:
-            paths = draw_charts(report, labels(console, language), console.settings.tz, Path(work))
-            return paths[name].read_bytes()
+            words = labels(console, language)
+            return draw_chart(name, report, words, console.settings.tz, Path(work)).read_bytes()
 
     return await asyncio.to_thread(draw)
 

@@ -84,6 +84,7 @@ async def login_submit(request: Request) -> Response:
             now=console.clock.now(),
             attempts=web.login_attempts,
             window=web.login_window,
+            hashing=web.password_hashing,
         )
     language = guest_language(request)
     if result.refused:

@@ -197,6 +197,7 @@ class FakeBotAPI:
         self.blocked: set[int] = set()
         self.chats: dict[int, dict[str, Any]] = {}
         self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)  # for the blocking wait_for
         self._faults: list[Fault] = []
         self._files: dict[str, _File] = {}
         self._files_by_path: dict[str, _File] = {}
@@ -339,12 +340,18 @@ class FakeBotAPI:
             return [u["update_id"] for u in self._state.pending]
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        """Block until ``predicate()`` is true; AssertionError after ``timeout`` seconds."""
+        """Block until ``predicate()`` is true; AssertionError after ``timeout`` seconds.
+
+        Woken as :meth:`until` is, when the server's state changes, and re-checked every
+        :attr:`recheck_interval` seconds for state outside the server (not a 2 ms spin).
+        """
         end = time.monotonic() + timeout
         while not predicate():
-            if time.monotonic() > end:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
                 raise AssertionError(f"timed out after {timeout}s waiting for the bot")
-            time.sleep(0.002)
+            with self._changed:
+                self._changed.wait(min(remaining, self.recheck_interval))
 
     async def until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         """Await until ``predicate()`` is true; AssertionError after ``timeout`` seconds.
@@ -821,6 +828,7 @@ class FakeBotAPI:
     def _wake(self) -> None:
         """Resolve the waiters of :meth:`until` whose predicate holds now."""
         with self._lock:
+            self._changed.notify_all()
             ready = [w for w in self._waiters if not w.future.done() and _safe(w.predicate)]
         for waiter in ready:
             with contextlib.suppress(RuntimeError):  # the waiting loop has closed meanwhile

@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.config.web import PasswordHashing
 from bot.followups.deadlines import apply_deadlines
 from bot.store.db import Database
 from bot.store.models import Ticket
@@ -21,6 +22,8 @@ from bot.web.models import StaffRole
 
 SECRET = "test-secret-of-the-console-0123456789"
 PASSWORD = "correct horse battery"
+# The cost tests/conftest.py's settings give argon2 (the console's logins hash with those).
+HASHING = PasswordHashing(time_cost=1, memory_kib=8, parallelism=1)
 
 
 def console(settings: Settings, db: Database, clock: Clock) -> Starlette:
@@ -37,7 +40,7 @@ async def add_staff(
     async with db.write() as session:
         await add_account(
             session, email=email, name=email.split("@")[0], role=role, password=PASSWORD,
-            now=clock.now(), **kw,  # type: ignore[arg-type]
+            now=clock.now(), hashing=HASHING, **kw,  # type: ignore[arg-type]
         )  # fmt: skip
 
 

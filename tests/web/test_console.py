@@ -467,3 +467,26 @@ async def test_the_customers_photo_is_shown_to_staff_and_nothing_else_is_read(
                     f"/tickets/{number}/files/{theirs_id}/0",
                     f"/tickets/{number}/files/{ours_id}/7"):  # fmt: skip
             assert (await http.get(bad, headers=HTML)).status_code == 404, bad
+
+
+async def test_a_login_rehashes_a_password_hashed_at_another_cost(
+    db: Database, settings: Settings, clock: FrozenClock
+) -> None:
+    """``web.password_hashing`` is the cost of new hashes, and an older hash is made again at
+    that cost when its owner logs in (the parameters are in the hash: ``t=`` time cost)."""
+    from bot.web.accounts import login
+    from bot.web.models import StaffAccount
+
+    await add_staff(db, clock, "rehash@kefu.example")  # tests/web/support.HASHING: t=1
+    dearer = settings.web.password_hashing.model_copy(update={"time_cost": 2})
+    async with db.write() as session:
+        result = await login(
+            session, email="rehash@kefu.example", password="correct horse battery", client=None,
+            now=clock.now(), attempts=5, window=timedelta(minutes=15), hashing=dearer,
+        )  # fmt: skip
+        assert result.account is not None
+    async with db.session() as session:
+        account = await session.scalar(
+            select(StaffAccount).where(StaffAccount.email == "rehash@kefu.example")
+        )
+        assert account is not None and ",t=2," in account.password_hash
