@@ -34,3 +34,15 @@ def source_tree(ref: str) -> Iterator[Path]:
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(tmp, filter="data")
         yield Path(tmp)
+
+
+def trees_to_measure(
+    stack: contextlib.ExitStack, ref: str, here: Path
+) -> tuple[dict[str, Path], str]:
+    """``here`` as "this tree" and, unless ``ref`` is ``none``, ``ref``'s tree as "baseline"
+    (removed when ``stack`` closes); the second value describes the baseline, or is empty."""
+    trees = {"this tree": here}
+    if ref == "none":
+        return trees, ""
+    trees["baseline"] = stack.enter_context(source_tree(ref))
+    return trees, describe(ref)

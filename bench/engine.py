@@ -139,18 +139,14 @@ def main() -> int:
     if args.one:
         print(json.dumps(asyncio.run(measure(args.one, args.turns, args.users))))
         return 0
-    from bench.baseline import describe, source_tree  # this tree's (ROOT is HERE here)
+    from bench.baseline import trees_to_measure  # this tree's (ROOT is HERE here)
 
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (1, 5 min)", flush=True)
     server = os.environ.get("KEFU_BENCH_POSTGRES_URL") or os.environ.get(
         "KEFU_TEST_POSTGRES_URL", PG_DEFAULT
     )
     with contextlib.ExitStack() as stack:
-        trees = {"this tree": HERE}
-        label = ""
-        if args.baseline != "none":
-            label = describe(args.baseline)
-            trees["baseline"] = stack.enter_context(source_tree(args.baseline))
+        trees, label = trees_to_measure(stack, args.baseline, HERE)
         tmp = stack.enter_context(tempfile.TemporaryDirectory())
         runs: dict[tuple[str, str], list[Run]] = {}
         # Interleaved: a machine that is slower for a while slows both trees alike.

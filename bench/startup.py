@@ -42,7 +42,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(HERE))
 
-from bench.baseline import describe, source_tree  # noqa: E402
+from bench.baseline import trees_to_measure  # noqa: E402
 from tests.fakes.bot_api import FakeBotAPI  # noqa: E402
 
 RUN = "kefu run to /healthz"
@@ -134,11 +134,7 @@ def main() -> int:
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (1, 5 min)", flush=True)
     samples: dict[tuple[str, str], list[Sample]] = {}
     with contextlib.ExitStack() as stack:
-        trees = {"this tree": HERE}
-        label = ""
-        if args.baseline != "none":
-            label = describe(args.baseline)
-            trees["baseline"] = stack.enter_context(source_tree(args.baseline))
+        trees, label = trees_to_measure(stack, args.baseline, HERE)
         work = {name: Path(stack.enter_context(tempfile.TemporaryDirectory())) for name in trees}
         plan = {name: commands(work[name]) for name in trees}
         api = None if args.no_run else stack.enter_context(FakeBotAPI())
