@@ -200,3 +200,13 @@ async def test_the_bot_stays_quiet_while_a_person_owns_the_chat(app: App) -> Non
     assert await app.engine.handle(msg("", attachments=(photo,))) == []
     assert await app.engine.handle(msg("師傅幾時到")) == []
     assert await count(app, Message, Message.direction == "in") == 3
+
+
+def test_the_executor_registers_exactly_the_domains_actions() -> None:
+    """Actions are found in Kefu's action modules, not by a scan of every ``Action`` subclass
+    the process imported: each one the domain names is registered, and nothing else is."""
+    from bot.actions import build_executor
+    from bot.dialogue.domain import load_domain
+
+    domain = load_domain(ROOT / "dialogues")
+    assert set(build_executor().actions) == set(domain.actions)
